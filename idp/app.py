@@ -1,0 +1,44 @@
+"""The app factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from idp.flowengine.registry import FlowRegistry
+from idp.services import Services
+from idp.settings import Settings
+
+
+def create_app(settings: Settings | None = None, registry: FlowRegistry | None = None) -> Flask:
+    """Build the WSGI app: settings (``IDP_*`` when None), services, blueprints; the flow registry is frozen."""
+    settings = settings or Settings.from_env()
+    settings.validate()
+
+    from idp.templates import TEMPLATE_DIR
+
+    app = Flask("idp", template_folder=str(TEMPLATE_DIR), static_folder=str(TEMPLATE_DIR / "static"), static_url_path="/static")
+    app.config.update(
+        SECRET_KEY=settings.effective_secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+
+    if registry is None:
+        registry = FlowRegistry()
+        registry.load_entry_points()
+    registry.freeze()
+    services = Services(settings, registry)
+    app.extensions["idp"] = services
+
+    from idp.web import init_web
+
+    init_web(app)
+    return app
+
+
+def services_of(app: Flask) -> Services:
+    """The :class:`Services` of ``app``."""
+    return app.extensions["idp"]  # type: ignore[no-any-return]

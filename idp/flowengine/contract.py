@@ -1,0 +1,225 @@
+"""The public contract of authentication flows: what a plugin in ``flows/`` imports.
+
+No I/O and no Flask here. A *step* is one small class with two entry points,
+``challenge()`` (show the page: GET) and ``submit()`` (handle the form: POST),
+each returning an :data:`Outcome` value. A *flow* is an ordered tuple of steps;
+the engine (:mod:`idp.flowengine.engine`) runs the first step that applies and
+has not run, and refuses a step whose required proofs are missing (R-43).
+
+Worked example, a step that asks for a password::
+
+    class PasswordStep(Step):
+        name = "password"
+        requires = ("identified",)
+        provides = ("password",)
+        template = "login/password.html"
+
+        def challenge(self, ctx):
+            return Challenge(self.template, {})
+
+        def submit(self, ctx, form):
+            if ctx.services.users.verify_password(ctx.user, form.get("password", "")):
+                return Success(proofs=("password",), amr=("pwd",))
+            return Failure("invalid_credentials")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.services import Services
+    from idp.storage.models import User
+    from idp.tenants.service import TenantView
+
+
+# -- outcomes -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """Render ``template`` with ``context`` (the step's page)."""
+
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Success:
+    """The step is done; record what it proved and move on."""
+
+    proofs: tuple[str, ...] = ()
+    amr: tuple[str, ...] = ()
+    #: Set by the step that identifies the user.
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The submission failed: render the step again with an error message id."""
+
+    error: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The step does not apply to this user; move on without proving anything."""
+
+
+@dataclass(frozen=True)
+class Abort:
+    """The flow cannot go on (expired link, no phone on file...): show ``error`` and end it."""
+
+    error: str
+    status: int = 400
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+Outcome = Union[Challenge, Success, Failure, Skip, Abort]
+
+
+# -- state --------------------------------------------------------------------
+
+
+@dataclass
+class FlowState:
+    """Where one run of a flow stands; JSON in the ephemeral store, so any worker continues it."""
+
+    id: str
+    tenant: str
+    flow: str
+    #: Digest of the browser binding cookie: the state answers only that browser (R-99).
+    browser: str
+    created_at: float = field(default_factory=time.time)
+    user_id: int | None = None
+    #: Names of the steps that have run (succeeded or skipped), in order.
+    done: list[str] = field(default_factory=list)
+    #: What has been proved so far (``identified``, ``password``, ``totp``, ``sms``, ``email_link`` ...).
+    proofs: list[str] = field(default_factory=list)
+    #: Authentication method references for the ID token (``pwd``, ``otp``, ``sms``, ``mfa``).
+    amr: list[str] = field(default_factory=list)
+    #: The parked authorization request (query parameters) this flow resumes, if any.
+    auth_request: dict[str, str] | None = None
+    #: Per-step data, keyed by step name (each step owns its key and nothing else).
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Set when the last step succeeded.
+    completed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "FlowState":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def step_data(self, step: str) -> dict[str, Any]:
+        return self.data.setdefault(step, {})
+
+    def has(self, *proofs: str) -> bool:
+        return all(p in self.proofs for p in proofs)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json())
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What a step may know of the HTTP request, without Flask."""
+
+    client_ip: str
+    user_agent: str
+    locale: str
+    now: float = field(default_factory=time.time)
+
+
+@dataclass
+class StepContext:
+    """Everything a step may use: the tenant, the state, the services, the request."""
+
+    tenant: "TenantView"
+    state: FlowState
+    services: "Services"
+    request: RequestInfo
+    #: The step's settings as the tenant bound them (the step's ``Config`` instance).
+    config: Any = None
+    #: The flow's settings (the flow's ``Config`` instance).
+    flow_config: Any = None
+    _user: "User | None" = None
+
+    @property
+    def user(self) -> "User | None":
+        if self._user is None and self.state.user_id is not None:
+            self._user = self.services.users.get(self.tenant, self.state.user_id)
+        return self._user
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """This step's own slot in the flow state (set by the engine)."""
+        raise AttributeError("use ctx.state.step_data(step.name)")
+
+
+# -- steps and flows ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoConfig:
+    """For steps and flows without settings."""
+
+
+class Step:
+    """One step of a flow. Subclasses set the class attributes and the two methods."""
+
+    #: Unique within a flow; also the key of the step's slot in :attr:`FlowState.data`.
+    name: ClassVar[str] = ""
+    #: Proofs the state must hold before this step may run (R-43).
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: Proofs this step can add on success (checked against flow definitions at load time).
+    provides: ClassVar[tuple[str, ...]] = ()
+    #: The step's settings, a frozen dataclass built from the flow binding's ``steps.<name>``.
+    Config: ClassVar[type] = NoConfig
+
+    def applies(self, ctx: StepContext) -> bool:
+        """Whether this step runs for this state (``configuredFor`` in Keycloak's terms)."""
+        return True
+
+    def challenge(self, ctx: StepContext) -> Outcome:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Flow:
+    """A registered authentication flow: an ordered tuple of steps."""
+
+    #: The registry name (the ``idp.flows`` entry-point name) and the tenant config key.
+    name: ClassVar[str] = ""
+    #: What the flow's successful end means: ``login`` signs the user in; ``recovery`` does not by itself.
+    completes: ClassVar[str] = "login"
+    steps: ClassVar[tuple[type[Step], ...]] = ()
+    #: Flow-level settings, a frozen dataclass built from the tenant's ``flows.<name>.settings``.
+    Config: ClassVar[type] = NoConfig
+    #: Proofs that must all be held when the flow completes; checked when a definition loads.
+    completion_requires: ClassVar[tuple[str, ...]] = ()
+    #: Default for new tenants: on unless a tenant turns it off.
+    default_enabled: ClassVar[bool] = False
+
+    def compatibility(self, tenant: "TenantView", services: "Services") -> list[str]:
+        """Every reason this flow cannot be enabled for ``tenant`` (empty: compatible)."""
+        return []
+
+    def step_config(self, step: type[Step], flow_config: Any) -> Any:
+        """The ``Config`` of ``step`` under this flow's settings (default: the step's defaults)."""
+        return step.Config()
+
+    def finish(self, ctx: StepContext) -> Outcome | None:
+        """Called once every step has run; may return a final page. Default: nothing."""
+        return None

@@ -1,0 +1,76 @@
+"""The flow registry: plugins from the ``idp.flows`` entry-point group, validated, then frozen."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Iterable, Iterator
+
+from idp.flowengine.contract import Flow, Step
+
+
+class RegistryError(RuntimeError):
+    """A plugin is malformed, or the registry was changed after start-up."""
+
+
+class FlowRegistry:
+    """Registered flows by name; frozen once the app is built (like Flask's ``setupmethod``)."""
+
+    GROUP = "idp.flows"
+
+    def __init__(self) -> None:
+        self._flows: dict[str, Flow] = {}
+        self._frozen = False
+
+    def register(self, flow_cls: type[Flow]) -> None:
+        if self._frozen:
+            raise RegistryError(f"cannot register {flow_cls.__name__}: the flow registry is frozen after start-up")
+        validate_flow(flow_cls)
+        if flow_cls.name in self._flows:
+            raise RegistryError(f"two flows are named {flow_cls.name!r}")
+        self._flows[flow_cls.name] = flow_cls()
+
+    def load_entry_points(self, names: Iterable[str] | None = None) -> None:
+        """Register every flow of the entry-point group (or only ``names``)."""
+        for ep in entry_points(group=self.GROUP):
+            if names is not None and ep.name not in names:
+                continue
+            flow_cls = ep.load()
+            if getattr(flow_cls, "name", None) != ep.name:
+                raise RegistryError(f"entry point {ep.name!r} loads a flow named {getattr(flow_cls, 'name', None)!r}")
+            self.register(flow_cls)
+
+    def freeze(self) -> None:
+        self._frozen = True
+
+    def get(self, name: str) -> Flow | None:
+        return self._flows.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._flows
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(self._flows.values())
+
+
+def validate_flow(flow_cls: type[Flow]) -> None:
+    """Check a flow class when it is loaded: names, unique steps, and that proofs can be met."""
+    if not flow_cls.name or not flow_cls.name.replace("-", "").isalnum():
+        raise RegistryError(f"{flow_cls.__name__}: a flow needs a name of letters, digits and dashes")
+    if not flow_cls.steps:
+        raise RegistryError(f"flow {flow_cls.name!r} has no steps")
+    seen: set[str] = set()
+    for step in flow_cls.steps:
+        if not (isinstance(step, type) and issubclass(step, Step)) or not step.name:
+            raise RegistryError(f"flow {flow_cls.name!r}: {step!r} is not a named Step")
+        if step.name in seen:
+            raise RegistryError(f"flow {flow_cls.name!r}: two steps are named {step.name!r}")
+        seen.add(step.name)
+    missing = missing_proofs(flow_cls.steps, flow_cls.completion_requires)
+    if missing:
+        raise RegistryError(f"flow {flow_cls.name!r} can complete without proving: {', '.join(missing)}")
+
+
+def missing_proofs(steps: Iterable[type[Step]], required: Iterable[str]) -> list[str]:
+    """The proofs in ``required`` that no step of ``steps`` provides."""
+    provided = {p for s in steps for p in s.provides}
+    return [p for p in required if p not in provided]

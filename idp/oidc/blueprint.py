@@ -1,0 +1,5 @@
+"""Protocol endpoints (being written)."""
+
+from flask import Blueprint
+
+bp = Blueprint("oidc", __name__)

@@ -1,0 +1,174 @@
+"""Persistent records (SQLAlchemy 2): what must outlive a restart.
+
+Ephemeral records (sessions, codes, tokens, counters) are not here: they live in
+the ephemeral store (:mod:`idp.store`). Every table below is scoped by tenant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Tenant(Base):
+    """A realm: its own issuer, keys, users and clients."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    #: ``v2`` (the new login experience) or ``legacy`` (existing customers not yet migrated).
+    experience: Mapped[str] = mapped_column(String(16), default="v2")
+    #: The tenant configuration as loaded by :class:`idp.tenants.config.TenantConfig`.
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Bumped on every change, so caches of the tenant can be checked cheaply.
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Client(Base):
+    """An OAuth 2.0 / OIDC client (relying party) of one tenant."""
+
+    __tablename__ = "clients"
+    __table_args__ = (UniqueConstraint("tenant_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    #: Keyed SHA-256 of the secret (secrets are random, so a slow hash buys nothing); empty for public clients.
+    secret_hash: Mapped[str] = mapped_column(String(128), default="")
+    redirect_uris: Mapped[list[str]] = mapped_column(default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(default=list)
+    grant_types: Mapped[list[str]] = mapped_column(default=list)
+    scope: Mapped[str] = mapped_column(Text, default="openid profile email phone offline_access")
+    #: ``client_secret_basic``, ``client_secret_post`` or ``none`` (public).
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
+    require_pkce: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+
+class User(Base):
+    """An end user of one tenant."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "username"),
+        Index("ix_users_tenant_email", "tenant_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    #: The OIDC subject: random, never reassigned.
+    sub: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    username: Mapped[str] = mapped_column(String(128))
+    #: Stored lower-cased; unique within the tenant when set.
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: E.164 (``+33612345678``).
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    given_name: Mapped[str] = mapped_column(String(200), default="")
+    family_name: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: Argon2id encoded hash; empty when the tenant's users do not keep local passwords.
+    password_hash: Mapped[str] = mapped_column(Text, default="")
+    #: ``active`` or ``disabled``.
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    factors: Mapped[list["Factor"]] = relationship(back_populates="user", lazy="raise")
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.given_name, self.family_name) if p)
+
+
+class Factor(Base):
+    """A second factor bound to a user, with its whole lifecycle (R-14).
+
+    A removed factor keeps its row (``removed_at`` set) so that every
+    authenticator ever bound stays on record for the audit.
+    """
+
+    __tablename__ = "factors"
+    __table_args__ = (Index("ix_factors_user_active", "user_id", "removed_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: ``totp`` or ``sms``.
+    type: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    #: TOTP seed encrypted with the tenant secret key (R-84); empty for SMS.
+    secret_encrypted: Mapped[str] = mapped_column(Text, default="")
+    #: For SMS factors, the verified number it sends to (E.164).
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    removed_by: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User] = relationship(back_populates="factors")
+
+
+class SigningKey(Base):
+    """A tenant's token signing key; the private half is encrypted at rest."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (UniqueConstraint("tenant_id", "kid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kid: Mapped[str] = mapped_column(String(64))
+    alg: Mapped[str] = mapped_column(String(16))
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Published in the JWKS from creation; signs only from this time on.
+    active_from: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Stopped signing (a newer key took over) at this time.
+    retired_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: Leaves the JWKS at this time: every token it signed has expired by then.
+    unpublish_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AuditEvent(Base):
+    """Something that happened, for the audit (R-46): never a secret, code or token."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_tenant_time", "tenant_id", "created_at"),
+        Index("ix_audit_tenant_type", "tenant_id", "type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

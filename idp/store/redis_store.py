@@ -1,0 +1,148 @@
+"""Redis backend of the ephemeral store (single node, Sentinel, Cluster, TLS).
+
+Keys are ``idp:{KEY}`` with the whole logical key as the hash tag, so a record
+and its replay marker always share a cluster slot. Atomic steps use Lua or
+``GETDEL``; one round trip where one will do.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlparse
+
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from idp.store.base import Consumed, EphemeralStore, StoreUnavailable
+
+T = TypeVar("T")
+
+_CONSUME = """
+local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 1 then ttl = 1 end
+local first = redis.call('SET', KEYS[2], '1', 'NX', 'PX', ttl)
+if first then return {v, 1} end
+return {v, 0}
+"""
+
+_ADVANCE = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+def _k(key: str) -> str:
+    return "idp:{" + key + "}"
+
+
+class RedisStore(EphemeralStore):
+    """Ephemeral state on Redis."""
+
+    def __init__(self, client: "redis.Redis[bytes] | redis.RedisCluster[bytes]") -> None:
+        self.client = client
+        self._consume = client.register_script(_CONSUME)
+        self._advance = client.register_script(_ADVANCE)
+
+    @classmethod
+    def from_url(cls, url: str) -> "RedisStore":
+        """``redis://``, ``rediss://`` (TLS), ``redis+sentinel://host:port[,host:port]/service``,
+        or ``redis+cluster://host:port``."""
+        opts: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, "health_check_interval": 30}
+        parsed = urlparse(url)
+        if parsed.scheme in ("redis+sentinel", "rediss+sentinel"):
+            from redis.sentinel import Sentinel
+
+            hosts = [(h.split(":")[0], int(h.split(":")[1]) if ":" in h else 26379) for h in parsed.netloc.split("@")[-1].split(",")]
+            service = parsed.path.strip("/") or "mymaster"
+            sentinel = Sentinel(hosts, password=parsed.password, ssl=parsed.scheme.startswith("rediss"), **opts)
+            return cls(sentinel.master_for(service, password=parsed.password, **opts))
+        if parsed.scheme in ("redis+cluster", "rediss+cluster"):
+            plain = url.replace("+cluster", "", 1)
+            return cls(redis.RedisCluster.from_url(plain, **{k: v for k, v in opts.items() if k != "health_check_interval"}))
+        return cls(redis.Redis.from_url(url, **opts))
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"redis unavailable: {exc.__class__.__name__}") from exc
+
+    def upsert(self, key: str, payload: dict[str, Any], expires_in: int, grant_id: str | None = None) -> None:
+        data = json.dumps(payload, separators=(",", ":"))
+
+        def run() -> None:
+            if grant_id is None:
+                self.client.set(_k(key), data, ex=max(1, int(expires_in)))
+                return
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(_k(key), data, ex=max(1, int(expires_in)))
+            gk = _k("grant:" + grant_id)
+            pipe.sadd(gk, key)
+            pipe.expire(gk, max(1, int(expires_in)), gt=True)
+            pipe.expire(gk, max(1, int(expires_in)), nx=True)
+            pipe.execute()
+
+        self._call(run)
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        raw = self._call(lambda: self.client.get(_k(key)))
+        return json.loads(raw) if raw is not None else None
+
+    def consume(self, key: str) -> Consumed | None:
+        res = self._call(lambda: self._consume(keys=[_k(key), _k(key) + ":used"]))
+        if res is None:
+            return None
+        return Consumed(json.loads(res[0]), first=bool(int(res[1])))
+
+    def take(self, key: str) -> dict[str, Any] | None:
+        raw = self._call(lambda: self.client.getdel(_k(key)))
+        return json.loads(raw) if raw is not None else None
+
+    def destroy(self, key: str) -> None:
+        self._call(lambda: self.client.delete(_k(key), _k(key) + ":used"))
+
+    def revoke_by_grant(self, grant_id: str) -> int:
+        gk = _k("grant:" + grant_id)
+
+        def run() -> int:
+            members = self.client.smembers(gk)
+            live = 0
+            if members:
+                pipe = self.client.pipeline(transaction=False)
+                for m in members:
+                    pipe.delete(_k(m.decode() if isinstance(m, bytes) else m))
+                live = sum(int(n) for n in pipe.execute())
+            self.client.delete(gk)
+            return live
+
+        return self._call(run)
+
+    def incr(self, key: str, expires_in: int, amount: int = 1) -> int:
+        def run() -> int:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.incrby(_k(key), amount)
+            pipe.expire(_k(key), max(1, int(expires_in)), nx=True)
+            return int(pipe.execute()[0])
+
+        return self._call(run)
+
+    def counter(self, key: str) -> int:
+        raw = self._call(lambda: self.client.get(_k(key)))
+        return int(raw) if raw is not None else 0
+
+    def advance(self, key: str, value: int, expires_in: int) -> bool:
+        return bool(self._call(lambda: self._advance(keys=[_k(key)], args=[value, max(1, int(expires_in))])))
+
+    def ping(self) -> None:
+        self._call(self.client.ping)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,165 @@
+"""Tenants: read through a short cache (the token endpoint must not query for them), change through here.
+
+Every rule about what a tenant may enable lives in this service, so the CLI, the
+admin API and the console enforce it once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from idp.storage.models import Tenant
+from idp.tenants.config import ConfigError, TenantConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.flowengine.contract import Flow
+    from idp.services import Services
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+#: Seconds a worker trusts its cached copy of a tenant (changes made elsewhere show within this time).
+CACHE_TTL = 5.0
+
+
+class TenantError(ValueError):
+    """A tenant operation was refused; the message is one plain line for the CLI and the API."""
+
+    def __init__(self, message: str, status: int = 400, field: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class TenantView:
+    """An immutable snapshot of a tenant, safe to cache and share between threads."""
+
+    id: int
+    slug: str
+    display_name: str
+    experience: str
+    config: TenantConfig
+    revision: int
+    public_url: str
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.public_url}/realms/{self.slug}"
+
+    @property
+    def brand_name(self) -> str:
+        return self.config.branding.display_name or self.display_name
+
+    def flow_live(self, name: str, now: datetime | None = None) -> bool:
+        return self.config.flow(name).is_live(now or datetime.now(timezone.utc))
+
+    def flow_settings(self, flow: "Flow") -> Any:
+        """The flow's ``Config`` built from this tenant's ``flows.<name>.settings`` (validated)."""
+        from idp.flowengine.settings import build_flow_config
+
+        return build_flow_config(flow, self.config.flow(flow.name).settings, f"flows.{flow.name}.settings")
+
+
+class TenantService:
+    """Read and change tenants."""
+
+    def __init__(self, services: "Services") -> None:
+        self.services = services
+        self._cache: dict[str, tuple[float, TenantView | None]] = {}
+        self._lock = threading.Lock()
+
+    # -- reading --------------------------------------------------------------
+
+    def _view(self, row: Tenant) -> TenantView:
+        return TenantView(
+            id=row.id,
+            slug=row.slug,
+            display_name=row.display_name,
+            experience=row.experience,
+            config=TenantConfig.load(row.config),
+            revision=row.revision,
+            public_url=self.services.settings.public_url,
+        )
+
+    def get(self, slug: str) -> TenantView | None:
+        """The tenant ``slug`` (cached for :data:`CACHE_TTL` seconds), or None."""
+        now = time.monotonic()
+        hit = self._cache.get(slug)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        if not SLUG.match(slug):
+            return None
+        with self.services.db.session() as s:
+            row = s.scalar(select(Tenant).where(Tenant.slug == slug))
+            view = self._view(row) if row is not None else None
+        with self._lock:
+            self._cache[slug] = (now + CACHE_TTL, view)
+        return view
+
+    def require(self, slug: str) -> TenantView:
+        view = self.get(slug)
+        if view is None:
+            raise TenantError(f"unknown tenant {slug!r}", status=404)
+        return view
+
+    def list(self) -> list[TenantView]:
+        with self.services.db.session() as s:
+            return [self._view(r) for r in s.scalars(select(Tenant).order_by(Tenant.slug))]
+
+    def invalidate(self, slug: str) -> None:
+        with self._lock:
+            self._cache.pop(slug, None)
+
+    # -- changing -------------------------------------------------------------
+
+    def create(self, slug: str, display_name: str = "", experience: str = "v2", config: dict[str, Any] | None = None) -> TenantView:
+        """Create a tenant with its first signing key; nothing is written if any part fails."""
+        if not SLUG.match(slug):
+            raise TenantError(f"invalid tenant name {slug!r}: use lower-case letters, digits and dashes", field="slug")
+        if experience not in ("v2", "legacy"):
+            raise TenantError("experience must be 'v2' or 'legacy'", field="experience")
+        try:
+            cfg = TenantConfig.load(config or {})
+        except ConfigError as exc:
+            raise TenantError(str(exc), status=422, field=exc.path) from None
+        with self.services.db.session() as s:
+            if s.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+                raise TenantError(f"tenant {slug!r} already exists", status=409, field="slug")
+            row = Tenant(slug=slug, display_name=display_name or slug, experience=experience, config=cfg.dump())
+            s.add(row)
+            s.flush()
+            self.services.keys.create_initial(s, row.id, cfg.tokens.signing_alg)
+            view = self._view(row)
+        self.invalidate(slug)
+        return view
+
+    def update_config(self, slug: str, patch: dict[str, Any], actor: str = "") -> TenantView:
+        """Deep-merge ``patch`` into the configuration; a bad value raises naming the field (422)."""
+        with self.services.db.session() as s:
+            row = s.scalar(select(Tenant).where(Tenant.slug == slug).with_for_update())
+            if row is None:
+                raise TenantError(f"unknown tenant {slug!r}", status=404)
+            try:
+                cfg = TenantConfig.load(row.config).merged(patch)
+                for name, binding in cfg.flows.items():
+                    flow = self.services.registry.get(name)
+                    if flow is None:
+                        raise ConfigError(f"flows.{name}", "is not a registered flow")
+                    self._view(row)  # current snapshot is valid
+                    from idp.flowengine.settings import build_flow_config
+
+                    build_flow_config(flow, binding.settings, f"flows.{name}.settings")
+            except ConfigError as exc:
+                raise TenantError(str(exc), status=422, field=exc.path) from None
+            row.config = cfg.dump()
+            row.revision += 1
+            view = self._view(row)
+        self.invalidate(slug)
+        return view

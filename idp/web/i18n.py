@@ -1,0 +1,7 @@
+"""(being written)"""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    pass

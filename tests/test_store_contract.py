@@ -1,0 +1,142 @@
+"""The ephemeral store contract, run against both backends (embedded SQLite and Redis)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from idp.store import EphemeralStore
+from idp.store.redis_store import RedisStore
+from idp.store.sqlite_store import SQLiteStore
+
+from conftest import REDIS_URL
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EphemeralStore]:
+    s: EphemeralStore = SQLiteStore(tmp_path / "eph.db") if request.param == "sqlite" else RedisStore.from_url(REDIS_URL)
+    yield s
+    s.close()
+
+
+def key(kind: str) -> str:
+    return f"t-{secrets.token_hex(4)}:{kind}:{secrets.token_hex(8)}"
+
+
+def test_upsert_find_and_expiry(store: EphemeralStore) -> None:
+    k = key("code")
+    store.upsert(k, {"user": 1}, expires_in=1)
+    assert store.find(k) == {"user": 1}
+    time.sleep(1.2)
+    assert store.find(k) is None
+
+
+def test_upsert_replaces(store: EphemeralStore) -> None:
+    k = key("flow")
+    store.upsert(k, {"n": 1}, 60)
+    store.upsert(k, {"n": 2}, 60)
+    assert store.find(k) == {"n": 2}
+
+
+def test_consume_once_then_replay_is_seen(store: EphemeralStore) -> None:
+    """R-62: a consumed record stays, so a second redemption is recognised as a replay."""
+    k = key("code")
+    store.upsert(k, {"c": 1}, 60)
+    first, second = store.consume(k), store.consume(k)
+    assert first is not None and first.first is True
+    assert second is not None and second.first is False and second.payload == {"c": 1}
+    assert store.consume(key("code")) is None
+
+
+def test_consume_is_atomic_across_threads(store: EphemeralStore) -> None:
+    k = key("code")
+    store.upsert(k, {"c": 1}, 60)
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def go() -> None:
+        barrier.wait()
+        res = store.consume(k)
+        wins.append(bool(res and res.first))
+
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+
+
+def test_take_gives_the_record_to_exactly_one_caller(store: EphemeralStore) -> None:
+    k = key("link")
+    store.upsert(k, {"u": 3}, 60)
+    assert store.take(k) == {"u": 3}
+    assert store.take(k) is None
+    assert store.find(k) is None
+
+
+def test_destroy(store: EphemeralStore) -> None:
+    k = key("sess")
+    store.upsert(k, {}, 60)
+    store.destroy(k)
+    assert store.find(k) is None
+    store.destroy(k)  # absent: no error
+
+
+def test_revoke_by_grant_removes_only_that_grant(store: EphemeralStore) -> None:
+    g1, g2 = secrets.token_hex(8), secrets.token_hex(8)
+    a, b, c = key("rt"), key("at"), key("rt")
+    store.upsert(a, {}, 60, grant_id=g1)
+    store.upsert(b, {}, 60, grant_id=g1)
+    store.upsert(c, {}, 60, grant_id=g2)
+    assert store.revoke_by_grant(g1) == 2
+    assert store.find(a) is None and store.find(b) is None
+    assert store.find(c) == {}
+    assert store.revoke_by_grant(g1) == 0
+
+
+def test_counters_expire(store: EphemeralStore) -> None:
+    k = key("fail")
+    assert [store.incr(k, 1) for _ in range(3)] == [1, 2, 3]
+    assert store.counter(k) == 3
+    time.sleep(1.2)
+    assert store.counter(k) == 0
+    assert store.incr(k, 60) == 1
+
+
+def test_advance_only_moves_forward(store: EphemeralStore) -> None:
+    """R-82: the last accepted TOTP step only moves forward, atomically."""
+    k = key("totp")
+    assert store.advance(k, 100, 90) is True
+    assert store.advance(k, 100, 90) is False
+    assert store.advance(k, 99, 90) is False
+    assert store.advance(k, 101, 90) is True
+
+
+def _consume_in_process(path: str, k: str, q: "multiprocessing.Queue[bool]") -> None:
+    s = SQLiteStore(path)
+    res = s.consume(k)
+    q.put(bool(res and res.first))
+
+
+def test_embedded_store_is_shared_by_worker_processes(tmp_path: Path) -> None:
+    """The embedded backend is one file for every worker of a host, not a per-process dict."""
+    path = str(tmp_path / "eph.db")
+    s = SQLiteStore(path)
+    k = key("code")
+    s.upsert(k, {"c": 1}, 60)
+    ctx = multiprocessing.get_context("spawn")
+    q: "multiprocessing.Queue[bool]" = ctx.Queue()
+    procs = [ctx.Process(target=_consume_in_process, args=(path, k, q)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    results = [q.get(timeout=5) for _ in procs]
+    assert results.count(True) == 1
