@@ -85,6 +85,16 @@ class Abort:
 Outcome = Union[Challenge, Success, Failure, Skip, Abort]
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A run that starts from an out-of-band proof (an emailed link), already past its first steps."""
+
+    user_id: int
+    proofs: tuple[str, ...]
+    #: Steps the entry stands for (they will not run).
+    done: tuple[str, ...] = ()
+
+
 # -- state --------------------------------------------------------------------
 
 
@@ -220,6 +230,17 @@ class Flow:
         """The ``Config`` of ``step`` under this flow's settings (default: the step's defaults)."""
         return step.Config()
 
+    #: The login experience a tenant must be on to enable this flow (empty: any).
+    requires_experience: ClassVar[str] = ""
+
     def finish(self, ctx: StepContext) -> Outcome | None:
         """Called once every step has run; may return a final page. Default: nothing."""
+        return None
+
+    def signs_in(self, state: FlowState) -> bool:
+        """Whether a completed run signs the user in (a new SSO session). Default: login flows do."""
+        return self.completes == "login"
+
+    def enter(self, tenant: "TenantView", services: "Services", params: Mapping[str, str], request: RequestInfo) -> "Entry | Abort | None":
+        """Start a run from an out-of-band link (``/flow/<name>/enter``); None: the flow has no such entry."""
         return None

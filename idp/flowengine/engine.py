@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from idp.flowengine.contract import (
     Abort,
     Challenge,
+    Entry,
     Failure,
     Flow,
     FlowState,
@@ -95,6 +96,29 @@ class FlowEngine:
         self.flow_for(tenant, name)
         state = FlowState(id=random_token(24), tenant=tenant.slug, flow=name, browser=browser, auth_request=auth_request)
         state.data.update(data)
+        self.save(state)
+        return state
+
+    def enter(
+        self,
+        tenant: "TenantView",
+        name: str,
+        browser: str,
+        params: Mapping[str, str],
+        request: RequestInfo,
+        auth_request: dict[str, str] | None = None,
+    ) -> FlowState | Ended:
+        """Start a run from an out-of-band link: the flow checks ``params`` (e.g. swaps a token) first."""
+        flow = self.flow_for(tenant, name)
+        entry = flow.enter(tenant, self.services, params, request)
+        if entry is None:
+            raise FlowNotAvailable(name)
+        if isinstance(entry, Abort):
+            return Ended(entry.error, entry.status, entry.context)
+        state = FlowState(id=random_token(24), tenant=tenant.slug, flow=name, browser=browser, auth_request=auth_request)
+        state.user_id = entry.user_id
+        state.proofs.extend(entry.proofs)
+        state.done.extend(entry.done)
         self.save(state)
         return state
 

@@ -163,3 +163,80 @@ class TenantService:
             view = self._view(row)
         self.invalidate(slug)
         return view
+
+    # -- experience and flows (the rules of the seed, enforced here once) -----
+
+    def migrate_experience(self, slug: str, experience: str = "v2", actor: str = "") -> TenantView:
+        """Move a tenant to another login experience (``legacy`` → ``v2``: the new login experience)."""
+        if experience not in ("v2", "legacy"):
+            raise TenantError("experience must be 'v2' or 'legacy'", field="experience")
+        with self.services.db.session() as s:
+            row = s.scalar(select(Tenant).where(Tenant.slug == slug).with_for_update())
+            if row is None:
+                raise TenantError(f"unknown tenant {slug!r}", status=404)
+            if experience == "legacy":
+                live = [n for n, b in TenantConfig.load(row.config).flows.items() if b.enabled and self._needs_v2(n)]
+                if live:
+                    raise TenantError(
+                        f"tenant {slug!r} has flows that need the new login experience enabled ({', '.join(live)}): disable them first",
+                        status=409,
+                    )
+            before = row.experience
+            row.experience = experience
+            row.revision += 1
+            self.services.audit.record(row.id, "tenant.experience_migrated", actor=actor, session=s, before=before, after=experience)
+            view = self._view(row)
+        self.invalidate(slug)
+        return view
+
+    def _needs_v2(self, flow_name: str) -> bool:
+        flow = self.services.registry.get(flow_name)
+        return bool(flow is not None and getattr(flow, "requires_experience", "") == "v2")
+
+    def flow_status(self, tenant: TenantView) -> list[dict[str, Any]]:
+        """Every registered flow with its state for ``tenant`` and every reason it is not compatible."""
+        now = datetime.now(timezone.utc)
+        out = []
+        for flow in sorted(self.services.registry, key=lambda f: f.name):
+            binding = tenant.config.flow(flow.name)
+            reasons = flow.compatibility(tenant, self.services)
+            out.append(
+                {
+                    "name": flow.name,
+                    "enabled": binding.enabled,
+                    "enabled_from": binding.enabled_from or None,
+                    "live": binding.is_live(now),
+                    "compatible": not reasons,
+                    "reasons": reasons,
+                }
+            )
+        return out
+
+    def compatibility(self, tenant: TenantView, flow_name: str) -> list[str]:
+        flow = self.services.registry.get(flow_name)
+        if flow is None:
+            raise TenantError(f"unknown flow {flow_name!r}", status=404, field="flow")
+        return flow.compatibility(tenant, self.services)
+
+    def enable_flow(self, slug: str, flow_name: str, enabled_from: datetime | None = None, actor: str = "") -> TenantView:
+        """Enable ``flow_name`` now or from ``enabled_from``; refused (409) with every reason when incompatible."""
+        tenant = self.require(slug)
+        reasons = self.compatibility(tenant, flow_name)
+        if reasons:
+            raise TenantError(f"cannot enable {flow_name} for tenant {slug!r}: " + "; ".join(reasons), status=409, field="flow")
+        if enabled_from is not None and enabled_from.tzinfo is None:
+            raise TenantError("the activation date needs a time zone (e.g. 2026-12-01T08:00:00+00:00)", field="enabled_from")
+        binding = {"enabled": True, "enabled_from": enabled_from.isoformat() if enabled_from else ""}
+        view = self.update_config(slug, {"flows": {flow_name: binding}}, actor=actor)
+        self.services.audit.record(view.id, "tenant.flow_enabled", actor=actor, flow=flow_name, enabled_from=binding["enabled_from"] or None)
+        return view
+
+    def disable_flow(self, slug: str, flow_name: str, actor: str = "") -> TenantView:
+        tenant = self.require(slug)
+        if self.services.registry.get(flow_name) is None:
+            raise TenantError(f"unknown flow {flow_name!r}", status=404, field="flow")
+        if flow_name == "browser-login":
+            raise TenantError("the browser-login flow cannot be disabled: users would have no way to sign in", status=409, field="flow")
+        view = self.update_config(tenant.slug, {"flows": {flow_name: {"enabled": False, "enabled_from": ""}}}, actor=actor)
+        self.services.audit.record(view.id, "tenant.flow_disabled", actor=actor, flow=flow_name)
+        return view
