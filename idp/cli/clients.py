@@ -1,0 +1,99 @@
+"""``idp client create|list|show``: relying parties (OAuth 2.0 / OIDC clients) of a tenant."""
+
+from __future__ import annotations
+
+import click
+
+from idp.cli.base import CliError, cli, emit, json_option, services
+from idp.cli.views import client_view
+
+
+@cli.group("client")
+def client() -> None:
+    """Register and inspect relying parties (OIDC clients)."""
+
+
+@client.command("create")
+@click.argument("tenant")
+@click.argument("client_id")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, metavar="URI", help="Allowed redirect URI (exact match); repeat for more.")
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    metavar="URI",
+    help="Allowed post-logout redirect URI (exact match); repeat for more.",
+)
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE required), e.g. a SPA or a mobile app.")
+@click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    metavar="GRANT",
+    help="Allowed grant type (authorization_code, refresh_token, client_credentials); repeat for more. Default: authorization_code and refresh_token.",
+)
+@click.option(
+    "--auth-method",
+    type=click.Choice(["client_secret_basic", "client_secret_post", "none"]),
+    default=None,
+    help="Token endpoint authentication (default: client_secret_basic, or none for --public).",
+)
+@click.option("--pkce/--no-pkce", "require_pkce", default=True, show_default=True, help="Require PKCE (always required for public clients).")
+@click.option("--name", default="", help="Display name of the client.")
+@json_option
+def create(
+    tenant: str,
+    client_id: str,
+    redirect_uris: tuple[str, ...],
+    post_logout_redirect_uris: tuple[str, ...],
+    public: bool,
+    grants: tuple[str, ...],
+    auth_method: str | None,
+    require_pkce: bool,
+    name: str,
+    as_json: bool,
+) -> None:
+    """Register CLIENT_ID in TENANT; a confidential client's secret is printed this once."""
+    svc = services()
+    t = svc.tenants.require(tenant)
+    row, secret = svc.clients.create(
+        t,
+        client_id,
+        list(redirect_uris),
+        post_logout_redirect_uris=list(post_logout_redirect_uris),
+        public=public,
+        grant_types=list(grants) or None,
+        auth_method=auth_method,
+        require_pkce=require_pkce,
+        name=name,
+    )
+    data = client_view(t, row)
+    data["client_secret"] = secret
+    if not as_json and secret:
+        click.echo("The client secret is shown this once; store it now.", err=True)
+    emit(data, as_json)
+
+
+@client.command("list")
+@click.argument("tenant")
+@json_option
+def list_(tenant: str, as_json: bool) -> None:
+    """List the clients of TENANT."""
+    svc = services()
+    t = svc.tenants.require(tenant)
+    rows = [client_view(t, c) for c in svc.clients.list(t)]
+    emit(rows, as_json, columns=("client_id", "name", "public", "redirect_uris"))
+
+
+@client.command("show")
+@click.argument("tenant")
+@click.argument("client_id")
+@json_option
+def show(tenant: str, client_id: str, as_json: bool) -> None:
+    """Show client CLIENT_ID of TENANT (never its secret)."""
+    svc = services()
+    t = svc.tenants.require(tenant)
+    row = svc.clients.get(t, client_id)
+    if row is None:
+        raise CliError(f"unknown client {client_id!r} in tenant {t.slug!r}")
+    emit(client_view(t, row), as_json)

@@ -1,0 +1,70 @@
+"""``idp demo``: a ``demo`` tenant with a user and a confidential client for a local RP; safe to re-run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from idp.cli.base import cli, emit, json_option, services
+from idp.cli.init import ensure_initialised
+from idp.cli.views import discovery_url
+
+TENANT = "demo"
+USERNAME = "demo"
+#: Fixed so the README and a re-run print working credentials; reset on every run.
+PASSWORD = "demo-password-42"
+EMAIL = "demo@example.com"
+CLIENT_ID = "demo-app"
+#: Where a relying party on the developer's machine (port 5000, e.g. a Flask app) receives the code.
+REDIRECT_URIS = ("http://127.0.0.1:5000/callback", "http://localhost:5000/callback")
+POST_LOGOUT_REDIRECT_URIS = ("http://127.0.0.1:5000/", "http://localhost:5000/")
+
+
+@cli.command("demo")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    metavar="URI",
+    help=f"Redirect URI of the demo client when it is first created (default: {', '.join(REDIRECT_URIS)}).",
+)
+@json_option
+def demo(redirect_uris: tuple[str, ...], as_json: bool) -> None:
+    """Create (or refresh) the demo tenant, user and client, then print how to sign in."""
+    emit(ensure_demo(redirect_uris or REDIRECT_URIS), as_json)
+
+
+def ensure_demo(redirect_uris: tuple[str, ...] = REDIRECT_URIS) -> dict[str, Any]:
+    svc = services()
+    ensure_initialised(svc)
+    tenant = svc.tenants.get(TENANT) or svc.tenants.create(TENANT, display_name="Demo", experience="v2")
+
+    user = svc.users.by_username(tenant, USERNAME)
+    if user is None:
+        svc.users.create(tenant, USERNAME, PASSWORD, email=EMAIL, email_verified=True, given_name="Demo", family_name="User", locale="en")
+    else:
+        svc.users.set_password(tenant, user, PASSWORD)
+
+    client = svc.clients.get(tenant, CLIENT_ID)
+    if client is None:
+        client, secret = svc.clients.create(
+            tenant,
+            CLIENT_ID,
+            list(redirect_uris),
+            post_logout_redirect_uris=list(POST_LOGOUT_REDIRECT_URIS),
+            name="Demo app",
+        )
+    else:
+        secret = svc.clients.reset_secret(tenant, CLIENT_ID)
+    return {
+        "tenant": tenant.slug,
+        "issuer": tenant.issuer,
+        "discovery_url": discovery_url(tenant),
+        "username": USERNAME,
+        "password": PASSWORD,
+        "client_id": client.client_id,
+        "client_secret": secret,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+    }

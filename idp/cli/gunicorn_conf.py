@@ -1,0 +1,35 @@
+"""Gunicorn settings for ``idp serve`` (``gunicorn -c python:idp.cli.gunicorn_conf idp.wsgi:app``).
+
+Shipped inside the package so an installed server needs no source checkout;
+``deploy/gunicorn.conf.py`` imports it for deployments that run gunicorn directly.
+Command-line options (``--bind``, ``--workers``) override these values.
+Settings of the IdP itself come from ``IDP_*`` variables, read by every worker.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Loopback by default: put a TLS-terminating proxy in front in production.
+bind = ["127.0.0.1:8080"]
+#: Worker processes; gunicorn's ``WEB_CONCURRENCY`` is honoured.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+#: Threads per worker: requests wait on password hashing and the database, not the CPU alone.
+worker_class = "gthread"
+threads = 4
+#: No preloading: each worker opens its own database engine and store connection after the fork.
+preload_app = False
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+#: Reject oversized requests early (the app refuses bodies over 64 KiB as well).
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+accesslog = "-"
+errorlog = "-"
+#: Never log query strings (codes, tokens): method, path, status, size, duration only.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+#: Proxy headers are handled by the app (``IDP_PROXY_COUNT``), not by gunicorn.
+forwarded_allow_ips = "127.0.0.1"
+proc_name = "idp"

@@ -1,0 +1,69 @@
+"""``idp serve``: run the IdP under gunicorn, or Flask's reloader with ``--dev``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from idp.cli.base import CliError, cli, json_option, services
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Gunicorn worker processes (default: WEB_CONCURRENCY or 2).")
+@click.option("--dev", is_flag=True, help="Development server with Flask's reloader (one process, restarts on code changes).")
+@json_option
+def serve(host: str, port: int, workers: int | None, dev: bool, as_json: bool) -> None:
+    """Serve the IdP over HTTP (settings from IDP_*; run `idp init` first)."""
+    svc = services()
+    _require_schema(svc)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"url": f"http://{_url_host(host)}:{port}", "public_url": svc.settings.public_url, "dev": dev}))
+    if dev:
+        _serve_dev(host, port)
+        return
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:idp.cli.gunicorn_conf",
+        "--bind",
+        f"{_bind_host(host)}:{port}",
+    ]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    argv.append("idp.wsgi:app")
+    svc.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+def _require_schema(svc) -> None:  # type: ignore[no-untyped-def]
+    from idp.storage.schema import current_revision
+
+    if current_revision(svc.db) is None:
+        raise CliError(f"the database has no schema ({svc.settings.database_url.split('@')[-1]}): run `idp init` first")
+
+
+def _bind_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _url_host(host: str) -> str:
+    return _bind_host(host)
+
+
+def _serve_dev(host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    from idp import create_app
+
+    app = create_app()
+    run_simple(host, port, app, use_reloader=True, use_debugger=False, threaded=True)

@@ -1,0 +1,106 @@
+"""``idp user create|list|show|set-password``: accounts of a tenant."""
+
+from __future__ import annotations
+
+import click
+
+from idp.cli.base import CliError, cli, emit, json_option, password_options, read_password, services
+from idp.cli.views import user_view
+
+
+@cli.group("user")
+def user() -> None:
+    """Create and inspect user accounts."""
+
+
+@user.command("create")
+@click.argument("tenant")
+@click.argument("username")
+@click.option("--email", default=None, metavar="E", help="Email address (unique in the tenant).")
+@click.option("--phone", default=None, metavar="+E164", help="Phone number in international form, e.g. +33612345678.")
+@click.option("--locale", type=click.Choice(["en", "fr"]), default=None, help="Language of pages and messages.")
+@click.option("--given-name", default="", help="Given name.")
+@click.option("--family-name", default="", help="Family name.")
+@click.option("--email-verified", is_flag=True, help="Mark the email address as verified.")
+@password_options
+@json_option
+def create(
+    tenant: str,
+    username: str,
+    email: str | None,
+    phone: str | None,
+    locale: str | None,
+    given_name: str,
+    family_name: str,
+    email_verified: bool,
+    password: str | None,
+    password_stdin: bool,
+    as_json: bool,
+) -> None:
+    """Create user USERNAME in TENANT (the password must meet the tenant's policy)."""
+    secret = read_password(password, password_stdin)
+    svc = services()
+    t = svc.tenants.require(tenant)
+    row = svc.users.create(
+        t,
+        username,
+        secret,
+        email=email,
+        phone=phone,
+        locale=locale,
+        given_name=given_name,
+        family_name=family_name,
+        email_verified=email_verified,
+    )
+    emit(user_view(t, row), as_json)
+
+
+@user.command("list")
+@click.argument("tenant")
+@click.option("--query", "-q", default="", help="Only users whose username or email contains this text.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@json_option
+def list_(tenant: str, query: str, limit: int, offset: int, as_json: bool) -> None:
+    """List the users of TENANT."""
+    svc = services()
+    t = svc.tenants.require(tenant)
+    rows, total = svc.users.search(t, query, offset=offset, limit=limit)
+    data = [user_view(t, r) for r in rows]
+    if as_json:
+        emit({"total": total, "users": data}, True)
+    else:
+        emit(data, False, columns=("username", "email", "phone", "status", "sub"))
+
+
+@user.command("show")
+@click.argument("tenant")
+@click.argument("username")
+@json_option
+def show(tenant: str, username: str, as_json: bool) -> None:
+    """Show user USERNAME of TENANT."""
+    svc = services()
+    t = svc.tenants.require(tenant)
+    emit(user_view(t, _require_user(t, username)), as_json)
+
+
+@user.command("set-password")
+@click.argument("tenant")
+@click.argument("username")
+@password_options
+@json_option
+def set_password(tenant: str, username: str, password: str | None, password_stdin: bool, as_json: bool) -> None:
+    """Set the password of USERNAME in TENANT (the tenant's policy applies)."""
+    secret = read_password(password, password_stdin)
+    svc = services()
+    t = svc.tenants.require(tenant)
+    row = _require_user(t, username)
+    svc.users.set_password(t, row, secret)
+    emit({"tenant": t.slug, "username": row.username, "password_changed": True}, as_json)
+
+
+def _require_user(tenant, username: str):  # type: ignore[no-untyped-def]
+    row = services().users.by_username(tenant, username)
+    if row is None:
+        raise CliError(f"unknown user {username!r} in tenant {tenant.slug!r}")
+    return row

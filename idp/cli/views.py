@@ -1,0 +1,102 @@
+"""Plain-data views of records for ``--json`` and text output; never a secret or a hash."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.storage.models import Client, User
+    from idp.tenants.service import TenantView
+
+
+def discovery_url(tenant: "TenantView") -> str:
+    return f"{tenant.issuer}/.well-known/openid-configuration"
+
+
+def tenant_view(tenant: "TenantView", config: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "slug": tenant.slug,
+        "display_name": tenant.display_name,
+        "experience": tenant.experience,
+        "issuer": tenant.issuer,
+        "discovery_url": discovery_url(tenant),
+        "revision": tenant.revision,
+    }
+    if config:
+        data["config"] = tenant.config.dump()
+    return data
+
+
+def client_view(tenant: "TenantView", client: "Client") -> dict[str, Any]:
+    return {
+        "tenant": tenant.slug,
+        "client_id": client.client_id,
+        "name": client.name,
+        "public": client.is_public,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "redirect_uris": list(client.redirect_uris or ()),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris or ()),
+        "grant_types": list(client.grant_types or ()),
+        "scope": client.scope,
+        "require_pkce": client.require_pkce,
+        "created_at": client.created_at,
+    }
+
+
+def user_view(tenant: "TenantView", user: "User") -> dict[str, Any]:
+    return {
+        "tenant": tenant.slug,
+        "username": user.username,
+        "sub": user.sub,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "phone": user.phone,
+        "phone_verified": user.phone_verified,
+        "given_name": user.given_name,
+        "family_name": user.family_name,
+        "locale": user.locale,
+        "status": user.status,
+        "roles": list(user.roles or ()),
+        "has_password": bool(user.password_hash),
+        "created_at": user.created_at,
+    }
+
+
+def key_view(tenant: "TenantView", key: Any) -> dict[str, Any]:
+    """A signing key (a ``SigningKey`` row or the key service's view of one): public facts only."""
+    return {
+        "tenant": tenant.slug,
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": key_state(key),
+        "created_at": getattr(key, "created_at", None),
+        "active_from": getattr(key, "active_from", None),
+        "retired_at": getattr(key, "retired_at", None),
+        "unpublish_at": getattr(key, "unpublish_at", None),
+    }
+
+
+def key_state(key: Any) -> str:
+    """``pending`` (published, not signing yet), ``active``, ``retired`` (published only) or ``unpublished``."""
+    state = getattr(key, "state", None)
+    if isinstance(state, str) and state:
+        return state
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+
+    def aware(value: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+    unpublish_at = aware(getattr(key, "unpublish_at", None))
+    retired_at = aware(getattr(key, "retired_at", None))
+    active_from = aware(getattr(key, "active_from", None))
+    if unpublish_at is not None and unpublish_at <= now:
+        return "unpublished"
+    if retired_at is not None and retired_at <= now:
+        return "retired"
+    if active_from is not None and active_from > now:
+        return "pending"
+    return "active"
