@@ -164,6 +164,25 @@ class FlowBinding:
 
 
 @dataclass(frozen=True)
+class Mfa:
+    """Second-factor policy of sign-in (issue 3): ``off``, ``optional`` or ``required``.
+
+    - ``off``: no second factor is asked, unless the relying party asks for one (``acr_values``).
+    - ``optional``: users who have a second factor prove it; users without one sign in with the password.
+    - ``required``: every user proves a second factor; a user without one enrols an authenticator first.
+    """
+
+    policy: str = "optional"
+
+    def __post_init__(self) -> None:
+        self.check("mfa")
+
+    def check(self, path: str) -> None:
+        if self.policy not in ("off", "optional", "required"):
+            raise ConfigError(f"{path}.policy", "must be 'off', 'optional' or 'required'")
+
+
+@dataclass(frozen=True)
 class TenantConfig:
     """The whole configuration of one tenant."""
 
@@ -174,6 +193,8 @@ class TenantConfig:
     passwords: Passwords = field(default_factory=Passwords)
     sms: Sms = field(default_factory=Sms)
     mail: Mail = field(default_factory=Mail)
+    #: Second-factor policy of sign-in.
+    mfa: Mfa = field(default_factory=Mfa)
     #: Whether users of this tenant keep local passwords (false for tenants federating every login).
     local_passwords: bool = True
     #: Flows by registered name. ``browser-login`` is on unless turned off.

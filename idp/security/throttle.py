@@ -1,0 +1,211 @@
+"""Brute-force throttling of the password, TOTP and SMS-code checks (R-06, R-27, R-83).
+
+Failures are counted in the ephemeral store, so the limits hold across every
+worker sharing it (Redis, or the embedded SQLite store of one host). Two scopes:
+
+- **per (account, client IP)**: the first :data:`FREE_FAILURES` failures cost
+  nothing; every further one imposes a delay that doubles from 30 s up to 1 h
+  (R-06 "increasing delays (30 s up to 1 h)"). This is what stops an attacker
+  guessing from one address.
+- **per account, all addresses**: a small slow-down (at most
+  :data:`ACCOUNT_MAX_DELAY` seconds) once :data:`ACCOUNT_FREE_FAILURES`
+  failures have piled up, and a hard stop at :data:`MAX_CONSECUTIVE_FAILURES`
+  consecutive failures of one factor (R-06: never more than 100).
+
+Nothing locks forever (R-27): every counter and delay expires by itself
+(:data:`WINDOW` after the first failure at the latest), and an address where
+the account signed in successfully within :data:`TRUSTED_TTL` is exempt from
+the account-wide slow-down and stop, so an attacker hammering an account from
+elsewhere cannot keep its owner out; that address still has its own growing
+delays. A success resets the counters of the factor for the account.
+
+Steps call :meth:`Throttle.check` before verifying, then
+:meth:`Throttle.record_failure` or :meth:`Throttle.record_success`. The
+``who`` argument is the user id when the account is known, else the login the
+visitor typed (so an unknown user is throttled exactly like a known one, R-28).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.services import Services
+    from idp.tenants.service import TenantView
+
+log = logging.getLogger("idp.throttle")
+
+#: Factors that are throttled; each has its own counters (R-06: "per authenticator").
+KINDS = ("password", "totp", "sms", "recovery_code")
+
+#: Failures from one address on one account that cost no delay.
+FREE_FAILURES = 4
+#: First delay once the free failures are used, doubled at every further failure.
+BASE_DELAY = 30
+#: Longest delay per (account, address) (R-06: "30 s up to 1 h").
+MAX_DELAY = 3600
+#: Account-wide failures (all addresses) before the slow-down starts.
+ACCOUNT_FREE_FAILURES = 20
+#: Longest account-wide slow-down, so the account-wide limit only slows (R-27).
+ACCOUNT_MAX_DELAY = 60
+#: Consecutive failures of one factor after which only trusted addresses may try (R-06).
+MAX_CONSECUTIVE_FAILURES = 100
+#: Counters expire this long after their first failure (automatic expiry).
+WINDOW = 24 * 3600
+#: An address where the account signed in stays trusted this long.
+TRUSTED_TTL = 30 * 24 * 3600
+
+
+def ip_delay(failures: int) -> int:
+    """Delay (s) imposed after the ``failures``-th failure from one address on one account."""
+    if failures <= FREE_FAILURES:
+        return 0
+    return int(min(MAX_DELAY, BASE_DELAY * 2 ** min(failures - FREE_FAILURES - 1, 16)))
+
+
+def account_delay(failures: int) -> int:
+    """Account-wide slow-down (s) after the ``failures``-th failure from anywhere."""
+    if failures <= ACCOUNT_FREE_FAILURES:
+        return 0
+    return int(min(ACCOUNT_MAX_DELAY, 2 ** min(failures - ACCOUNT_FREE_FAILURES - 1, 16)))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :meth:`Throttle.record_failure` decided."""
+
+    #: Seconds before the next attempt from this address (0: may try again at once).
+    wait: int
+    #: Failures from this address on this account in the window.
+    ip_failures: int
+    #: Failures from every address on this account in the window.
+    account_failures: int
+
+
+class Throttle:
+    """Counts failed attempts per account and per (account, client IP) and says how long to wait."""
+
+    def __init__(self, services: "Services") -> None:
+        self.services = services
+
+    # -- keys -------------------------------------------------------------------
+
+    def _who(self, who: int | str) -> str:
+        if isinstance(who, int):
+            return f"u{who}"
+        # a login typed by the visitor: never kept in clear in the store
+        return "l" + self.services.secrets.digest(who.strip().lower(), "throttle-login")[:32]
+
+    def _ip(self, client_ip: str) -> str:
+        return self.services.secrets.digest(client_ip or "-", "throttle-ip")[:32]
+
+    def _keys(self, tenant: "TenantView", who: int | str, kind: str, client_ip: str) -> tuple[str, str, str, str, str]:
+        if kind not in KINDS:
+            raise ValueError(f"unknown throttle kind {kind!r}")
+        w, ip = self._who(who), self._ip(client_ip)
+        base = f"{tenant.slug}:throttle:{kind}:{w}"
+        return (
+            f"{base}:n",  # account-wide failures
+            f"{base}:{ip}:n",  # failures from this address
+            f"{base}:{ip}:until",  # this address may not try before ...
+            f"{base}:until",  # account-wide slow-down until ...
+            f"{tenant.slug}:throttle:trusted:{w}:{ip}",  # this address signed in recently
+        )
+
+    # -- API ----------------------------------------------------------------------
+
+    def check(self, tenant: "TenantView", who: int | str, kind: str, client_ip: str) -> int:
+        """Seconds to wait before this attempt may be checked (0: go ahead). Read-only."""
+        acct_n, _ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
+        store = self.services.store
+        now = time.time()
+        waits = [0.0]
+        rec = store.find(ip_until)
+        if rec is not None:
+            waits.append(float(rec.get("until", 0)) - now)
+        if store.find(trusted) is None:
+            rec = store.find(acct_until)
+            if rec is not None:
+                waits.append(float(rec.get("until", 0)) - now)
+            if store.counter(acct_n) >= MAX_CONSECUTIVE_FAILURES:
+                rec = store.find(acct_n + ":first")
+                started = float(rec["at"]) if rec else now
+                waits.append(max(1.0, started + WINDOW - now))
+        return max(0, math.ceil(max(waits)))
+
+    def record_failure(
+        self,
+        tenant: "TenantView",
+        who: int | str,
+        kind: str,
+        client_ip: str,
+        user_agent: str = "",
+    ) -> Verdict:
+        """Count one failed attempt; returns the wait now imposed on this address. Audits lockouts (R-46)."""
+        acct_n, ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
+        store = self.services.store
+        now = time.time()
+        n_ip = store.incr(ip_n, WINDOW)
+        n_acct = store.incr(acct_n, WINDOW)
+        if n_acct == 1:
+            store.upsert(acct_n + ":first", {"at": now}, WINDOW)
+        wait = ip_delay(n_ip)
+        if wait:
+            store.upsert(ip_until, {"until": now + wait}, wait)
+        slow = account_delay(n_acct)
+        if slow:
+            store.upsert(acct_until, {"until": now + slow}, slow)
+        if store.find(trusted) is None:
+            wait = max(wait, slow)
+            if n_acct >= MAX_CONSECUTIVE_FAILURES:
+                rec = store.find(acct_n + ":first")
+                started = float(rec["at"]) if rec else now
+                wait = max(wait, math.ceil(max(1.0, started + WINDOW - now)))
+        if wait and (n_ip == FREE_FAILURES + 1 or n_acct in (ACCOUNT_FREE_FAILURES + 1, MAX_CONSECUTIVE_FAILURES) or n_ip % 5 == 0):
+            self._audit_lockout(tenant, who, kind, client_ip, user_agent, wait, n_ip, n_acct)
+        return Verdict(wait=wait, ip_failures=n_ip, account_failures=n_acct)
+
+    def record_success(self, tenant: "TenantView", who: int | str, kind: str, client_ip: str) -> None:
+        """Reset the factor's counters for the account and trust this address for a while (R-27)."""
+        acct_n, ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
+        store = self.services.store
+        for key in (acct_n, acct_n + ":first", ip_n, ip_until, acct_until):
+            store.destroy(key)
+        if isinstance(who, int):
+            store.upsert(trusted, {"at": time.time()}, TRUSTED_TTL)
+
+    def failures(self, tenant: "TenantView", who: int | str, kind: str, client_ip: str) -> tuple[int, int]:
+        """(failures from this address, failures from everywhere) in the current window."""
+        acct_n, ip_n, *_ = self._keys(tenant, who, kind, client_ip)
+        return self.services.store.counter(ip_n), self.services.store.counter(acct_n)
+
+    # -- audit --------------------------------------------------------------------
+
+    def _audit_lockout(
+        self,
+        tenant: "TenantView",
+        who: int | str,
+        kind: str,
+        client_ip: str,
+        user_agent: str,
+        wait: int,
+        n_ip: int,
+        n_acct: int,
+    ) -> None:
+        log.warning("throttle: %s failures on %s (address %d, account %d), wait %ds", kind, tenant.slug, n_ip, n_acct, wait)
+        self.services.audit.record(
+            tenant.id,
+            "login.lockout",
+            user_id=who if isinstance(who, int) else None,
+            client_ip=client_ip,
+            user_agent=user_agent,
+            factor=kind,
+            wait_seconds=wait,
+            address_failures=n_ip,
+            account_failures=n_acct,
+            account_wide=n_acct >= MAX_CONSECUTIVE_FAILURES,
+        )
