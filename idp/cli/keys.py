@@ -21,7 +21,7 @@ def list_(tenant: str, as_json: bool) -> None:
     svc = services()
     t = svc.tenants.require(tenant)
     rows = [key_view(t, k) for k in svc.keys.list(t)]
-    emit(rows, as_json, columns=("kid", "alg", "state", "active_from", "unpublish_at"))
+    emit(rows, as_json, columns=("kid", "alg", "status", "active_from", "retired_at", "unpublish_at"))
 
 
 @keys.command("rotate")
@@ -31,7 +31,7 @@ def list_(tenant: str, as_json: bool) -> None:
     type=click.IntRange(0),
     default=None,
     metavar="SECONDS",
-    help="Seconds the new key is published before it signs (default: the key service's, long enough for RPs' JWKS caches).",
+    help="Seconds the new key is published before it signs (default: the JWKS cache max-age, 600).",
 )
 @json_option
 def rotate(tenant: str, publish_delay: int | None, as_json: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from idp.oidc.keys import KeyInfo
     from idp.storage.models import Client, User
     from idp.tenants.service import TenantView
 
@@ -62,41 +63,6 @@ def user_view(tenant: "TenantView", user: "User") -> dict[str, Any]:
     }
 
 
-def key_view(tenant: "TenantView", key: Any) -> dict[str, Any]:
-    """A signing key (a ``SigningKey`` row or the key service's view of one): public facts only."""
-    return {
-        "tenant": tenant.slug,
-        "kid": key.kid,
-        "alg": key.alg,
-        "state": key_state(key),
-        "created_at": getattr(key, "created_at", None),
-        "active_from": getattr(key, "active_from", None),
-        "retired_at": getattr(key, "retired_at", None),
-        "unpublish_at": getattr(key, "unpublish_at", None),
-    }
-
-
-def key_state(key: Any) -> str:
-    """``pending`` (published, not signing yet), ``active``, ``retired`` (published only) or ``unpublished``."""
-    state = getattr(key, "state", None)
-    if isinstance(state, str) and state:
-        return state
-    from datetime import datetime, timezone
-
-    now = datetime.now(timezone.utc)
-
-    def aware(value: Any) -> Any:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value
-
-    unpublish_at = aware(getattr(key, "unpublish_at", None))
-    retired_at = aware(getattr(key, "retired_at", None))
-    active_from = aware(getattr(key, "active_from", None))
-    if unpublish_at is not None and unpublish_at <= now:
-        return "unpublished"
-    if retired_at is not None and retired_at <= now:
-        return "retired"
-    if active_from is not None and active_from > now:
-        return "pending"
-    return "active"
+def key_view(tenant: "TenantView", key: "KeyInfo") -> dict[str, Any]:
+    """A signing key: public facts and its status (``pending``, ``active``, ``retired`` or ``expired``)."""
+    return {"tenant": tenant.slug, **key.to_dict()}

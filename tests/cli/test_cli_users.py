@@ -1,0 +1,121 @@
+"""``idp user create|list|show|set-password``."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import STRONG, Idp
+from idp.cli.base import build_services
+from idp.settings import Settings
+
+
+def verify(idp: Idp, tenant: str, username: str, password: str) -> bool:
+    """Check a password through the service layer, as the login page would."""
+    env = {k: v for k, v in idp.env.items() if v is not None}
+    svc = build_services(Settings.from_env(environ=env))
+    try:
+        t = svc.tenants.require(tenant)
+        return svc.users.verify_password(svc.users.by_username(t, username), password)
+    finally:
+        svc.close()
+
+
+def test_user_create_json(acme: Idp) -> None:
+    user = acme.json(
+        "user", "create", "acme", "alice", "--email", "Alice@Example.com", "--phone", "+33 6 12 34 56 78",
+        "--locale", "fr", "--given-name", "Alice", "--family-name", "Martin", "--password", STRONG,
+    )
+    assert user["tenant"] == "acme"
+    assert user["username"] == "alice"
+    assert user["email"] == "alice@example.com"
+    assert user["email_verified"] is False
+    assert user["phone"] == "+33612345678"
+    assert user["locale"] == "fr"
+    assert user["given_name"] == "Alice" and user["family_name"] == "Martin"
+    assert user["status"] == "active"
+    assert user["has_password"] is True
+    assert len(user["sub"]) == 36
+    assert "hash" not in " ".join(user) and STRONG not in str(user)
+    assert verify(acme, "acme", "alice", STRONG)
+
+
+def test_user_create_password_stdin(acme: Idp) -> None:
+    acme.ok("user", "create", "acme", "bob", "--password-stdin", input=STRONG + "\n")
+    assert verify(acme, "acme", "bob", STRONG)
+
+
+def test_user_list_and_show(acme: Idp) -> None:
+    acme.ok("user", "create", "acme", "alice", "--email", "alice@example.com", "--password", STRONG)
+    acme.ok("user", "create", "acme", "bob", "--password", STRONG)
+    listed = acme.json("user", "list", "acme")
+    assert listed["total"] == 2
+    assert [u["username"] for u in listed["users"]] == ["alice", "bob"]
+    assert acme.json("user", "list", "acme", "--query", "ali")["total"] == 1
+    shown = acme.json("user", "show", "acme", "bob")
+    assert shown["username"] == "bob" and shown["email"] is None
+    text = acme.ok("user", "show", "acme", "alice").stdout
+    assert "email:" in text and "alice@example.com" in text
+    table = acme.ok("user", "list", "acme").stdout.splitlines()
+    assert table[0].split()[:2] == ["USERNAME", "EMAIL"]
+    assert len(table) == 3
+
+
+def test_users_are_per_tenant(acme: Idp) -> None:
+    acme.ok("tenant", "create", "beta")
+    acme.ok("user", "create", "acme", "alice", "--password", STRONG)
+    acme.ok("user", "create", "beta", "alice", "--password", STRONG)
+    assert acme.json("user", "list", "beta")["total"] == 1
+
+
+def test_set_password(acme: Idp) -> None:
+    acme.ok("user", "create", "acme", "alice", "--password", STRONG)
+    out = acme.json("user", "set-password", "acme", "alice", "--password-stdin", input="a-brand-new-passphrase\n")
+    assert out == {"tenant": "acme", "username": "alice", "password_changed": True}
+    assert verify(acme, "acme", "alice", "a-brand-new-passphrase")
+    assert not verify(acme, "acme", "alice", STRONG)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("user", "create", "nope", "alice", "--password", STRONG), "error: unknown tenant 'nope'"),
+        (("user", "create", "acme", "taken", "--password", STRONG), "error: username 'taken' is already taken in tenant 'acme'"),
+        (("user", "create", "acme", "carol", "--email", "taken@example.com", "--password", STRONG), "error: email 'taken@example.com' is already used in tenant 'acme'"),
+        (("user", "create", "acme", "carol", "--phone", "+1234", "--password", STRONG), "error: invalid phone number '+1234'"),
+        (("user", "create", "acme", "carol", "--phone", "0612345678", "--password", STRONG), "error: invalid phone number '0612345678': use the international form, e.g. +33612345678"),
+        (("user", "create", "acme", "carol", "--email", "not-an-email", "--password", STRONG), "error: invalid email address 'not-an-email'"),
+        (("user", "create", "acme", "carol", "--password", "short"), "error: the password must have at least 12 characters"),
+        (("user", "create", "acme", "carol", "--password", "password1234"), "error: this password is too common or appeared in a data breach; choose another"),
+        (("user", "create", "acme", "carol-the-user", "--password", "carol-the-user"), "error: the password must not be your username or email"),
+        (("user", "create", "acme", "bad name", "--password", STRONG), "error: invalid username 'bad name'"),
+        (("user", "set-password", "acme", "taken", "--password", "short"), "error: the password must have at least 12 characters"),
+        (("user", "set-password", "acme", "ghost", "--password", STRONG), "error: unknown user 'ghost' in tenant 'acme'"),
+        (("user", "show", "acme", "ghost"), "error: unknown user 'ghost' in tenant 'acme'"),
+        (("user", "list", "nope"), "error: unknown tenant 'nope'"),
+    ],
+)
+def test_bad_input_is_refused_in_one_line_and_writes_nothing(acme: Idp, unchanged, args, message) -> None:  # type: ignore[no-untyped-def]
+    acme.ok("user", "create", "acme", "taken", "--email", "taken@example.com", "--password", STRONG)
+    assert unchanged(*args) == message
+
+
+@pytest.mark.parametrize(
+    ("args", "input", "message"),
+    [
+        (("user", "create", "acme", "carol"), None, "a password is required: --password P or --password-stdin"),
+        (("user", "create", "acme", "carol", "--password", STRONG, "--password-stdin"), STRONG, "give either --password or --password-stdin, not both"),
+        (("user", "set-password", "acme", "carol"), None, "a password is required: --password P or --password-stdin"),
+    ],
+)
+def test_password_options_are_usage_errors(unchanged, args, input, message) -> None:  # type: ignore[no-untyped-def]
+    assert unchanged(*args, input=input, code=2) == f"error: {message}"
+
+
+def test_empty_password_stdin_is_refused(unchanged) -> None:  # type: ignore[no-untyped-def]
+    assert unchanged("user", "create", "acme", "carol", "--password-stdin", input="") == "error: no password on standard input"
+
+
+def test_set_password_under_policy_keeps_the_old_one(acme: Idp) -> None:
+    acme.ok("user", "create", "acme", "alice", "--password", STRONG)
+    acme.refused("user", "set-password", "acme", "alice", "--password", "short")
+    assert verify(acme, "acme", "alice", STRONG)
