@@ -1,12 +1,25 @@
-"""The browser login flow (being written)."""
+"""The browser login flow: identify by username or email, then password (issue 2, item 7).
 
+Registered under the ``idp.flows`` entry point ``browser-login`` and on for
+every tenant unless turned off. Second-factor steps from :mod:`flows.steps`
+are appended to :data:`STEPS`; each decides in ``applies()`` whether it runs
+for the identified user.
+"""
+
+from __future__ import annotations
+
+from flows.steps.password import PasswordStep
 from idp.flowengine.contract import Flow, Step
 
-
-class _Placeholder(Step):
-    name = "identify"
+#: The steps in order; extend by appending (``STEPS + (TotpStep, SmsStep)``).
+STEPS: tuple[type[Step], ...] = (PasswordStep,)
 
 
 class BrowserLoginFlow(Flow):
+    """Sign a user in at a tenant; the web layer then opens the SSO session."""
+
     name = "browser-login"
-    steps = (_Placeholder,)
+    completes = "login"
+    steps = STEPS
+    completion_requires = ("identified", "password")
+    default_enabled = True

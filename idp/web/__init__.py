@@ -1,7 +1,7 @@
 """The HTTP layer: blueprints parse requests, call one layer down, and render.
 
-``init_web`` wires every blueprint, the i18n, the security headers and the
-error handlers into an app built by :func:`idp.create_app`.
+``init_web`` wires every blueprint, the i18n, the page helpers, CSRF, the
+security headers and the error handlers into an app built by :func:`idp.create_app`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from flask import Flask
 
 
 def init_web(app: Flask) -> None:
-    from idp.web import browser, errors, i18n, security_headers
+    from idp.web import browser, csrf, errors, i18n, pages, security_headers
 
     i18n.init_app(app)
+    pages.init_app(app)
+    csrf.init_app(app)
     security_headers.init_app(app)
     errors.init_app(app)
     browser.init_app(app)
@@ -24,3 +26,4 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(flows_bp)
+    __import__("idp.observability", fromlist=["init_app"]).init_app(app)  # metrics, JSON logs, 503s (issue 6)

@@ -1,5 +1,290 @@
-"""Hosted flow pages (being written)."""
+"""Hosted flow pages: the HTTP side of the flow engine (:mod:`idp.flowengine.engine`).
 
-from flask import Blueprint
+Routes (``<tenant>`` is the tenant slug, ``<flow_name>`` a registered flow live for it):
+
+- ``GET /realms/<tenant>/login``: a fresh ``browser-login`` run without an
+  authorization request (the tenant's own sign-in page).
+- ``GET /realms/<tenant>/flow/<flow_name>``: the page of the current step
+  (a new run starts when this browser has none).
+- ``POST /realms/<tenant>/flow/<flow_name>``: the form of a step: ``csrf_token``,
+  ``step`` (the step name) and the step's fields.
+- ``GET /realms/<tenant>/flow/<flow_name>/enter``: a run started from an
+  out-of-band link (the recovery email); redirects to a URL without the token (R-52).
+
+The current run's id rides in a signed, HttpOnly, SameSite=Lax cookie per
+tenant and flow (``__Host-`` prefixed and Secure on https, R-42); the state in
+the store is also bound to this browser (R-99). Redirects after a POST are 303
+(R-67) and only ever go to our own routes (R-65).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from idp.flowengine.contract import Flow, FlowState, RequestInfo
+from idp.flowengine.engine import FLOW_TTL, Completed, EngineResult, Ended, FlowNotAvailable, Render
+from idp.web import csrf
+from idp.web.browser import browser_binding
+from idp.web.i18n import current_language, set_current_tenant, use_locale_hints
+from idp.web.pages import LOGIN_FLOW, render_page
 
 bp = Blueprint("flows", __name__)
+
+#: ``acr`` values (docs/CONTRACTS.md).
+ACR_MFA = "urn:idp:acr:mfa"
+ACR_PWD = "urn:idp:acr:pwd"
+SECOND_FACTOR_AMR = ("otp", "sms")
+
+
+# -- the flow cookie ---------------------------------------------------------------
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="idp-flow-cookie")
+
+
+def _secure() -> bool:
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE", False))
+
+
+def flow_cookie_name(tenant_slug: str, flow_name: str) -> str:
+    """The cookie that holds this browser's run of ``flow_name`` at ``tenant_slug``."""
+    return f"{'__Host-' if _secure() else ''}idp_flow.{tenant_slug}.{flow_name}"
+
+
+def _set_flow_cookie(response: Response, state: FlowState) -> None:
+    value = _serializer().dumps({"t": state.tenant, "f": state.flow, "id": state.id})
+    response.set_cookie(
+        flow_cookie_name(state.tenant, state.flow), value, max_age=FLOW_TTL, path="/", secure=_secure(), httponly=True, samesite="Lax"
+    )
+
+
+def _clear_flow_cookie(response: Response, tenant_slug: str, flow_name: str) -> None:
+    response.delete_cookie(flow_cookie_name(tenant_slug, flow_name), path="/", secure=_secure(), httponly=True, samesite="Lax")
+
+
+def _flow_id(tenant_slug: str, flow_name: str) -> str | None:
+    raw = request.cookies.get(flow_cookie_name(tenant_slug, flow_name))
+    if not raw:
+        return None
+    try:
+        data = _serializer().loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("t") != tenant_slug or data.get("f") != flow_name:
+        return None
+    flow_id = data.get("id")
+    return flow_id if isinstance(flow_id, str) else None
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _services() -> Any:
+    return current_app.extensions["idp"]
+
+
+def _tenant(slug: str) -> Any:
+    """The tenant ``slug`` or a 404 page."""
+    tenant = _services().tenants.get(slug)
+    if tenant is None:
+        abort(404)
+    set_current_tenant(tenant)
+    return tenant
+
+
+def _flow(tenant: Any, flow_name: str) -> Flow:
+    """The flow if registered and live for the tenant, else a 404 page."""
+    try:
+        return _services().engine.flow_for(tenant, flow_name)
+    except FlowNotAvailable:
+        abort(404)
+
+
+def request_info() -> RequestInfo:
+    """What a step may know of this request (no Flask beyond this point)."""
+    return RequestInfo(
+        client_ip=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", "")[:512],
+        locale=current_language(),
+    )
+
+
+def _load(tenant: Any, flow_name: str) -> FlowState | None:
+    flow_id = _flow_id(tenant.slug, flow_name)
+    if flow_id is None:
+        return None
+    return _services().engine.load(tenant, flow_id, browser_binding(), flow_name)  # type: ignore[no-any-return]
+
+
+def _parked_auth_request(tenant: Any, flow_name: str) -> dict[str, str] | None:
+    """The authorization request of this browser's sign-in run, carried into another flow (recovery)."""
+    if flow_name == LOGIN_FLOW:
+        return None
+    login = _load(tenant, LOGIN_FLOW)
+    return login.auth_request if login is not None else None
+
+
+def _hint_locale(tenant: Any, state: FlowState) -> None:
+    """Feed the language choice: the flow's ``ui_locales``, then the identified user's locale."""
+    ui_locales = (state.auth_request or {}).get("ui_locales")
+    user_locale = None
+    if state.user_id is not None:
+        user = _services().users.get(tenant, state.user_id)
+        user_locale = user.locale if user is not None else None
+    use_locale_hints(ui_locales, user_locale)
+
+
+def assurance(state: FlowState) -> tuple[list[str], str]:
+    """``amr`` and ``acr`` of a completed run: ``mfa`` and ``urn:idp:acr:mfa`` once a second factor was proved."""
+    amr = list(state.amr)
+    second = any(a in SECOND_FACTOR_AMR for a in amr)
+    if second and "pwd" in amr and "mfa" not in amr:
+        amr.append("mfa")
+    return amr, (ACR_MFA if second else ACR_PWD)
+
+
+# -- responses -------------------------------------------------------------------------
+
+
+def _page(tenant: Any, flow_name: str, result: Render) -> Response:
+    context = dict(result.context)
+    context.update(
+        step=result.step,
+        error=result.error,
+        action=url_for("flows.flow_page", tenant=tenant.slug, flow_name=flow_name),
+    )
+    return render_page(result.template, status=result.status, tenant=tenant, **context)
+
+
+def _ended(tenant: Any, flow_name: str, result: Ended) -> Response:
+    retry = url_for("flows.flow_page", tenant=tenant.slug, flow_name=flow_name)
+    response = render_page("error.html", status=result.status, tenant=tenant, error=result.error, retry_url=retry)
+    _clear_flow_cookie(response, tenant.slug, flow_name)
+    return response
+
+
+def _completed(tenant: Any, flow: Flow, result: Completed) -> Response:
+    state = result.state
+    engine = _services().engine
+    sso = None
+    if flow.signs_in(state) and state.user_id is not None:
+        amr, acr = assurance(state)
+        sso = _services().sessions.establish(tenant, state.user_id, amr, acr)
+    if sso is not None and state.auth_request:
+        # the authorization endpoint loads this completed state, discards it and answers the RP
+        response = redirect(url_for("oidc.resume", tenant=tenant.slug, flow=state.id), 303)
+    else:
+        engine.discard(state)
+        if result.page is not None:
+            response = _page(tenant, flow.name, result.page)
+        elif sso is not None:
+            user = _services().users.get(tenant, state.user_id)
+            response = render_page("signed_in.html", tenant=tenant, username=user.username if user else "")
+        else:
+            response = render_page("flow_done.html", tenant=tenant)
+        _clear_flow_cookie(response, tenant.slug, flow.name)
+    if sso is not None:
+        from idp.oidc.sessions import set_sso_cookie
+
+        set_sso_cookie(response, tenant, sso)
+    return response
+
+
+def _respond(tenant: Any, flow: Flow, result: EngineResult) -> Response:
+    if isinstance(result, Render):
+        return _page(tenant, flow.name, result)
+    if isinstance(result, Ended):
+        return _ended(tenant, flow.name, result)
+    return _completed(tenant, flow, result)
+
+
+# -- the interface for other blueprints --------------------------------------------------
+
+
+def start_flow(tenant: Any, flow_name: str, auth_request: Mapping[str, str] | None = None, **data: dict[str, Any]) -> Response:
+    """Start a run of ``flow_name`` for this browser and redirect (303) to its page, setting the flow cookie.
+
+    ``tenant`` is a :class:`~idp.tenants.service.TenantView` (or its slug);
+    ``auth_request`` the parked authorization request the run resumes;
+    ``data`` seeds steps' slots (``{step_name: {...}}``). A flow that is not live
+    for the tenant is a 404 page.
+    """
+    if isinstance(tenant, str):
+        tenant = _tenant(tenant)
+    _flow(tenant, flow_name)
+    state = _services().engine.start(
+        tenant, flow_name, browser_binding(), auth_request=dict(auth_request) if auth_request else None, **data
+    )
+    response = redirect(url_for("flows.flow_page", tenant=tenant.slug, flow_name=flow_name), 303)
+    _set_flow_cookie(response, state)
+    return response
+
+
+# -- routes -----------------------------------------------------------------------------
+
+
+@bp.get("/realms/<tenant>/login")
+def login(tenant: str) -> Response:
+    """The tenant's own sign-in page: a fresh ``browser-login`` run, no relying party."""
+    return start_flow(_tenant(tenant), LOGIN_FLOW)
+
+
+@bp.get("/realms/<tenant>/flow/<flow_name>")
+def flow_page(tenant: str, flow_name: str) -> Response:
+    """The current step's page; a new run when this browser has none."""
+    view = _tenant(tenant)
+    flow = _flow(view, flow_name)
+    engine = _services().engine
+    state = _load(view, flow_name)
+    fresh = state is None
+    if state is None:
+        state = engine.start(view, flow_name, browser_binding(), auth_request=_parked_auth_request(view, flow_name))
+    _hint_locale(view, state)
+    result = engine.render(view, state, request_info())
+    response = _respond(view, flow, result)
+    if fresh and isinstance(result, Render):
+        _set_flow_cookie(response, state)
+    return response
+
+
+@bp.post("/realms/<tenant>/flow/<flow_name>")
+def flow_submit(tenant: str, flow_name: str) -> Response:
+    """A step's form: CSRF first (R-42), then the engine; an expired run is an error page."""
+    view = _tenant(tenant)
+    flow = _flow(view, flow_name)
+    csrf.protect()
+    state = _load(view, flow_name)
+    if state is None:
+        return _ended(view, flow_name, Ended("flow_expired", 400))
+    _hint_locale(view, state)
+    form = {k: v for k, v in request.form.items() if k not in (csrf.FIELD, "step")}
+    result = _services().engine.submit(view, state, request.form.get("step", ""), form, request_info())
+    if state.user_id is not None:
+        _hint_locale(view, state)  # the step may have just identified the user
+    return _respond(view, flow, result)
+
+
+@bp.get("/realms/<tenant>/flow/<flow_name>/enter")
+def flow_enter(tenant: str, flow_name: str) -> Response:
+    """A run started from an out-of-band link; the token never stays in the address bar (R-52)."""
+    view = _tenant(tenant)
+    _flow(view, flow_name)
+    earlier = _load(view, flow_name)
+    auth_request = earlier.auth_request if earlier is not None else _parked_auth_request(view, flow_name)
+    try:
+        result = _services().engine.enter(
+            view, flow_name, browser_binding(), request.args.to_dict(), request_info(), auth_request=auth_request
+        )
+    except FlowNotAvailable:
+        abort(404)
+    if isinstance(result, Ended):
+        return _ended(view, flow_name, result)
+    if earlier is not None:
+        _services().engine.discard(earlier)
+    response = redirect(url_for("flows.flow_page", tenant=view.slug, flow_name=flow_name), 303)
+    _set_flow_cookie(response, result)
+    return response
