@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from idp.cli.base import CliError, cli, emit, json_option, services
+from idp.cli.base import cli, emit, json_option, services
 from idp.cli.views import client_view
 
 
@@ -93,7 +93,4 @@ def show(tenant: str, client_id: str, as_json: bool) -> None:
     """Show client CLIENT_ID of TENANT (never its secret)."""
     svc = services()
     t = svc.tenants.require(tenant)
-    row = svc.clients.get(t, client_id)
-    if row is None:
-        raise CliError(f"unknown client {client_id!r} in tenant {t.slug!r}")
-    emit(client_view(t, row), as_json)
+    emit(client_view(t, svc.clients.require(t, client_id)), as_json)

@@ -27,15 +27,24 @@ POST_LOGOUT_REDIRECT_URIS = ("http://127.0.0.1:5000/", "http://localhost:5000/")
     "redirect_uris",
     multiple=True,
     metavar="URI",
-    help=f"Redirect URI of the demo client when it is first created (default: {', '.join(REDIRECT_URIS)}).",
+    help=f"Redirect URI of the demo client; repeat for more (default when first created: {', '.join(REDIRECT_URIS)}).",
 )
 @json_option
 def demo(redirect_uris: tuple[str, ...], as_json: bool) -> None:
-    """Create (or refresh) the demo tenant, user and client, then print how to sign in."""
-    emit(ensure_demo(redirect_uris or REDIRECT_URIS), as_json)
+    """Create (or refresh) the demo tenant, user and client, then print how to sign in.
+
+    Safe to re-run: the user's password is reset to the printed one and the
+    client gets a new secret (the previous one stops working).
+    """
+    emit(ensure_demo(redirect_uris), as_json)
 
 
-def ensure_demo(redirect_uris: tuple[str, ...] = REDIRECT_URIS) -> dict[str, Any]:
+def ensure_demo(redirect_uris: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The demo tenant, user and client, created or refreshed; ``redirect_uris`` replace the client's when given."""
+    from idp.oidc.clients import check_redirect_uri
+
+    for uri in redirect_uris:  # refuse a bad URI before anything is written
+        check_redirect_uri(uri)
     svc = services()
     ensure_initialised(svc)
     tenant = svc.tenants.get(TENANT) or svc.tenants.create(TENANT, display_name="Demo", experience="v2")
@@ -51,12 +60,14 @@ def ensure_demo(redirect_uris: tuple[str, ...] = REDIRECT_URIS) -> dict[str, Any
         client, secret = svc.clients.create(
             tenant,
             CLIENT_ID,
-            list(redirect_uris),
+            list(redirect_uris or REDIRECT_URIS),
             post_logout_redirect_uris=list(POST_LOGOUT_REDIRECT_URIS),
             name="Demo app",
         )
     else:
-        secret = svc.clients.reset_secret(tenant, CLIENT_ID)
+        if redirect_uris:
+            client = svc.clients.update(tenant, CLIENT_ID, redirect_uris=list(redirect_uris))
+        secret = svc.clients.rotate_secret(tenant, CLIENT_ID)
     return {
         "tenant": tenant.slug,
         "issuer": tenant.issuer,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from idp.oidc.clients import ClientView
     from idp.oidc.keys import KeyInfo
-    from idp.storage.models import Client, User
+    from idp.storage.models import User
     from idp.tenants.service import TenantView
 
 
@@ -28,20 +29,9 @@ def tenant_view(tenant: "TenantView", config: bool = False) -> dict[str, Any]:
     return data
 
 
-def client_view(tenant: "TenantView", client: "Client") -> dict[str, Any]:
-    return {
-        "tenant": tenant.slug,
-        "client_id": client.client_id,
-        "name": client.name,
-        "public": client.is_public,
-        "token_endpoint_auth_method": client.token_endpoint_auth_method,
-        "redirect_uris": list(client.redirect_uris or ()),
-        "post_logout_redirect_uris": list(client.post_logout_redirect_uris or ()),
-        "grant_types": list(client.grant_types or ()),
-        "scope": client.scope,
-        "require_pkce": client.require_pkce,
-        "created_at": client.created_at,
-    }
+def client_view(tenant: "TenantView", client: "ClientView") -> dict[str, Any]:
+    """A registered client, never its secret or the secret's hash."""
+    return {"tenant": tenant.slug, **client.to_dict()}
 
 
 def user_view(tenant: "TenantView", user: "User") -> dict[str, Any]:

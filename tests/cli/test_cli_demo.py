@@ -1,0 +1,53 @@
+"""``idp demo``: safe to re-run, prints credentials that work."""
+
+from __future__ import annotations
+
+from conftest import Idp
+from idp.cli.demo import PASSWORD
+from test_cli_clients import secret_works
+from test_cli_users import verify
+
+
+def test_demo_creates_tenant_user_and_client(idp: Idp) -> None:
+    out = idp.json("demo")
+    assert out["tenant"] == "demo"
+    assert out["issuer"] == "http://127.0.0.1:8080/realms/demo"
+    assert out["discovery_url"] == "http://127.0.0.1:8080/realms/demo/.well-known/openid-configuration"
+    assert out["username"] == "demo" and out["password"] == PASSWORD
+    assert out["client_id"] == "demo-app"
+    assert out["redirect_uris"] == ["http://127.0.0.1:5000/callback", "http://localhost:5000/callback"]
+    assert verify(idp, "demo", "demo", PASSWORD)
+    assert secret_works(idp, "demo", "demo-app", out["client_secret"])
+    # `idp demo` initialises on its own when `idp init` has not run.
+    assert [t["slug"] for t in idp.json("tenant", "list")] == ["demo", "master"]
+
+
+def test_demo_rerun_refreshes_secret_and_password(idp: Idp) -> None:
+    first = idp.json("demo")
+    idp.ok("user", "set-password", "demo", "demo", "--password", "someone-changed-it")
+    second = idp.json("demo")
+    assert second["client_secret"] != first["client_secret"]
+    assert secret_works(idp, "demo", "demo-app", second["client_secret"])
+    assert not secret_works(idp, "demo", "demo-app", first["client_secret"])
+    assert verify(idp, "demo", "demo", PASSWORD)
+    assert idp.json("user", "list", "demo")["total"] == 1
+    assert len(idp.json("client", "list", "demo")) == 1
+
+
+def test_demo_redirect_uri_option(idp: Idp) -> None:
+    out = idp.json("demo", "--redirect-uri", "http://127.0.0.1:3000/auth/callback")
+    assert out["redirect_uris"] == ["http://127.0.0.1:3000/auth/callback"]
+    again = idp.json("demo", "--redirect-uri", "https://rp.example.com/cb")
+    assert again["redirect_uris"] == ["https://rp.example.com/cb"]
+
+
+def test_demo_text_output(idp: Idp) -> None:
+    out = idp.ok("demo").stdout
+    for key in ("discovery_url:", "username:", "password:", "client_id:", "client_secret:"):
+        assert key in out
+    assert PASSWORD in out
+
+
+def test_demo_bad_redirect_uri_writes_nothing(idp: Idp) -> None:
+    idp.refused("demo", "--redirect-uri", "http://rp.example.com/cb")
+    assert not (idp.instance / "idp.db").exists() or idp.snapshot().get("tenants", []) == []
