@@ -219,6 +219,8 @@ class Flow:
     Config: ClassVar[type] = NoConfig
     #: Proofs that must all be held when the flow completes; checked when a definition loads.
     completion_requires: ClassVar[tuple[str, ...]] = ()
+    #: Proofs an out-of-band entry (:meth:`enter`) may grant, e.g. ``email_link``.
+    entry_proofs: ClassVar[tuple[str, ...]] = ()
     #: Default for new tenants: on unless a tenant turns it off.
     default_enabled: ClassVar[bool] = False
 

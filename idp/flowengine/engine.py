@@ -115,6 +115,9 @@ class FlowEngine:
             raise FlowNotAvailable(name)
         if isinstance(entry, Abort):
             return Ended(entry.error, entry.status, entry.context)
+        undeclared = [p for p in entry.proofs if p not in flow.entry_proofs]
+        if undeclared:
+            raise RuntimeError(f"flow {name!r} entry granted {undeclared} but declares entry_proofs={flow.entry_proofs}")
         state = FlowState(id=random_token(24), tenant=tenant.slug, flow=name, browser=browser, auth_request=auth_request)
         state.user_id = entry.user_id
         state.proofs.extend(entry.proofs)

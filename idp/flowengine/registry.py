@@ -65,7 +65,7 @@ def validate_flow(flow_cls: type[Flow]) -> None:
         if step.name in seen:
             raise RegistryError(f"flow {flow_cls.name!r}: two steps are named {step.name!r}")
         seen.add(step.name)
-    missing = missing_proofs(flow_cls.steps, flow_cls.completion_requires)
+    missing = [p for p in missing_proofs(flow_cls.steps, flow_cls.completion_requires) if p not in flow_cls.entry_proofs]
     if missing:
         raise RegistryError(f"flow {flow_cls.name!r} can complete without proving: {', '.join(missing)}")
 

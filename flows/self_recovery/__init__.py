@@ -1,0 +1,229 @@
+"""Account self-recovery: a user who lost their second factor gets back in without support.
+
+The user's path (issue 4; seed screens 2 to 7):
+
+1. ``request``: « Vos moyens d'identification sont perdus ? » — a username or email;
+   the same answer whatever was typed (R-47); the emailed link is single use,
+   hashed, bound to tenant and user, and expires (R-49, R-50, R-96).
+2. The link (``/flow/self-recovery/enter?token=…``) is swapped at once for this
+   run's server-side state, proving ``email_link`` (R-52, R-99).
+3. ``choose``: « Que souhaitez-vous faire ? ».
+4. Second-factor path: ``password`` → ``sms`` (to the verified number on file)
+   → ``totp-setup`` in replace mode: every earlier factor removed and the new
+   one saved in one transaction (R-17, R-33, R-85, R-97, R-98).
+   Password path: ``verify-totp`` or ``verify-sms`` → ``new-password`` (R-18, R-32, R-51).
+5. The end: every session, refresh token and outstanding link of the user is
+   revoked, notices go by email and SMS with a "not you?" lock link (R-15, R-98),
+   and the page says so. The second-factor path signs the user in (a new
+   session id, R-56) and resumes the relying party's request if there was one;
+   the password path never signs in (R-51).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from idp.flowengine.contract import Abort, Challenge, Entry, Flow, FlowState, RequestInfo, Step, StepContext
+
+from flows.self_recovery.config import SelfRecoveryConfig
+from flows.self_recovery.links import RecoveryLinks
+from flows.self_recovery.steps import PASSWORD, SECOND_FACTOR, ChooseStep, NewPasswordStep, RequestStep, chosen_path, recovery_config
+from flows.steps.password import PasswordStep
+from flows.steps.sms import SmsStep
+from flows.steps.totp import TotpStep, second_factor_proved
+from flows.steps.totp_setup import TotpSetupStep
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.services import Services
+    from idp.tenants.service import TenantView
+
+log = logging.getLogger("idp.recovery")
+
+
+def _on_path(ctx: StepContext, path: str, step_name: str) -> bool:
+    config = recovery_config(ctx)
+    steps = config.second_factor_path if path == SECOND_FACTOR else config.password_path
+    return chosen_path(ctx) == path and step_name in steps
+
+
+class RecoveryPasswordStep(PasswordStep):
+    """Seed screen 5: the identified user's password, counted like a login (R-06, R-97)."""
+
+    requires = ("email_link",)
+
+    def applies(self, ctx: StepContext) -> bool:
+        return _on_path(ctx, SECOND_FACTOR, self.name)
+
+
+class RecoverySmsStep(SmsStep):
+    """Seed screen 6: the code sent to the number on file; the only way through (R-17)."""
+
+    requires = ("email_link", "password")
+
+    def applies(self, ctx: StepContext) -> bool:
+        return _on_path(ctx, SECOND_FACTOR, self.name)
+
+
+class RecoveryTotpSetupStep(TotpSetupStep):
+    """Seed screen 7: enrol the new authenticator; every earlier factor goes in the same transaction."""
+
+    requires = ("email_link", "password", "sms")
+
+    def applies(self, ctx: StepContext) -> bool:
+        return _on_path(ctx, SECOND_FACTOR, self.name)
+
+
+class VerifyTotpStep(TotpStep):
+    """Password path: prove the authenticator the user still has (R-18)."""
+
+    name = "verify-totp"
+    requires = ("email_link",)
+
+    def applies(self, ctx: StepContext) -> bool:
+        user = ctx.user
+        return (
+            _on_path(ctx, PASSWORD, self.name)
+            and user is not None
+            and not second_factor_proved(ctx)
+            and ctx.services.factors.has_totp(ctx.tenant, user)
+        )
+
+
+class VerifySmsStep(SmsStep):
+    """Password path: an SMS code where the tenant allows SMS and the user has no authenticator or chose SMS."""
+
+    name = "verify-sms"
+    requires = ("email_link",)
+
+    def applies(self, ctx: StepContext) -> bool:
+        user = ctx.user
+        return (
+            _on_path(ctx, PASSWORD, self.name)
+            and user is not None
+            and not second_factor_proved(ctx)
+            and ctx.tenant.config.sms.allowed_as_second_factor
+            and ctx.services.factors.sms_number(ctx.tenant, user) is not None
+        )
+
+
+class RecoveryNewPasswordStep(NewPasswordStep):
+    def applies(self, ctx: StepContext) -> bool:
+        return _on_path(ctx, PASSWORD, self.name)
+
+
+class SelfRecoveryFlow(Flow):
+    """The registered ``self-recovery`` flow."""
+
+    name = "self-recovery"
+    completes = "recovery"
+    requires_experience = "v2"
+    Config = SelfRecoveryConfig
+    steps: ClassVar[tuple[type[Step], ...]] = (
+        RequestStep,
+        ChooseStep,
+        RecoveryPasswordStep,
+        RecoverySmsStep,
+        RecoveryTotpSetupStep,
+        VerifyTotpStep,
+        VerifySmsStep,
+        RecoveryNewPasswordStep,
+    )
+    entry_proofs = ("email_link", "identified")
+    completion_requires = ("email_link",)
+
+    # -- tenant side ----------------------------------------------------------------
+
+    def compatibility(self, tenant: "TenantView", services: "Services") -> list[str]:
+        """Every reason the flow cannot be enabled for ``tenant``, in words an admin understands."""
+        reasons = []
+        if tenant.experience != "v2":
+            reasons.append(
+                f"the tenant is on the legacy login experience: migrate it first (idp tenant migrate {tenant.slug} --experience v2)"
+            )
+        settings = services.settings
+        if settings.mail_backend == "outbox" and settings.is_production:
+            reasons.append("no mail channel is configured (set IDP_MAIL_BACKEND=ses)")
+        if settings.sms_backend == "outbox" and settings.is_production:
+            reasons.append("no SMS channel is configured (set IDP_SMS_BACKEND=sns)")
+        if not tenant.config.local_passwords:
+            reasons.append("the tenant's users do not keep local passwords, which the recovery asks for")
+        return reasons
+
+    def step_config(self, step: type[Step], flow_config: Any) -> Any:
+        config: SelfRecoveryConfig = flow_config
+        if step is RecoverySmsStep or step is VerifySmsStep:
+            return SmsStep.Config(policy="always", only_path=step is RecoverySmsStep, sender_id=config.sms_sender_id, support_url=config.support_url)
+        if step is VerifyTotpStep:
+            return TotpStep.Config(policy="always", offer_sms=True)
+        if step is RecoveryTotpSetupStep:
+            return TotpSetupStep.Config(
+                replace_existing=True,
+                policy="always",
+                app_store_url=config.app_store_url,
+                play_store_url=config.play_store_url,
+                authenticator_name=config.authenticator_name,
+            )
+        return step.Config()
+
+    # -- the emailed link -------------------------------------------------------------
+
+    def enter(self, tenant: "TenantView", services: "Services", params: Mapping[str, str], request: RequestInfo) -> Entry | Abort:
+        """Swap the link's token for this run (R-52): exactly one redemption; expired or used links end plainly."""
+        user_id = RecoveryLinks(services).redeem(tenant, params.get("token", ""))
+        if user_id is None:
+            return Abort("link_expired", status=400)
+        user = services.users.get(tenant, user_id)
+        if user is None or user.status != "active":
+            return Abort("link_expired", status=400)
+        services.audit.record(tenant.id, "recovery.link_opened", user_id=user_id, client_ip=request.client_ip, user_agent=request.user_agent)
+        return Entry(user_id=user_id, proofs=("email_link", "identified"), done=(RequestStep.name,))
+
+    # -- the end ------------------------------------------------------------------------
+
+    def signs_in(self, state: FlowState) -> bool:
+        return "factor_replaced" in state.proofs
+
+    def finish(self, ctx: StepContext) -> Abort | Challenge:
+        path = chosen_path(ctx)
+        done = "factor_replaced" if path == SECOND_FACTOR else "password_replaced"
+        user = ctx.user
+        if user is None or done not in ctx.state.proofs:
+            return Abort("steps_out_of_order")
+        services, tenant = ctx.services, ctx.tenant
+        # everything the old credentials could still reach goes (R-40, R-63, R-98)
+        services.sessions.revoke_user(tenant, user.id)
+        links = RecoveryLinks(services)
+        links.void(tenant, user.id)
+        lock_url = links.lock_url(tenant, links.issue_lock(tenant, user.id))
+        template = "factor_reset_notice" if path == SECOND_FACTOR else "password_reset_notice"
+        self._notify(ctx, template, lock_url)
+        services.audit.record(
+            tenant.id,
+            "recovery.completed",
+            user_id=user.id,
+            client_ip=ctx.request.client_ip,
+            user_agent=ctx.request.user_agent,
+            path=path,
+        )
+        return Challenge("recovery/done.html", {"path": path})
+
+    def _notify(self, ctx: StepContext, template: str, lock_url: str) -> None:
+        """R-15: email and SMS, each with the support contact and the "not you?" link."""
+        user = ctx.user
+        assert user is not None
+        config = recovery_config(ctx)
+        ctx.services.factors.notify(ctx.tenant, user, template, ctx.request, lock_link=lock_url)
+        number = ctx.services.factors.phone_on_file(ctx.tenant, user)
+        if number:
+            try:
+                from datetime import datetime, timezone
+
+                from idp.messaging import Brand, Sms, render_sms
+
+                lang = user.locale or ctx.request.locale
+                when = datetime.fromtimestamp(ctx.request.now, timezone.utc)
+                text = render_sms(template, lang, brand=Brand.of(ctx.tenant), when=when, lock_link=lock_url)
+                ctx.services.texter.send(Sms(to_e164=number, text=text, sender_id=config.sms_sender_id or ctx.tenant.config.sms.sender_id))
+            except Exception:  # noqa: BLE001 - the account is recovered; a lost notice is logged, not fatal
+                log.exception("recovery SMS notice not sent", extra={"tenant": ctx.tenant.slug})

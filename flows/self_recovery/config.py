@@ -1,0 +1,81 @@
+"""Settings of the self-recovery flow, and the proof-chain check run when a tenant's configuration loads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from idp.tenants.config import ConfigError
+
+#: Proofs a path must hold before its final step changes the account (R-17, R-18, R-33, R-97).
+SECOND_FACTOR_PATH_NEEDS = ("email_link", "password", "sms")
+PASSWORD_PATH_NEEDS_ONE_OF = ("totp", "sms")
+
+
+@dataclass(frozen=True)
+class SelfRecoveryConfig:
+    """``flows.self-recovery.settings`` of a tenant."""
+
+    #: Lifetime of the emailed link, seconds (R-16: at most 24 h by email; the product says 5 minutes).
+    link_ttl: int = 300
+    #: Offer "Reset my password" (the second factor is still proved, R-18, R-32).
+    offer_password_reset: bool = True
+    #: Offer "Reset my second authentication factor".
+    offer_second_factor_reset: bool = True
+    #: Steps of the second-factor path, in order; must prove the link, the password and an SMS code before the new factor.
+    second_factor_path: tuple[str, ...] = ("password", "sms", "totp-setup")
+    #: Steps of the password path, in order; must prove a second factor before the new password.
+    password_path: tuple[str, ...] = ("verify-totp", "verify-sms", "new-password")
+    #: Sender ID of the recovery SMS (empty: the tenant's ``sms.sender_id``).
+    sms_sender_id: str = ""
+    #: Support contact shown when recovery cannot proceed (empty: the tenant's ``branding.support_url``).
+    support_url: str = ""
+    #: Store links shown on the enrolment page (plain links, no third-party content).
+    app_store_url: str = ""
+    play_store_url: str = ""
+    #: Name of the authenticator app the enrolment page recommends.
+    authenticator_name: str = ""
+    #: Requests per login (username or email) and per client IP per hour (R-48); more are silently dropped.
+    max_requests_per_login_per_hour: int = 5
+    max_requests_per_ip_per_hour: int = 30
+
+    def check(self, path: str) -> None:
+        if not 60 <= self.link_ttl <= 86400:
+            raise ConfigError(f"{path}.link_ttl", "must be between 60 and 86400 seconds")
+        if not (self.offer_password_reset or self.offer_second_factor_reset):
+            raise ConfigError(f"{path}.offer_password_reset", "at least one recovery path must be offered")
+        for url_field in ("support_url", "app_store_url", "play_store_url"):
+            value = getattr(self, url_field)
+            if value and not value.startswith(("https://", "mailto:")):
+                raise ConfigError(f"{path}.{url_field}", "must be an https or mailto: URL")
+        _check_path(f"{path}.second_factor_path", self.second_factor_path, "totp-setup", "factor replaced", SECOND_FACTOR_PATH_NEEDS, ())
+        _check_path(f"{path}.password_path", self.password_path, "new-password", "password replaced", ("email_link",), PASSWORD_PATH_NEEDS_ONE_OF)
+
+
+def _step_proofs() -> dict[str, tuple[str, ...]]:
+    """What each step of the flow proves, read from the step classes themselves."""
+    from flows.self_recovery import SelfRecoveryFlow
+
+    return {step.name: step.provides for step in SelfRecoveryFlow.steps if step.name not in ("request", "choose")}
+
+
+def _check_path(field: str, steps: tuple[str, ...], final: str, outcome: str, needs: tuple[str, ...], one_of: tuple[str, ...]) -> None:
+    """Refuse a path whose final step can run without every proof it needs; name the missing proof.
+
+    The steps of a path always run in the flow's order; a path only says which of them it includes.
+    """
+    provides = _step_proofs()
+    for name in steps:
+        if name not in provides:
+            raise ConfigError(field, f"unknown step {name!r} (known: {', '.join(sorted(provides))})")
+    if not steps or steps[-1] != final:
+        raise ConfigError(field, f"must end with the {final!r} step")
+    if len(set(steps)) != len(steps):
+        raise ConfigError(field, "names a step twice")
+    proofs = {"email_link", "identified"}
+    for name in steps[:-1]:
+        proofs.update(provides[name])
+    missing = [p for p in needs if p not in proofs]
+    if one_of and not any(p in proofs for p in one_of):
+        missing.append(" or ".join(one_of))
+    if missing:
+        raise ConfigError(field, f"reaches '{outcome}' without proving: {', '.join(missing)}")

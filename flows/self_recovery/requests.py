@@ -1,0 +1,107 @@
+"""Handling "lost your credentials?" requests off the request path, so timing never tells (R-47, R-94).
+
+The page answers at once and the same way for every input; a small worker
+pool looks the account up, applies the per-login and per-IP limits (R-48),
+issues the link and sends the email.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flows.self_recovery.config import SelfRecoveryConfig
+from flows.self_recovery.links import RecoveryLinks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.services import Services
+    from idp.tenants.service import TenantView
+
+log = logging.getLogger("idp.recovery")
+
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="idp-recovery")
+_pending: "set[Future[str]]" = set()
+_pending_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RecoveryRequest:
+    login: str
+    client_ip: str
+    user_agent: str
+    locale: str
+
+
+def submit_request(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> "Future[str]":
+    """Queue a request; the future's result says what happened (``sent``, ``no_account`` ...), for logs only."""
+    future = _POOL.submit(process_request, services, tenant, config, request)
+    with _pending_lock:
+        _pending.add(future)
+    future.add_done_callback(_forget)
+    return future
+
+
+def _forget(future: "Future[str]") -> None:
+    with _pending_lock:
+        _pending.discard(future)
+
+
+def drain(timeout: float = 30.0) -> None:
+    """Wait until every queued request has been handled (graceful shutdown; tests)."""
+    with _pending_lock:
+        pending = list(_pending)
+    wait(pending, timeout=timeout)
+
+
+atexit.register(drain, 10.0)
+
+
+def process_request(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
+    """Look up the account and send the link; returns an outcome word for logs and tests, never to the user."""
+    try:
+        return _process(services, tenant, config, request)
+    except Exception:  # noqa: BLE001 - a background job must log, not die silently
+        log.exception("recovery request failed", extra={"tenant": tenant.slug})
+        return "error"
+
+
+def _process(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
+    login_key = services.secrets.digest(request.login.strip().lower(), "recovery-login")
+    store = services.store
+    if store.incr(f"{tenant.slug}:recovery-req-ip:{request.client_ip}", 3600) > config.max_requests_per_ip_per_hour:
+        return "rate_limited"
+    if store.incr(f"{tenant.slug}:recovery-req-login:{login_key}", 3600) > config.max_requests_per_login_per_hour:
+        return "rate_limited"
+    user = services.users.find_by_login(tenant, request.login)
+    if user is None or not user.email or user.status != "active":
+        return "no_account"
+    links = RecoveryLinks(services)
+    token = links.issue(tenant, user.id, config.link_ttl)
+    locale = user.locale or request.locale
+    from idp.messaging import Brand, Email, render
+
+    message = render("recovery_link", locale, brand=Brand.of(tenant), link=links.url(tenant, token), expires_minutes=max(1, config.link_ttl // 60))
+    services.audit.record(tenant.id, "recovery.requested", user_id=user.id, client_ip=request.client_ip, user_agent=request.user_agent)
+    try:
+        services.mailer.send(
+            Email(
+                to=user.email,
+                subject=message.subject,
+                text=message.text,
+                html=message.html,
+                from_address=tenant.config.mail.from_address,
+                configuration_set=tenant.config.mail.configuration_set,
+                tags={"kind": "recovery-link"},
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - DeliveryRefused/DeliveryFailed: the link is useless, void it
+        links.void(tenant, user.id)
+        services.audit.record(tenant.id, "recovery.email_failed", user_id=user.id, reason=exc.__class__.__name__)
+        log.warning("recovery email not sent: %s", exc.__class__.__name__, extra={"tenant": tenant.slug})
+        return "send_failed"
+    services.audit.record(tenant.id, "recovery.email_sent", user_id=user.id)
+    return "sent"

@@ -1,0 +1,121 @@
+"""The steps of the self-recovery flow that are its own: request, choice, new password.
+
+The password, SMS-code and enrolment steps are the shared ones of ``flows/steps``,
+bound into this flow by :mod:`flows.self_recovery` with the recovery paths' rules.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from idp.flowengine.contract import Abort, Challenge, Failure, Skip, Step, StepContext, Success, Outcome
+
+from flows.self_recovery.config import SelfRecoveryConfig
+from flows.self_recovery.requests import RecoveryRequest, submit_request
+
+PASSWORD = "password"
+SECOND_FACTOR = "second-factor"
+
+
+def chosen_path(ctx: StepContext) -> str:
+    return str(ctx.state.step_data("choose").get("path", ""))
+
+
+def recovery_config(ctx: StepContext) -> SelfRecoveryConfig:
+    config = ctx.flow_config
+    assert isinstance(config, SelfRecoveryConfig)
+    return config
+
+
+class RequestStep(Step):
+    """« Vos moyens d'identification sont perdus ? »: one field, the same answer for every input (R-47)."""
+
+    name = "request"
+    provides = ()
+
+    def applies(self, ctx: StepContext) -> bool:
+        return "email_link" not in ctx.state.proofs
+
+    def challenge(self, ctx: StepContext) -> Outcome:
+        sent = bool(ctx.state.step_data(self.name).get("sent"))
+        return Challenge("recovery/request.html", {"sent": sent})
+
+    def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
+        login = form.get("login", "").strip()
+        if not login:
+            return Failure("login_required")
+        submit_request(
+            ctx.services,
+            ctx.tenant,
+            recovery_config(ctx),
+            RecoveryRequest(login=login[:320], client_ip=ctx.request.client_ip, user_agent=ctx.request.user_agent, locale=ctx.request.locale),
+        )
+        ctx.state.step_data(self.name)["sent"] = True
+        return Challenge("recovery/request.html", {"sent": True})
+
+
+class ChooseStep(Step):
+    """« Que souhaitez-vous faire ? »: reset the password, or the second factor."""
+
+    name = "choose"
+    requires = ("email_link",)
+
+    def _offered(self, ctx: StepContext) -> list[str]:
+        config = recovery_config(ctx)
+        offered = []
+        if config.offer_password_reset:
+            offered.append(PASSWORD)
+        if config.offer_second_factor_reset:
+            offered.append(SECOND_FACTOR)
+        return offered
+
+    def challenge(self, ctx: StepContext) -> Outcome:
+        return Challenge("recovery/choose.html", {"offered": self._offered(ctx)})
+
+    def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
+        choice = form.get("path", "")
+        if choice not in self._offered(ctx):
+            return Failure("choose_a_path", status=400)
+        ctx.state.step_data(self.name)["path"] = choice
+        return Success()
+
+
+class NewPasswordStep(Step):
+    """Set a new password, typed twice, under the tenant's policy (R-01..R-04, R-51)."""
+
+    name = "new-password"
+    requires = ("email_link",)
+    provides = ("password_replaced",)
+
+    def applies(self, ctx: StepContext) -> bool:
+        return chosen_path(ctx) == PASSWORD
+
+    def challenge(self, ctx: StepContext) -> Outcome:
+        user = ctx.user
+        if user is None:
+            return Abort("steps_out_of_order")
+        if not ctx.state.has("totp") and not ctx.state.has("sms") and ctx.services.factors.active(ctx.tenant, user):
+            # The account has a second factor that was not proved: a new password must not bypass it (R-18, R-32).
+            return Abort("second_factor_required")
+        policy = ctx.services.users.policy(ctx.tenant)
+        return Challenge("recovery/new_password.html", {"min_length": policy.min_length, "max_length": policy.max_length})
+
+    def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
+        page = self.challenge(ctx)
+        if not isinstance(page, Challenge):
+            return page
+        user = ctx.user
+        assert user is not None
+        password, again = form.get("password", ""), form.get("password_confirm", "")
+        if password != again:
+            return Failure("passwords_differ")
+        from idp.accounts.users import UserError
+
+        try:
+            ctx.services.users.set_password(ctx.tenant, user, password)
+        except UserError as exc:
+            return Failure("password_policy", {"policy_code": exc.code, "policy_message": str(exc)})
+        return Success(proofs=("password_replaced",))
+
+
+__all__ = ["RequestStep", "ChooseStep", "NewPasswordStep", "Skip", "chosen_path", "recovery_config"]
