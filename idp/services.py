@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from idp.audit import AuditLog
     from idp.flowengine.engine import FlowEngine
     from idp.messaging import Mailer, Texter
+    from idp.oidc.clients import ClientService
     from idp.oidc.keys import KeyService
     from idp.oidc.sessions import SessionService
     from idp.security.throttle import Throttle
@@ -69,6 +70,12 @@ class Services:
         from idp.oidc.keys import KeyService
 
         return KeyService(self)
+
+    @cached_property
+    def clients(self) -> "ClientService":
+        from idp.oidc.clients import ClientService
+
+        return ClientService(self)
 
     @cached_property
     def sessions(self) -> "SessionService":

@@ -1,0 +1,186 @@
+"""SSO sessions: who is signed in at a tenant in this browser, with idle and absolute timeouts.
+
+A session lives in the ephemeral store under ``{tenant}:sso:{digest(cookie)}``:
+the cookie holds a 256-bit random secret (R-39, R-56), and the store only ever
+sees its keyed digest. Every authentication creates a new session and ends the
+one the browser had (R-39). The session expires after ``tokens.sso_idle_ttl``
+seconds without use and ``tokens.sso_max_ttl`` seconds after sign-in, whichever
+comes first (R-21, R-41).
+
+Everything issued to a user (SSO sessions, authorization codes, token grants)
+is filed under one grant label per user, so :meth:`SessionService.revoke_user`
+ends all of it with one store call (R-34, R-40).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import Response, request
+
+from idp.security.secrets import random_token
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.services import Services
+    from idp.tenants.service import TenantView
+
+#: Name of the SSO cookie (its path is the tenant's ``/realms/<t>/``).
+COOKIE = "idp_sso"
+#: A session is written back (idle timeout renewed) at most once per this many seconds of use.
+TOUCH_EVERY = 60
+
+
+def user_label(tenant_slug: str, user_id: int) -> str:
+    """The store grant label every record issued to a user is filed under (see :meth:`SessionService.revoke_user`)."""
+    return f"{tenant_slug}:user:{user_id}"
+
+
+def cookie_path(tenant_slug: str) -> str:
+    return f"/realms/{tenant_slug}/"
+
+
+@dataclass(frozen=True)
+class SsoSession:
+    """A signed-in browser at one tenant."""
+
+    #: Public session id (the ``sid`` claim); not the cookie secret.
+    sid: str
+    user_id: int
+    #: The user's OIDC subject, so that the authorization endpoint needs no query.
+    sub: str
+    #: When the user authenticated (epoch seconds): the ``auth_time`` claim.
+    auth_time: int
+    amr: tuple[str, ...] = ()
+    acr: str = ""
+    #: Last use (epoch seconds); the idle timeout counts from here.
+    last_seen: int = 0
+    #: The cookie value (the secret); empty on sessions read back from the store.
+    token: str = field(default="", repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("token")
+        data["amr"] = list(self.amr)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], token: str = "") -> "SsoSession":
+        return cls(
+            sid=str(data["sid"]),
+            user_id=int(data["user_id"]),
+            sub=str(data.get("sub", "")),
+            auth_time=int(data["auth_time"]),
+            amr=tuple(data.get("amr") or ()),
+            acr=str(data.get("acr") or ""),
+            last_seen=int(data.get("last_seen") or data["auth_time"]),
+            token=token,
+        )
+
+
+class SessionService:
+    """Create, find, end and revoke SSO sessions."""
+
+    def __init__(self, services: "Services") -> None:
+        self.services = services
+
+    def _key(self, tenant: "TenantView", token: str) -> str:
+        return f"{tenant.slug}:sso:{self.services.secrets.digest(token, 'sso-session')}"
+
+    def _ttl(self, tenant: "TenantView", sso: SsoSession, now: int) -> int:
+        tokens = tenant.config.tokens
+        return max(1, min(tokens.sso_idle_ttl, sso.auth_time + tokens.sso_max_ttl - now))
+
+    def establish(self, tenant: "TenantView", user_id: int, amr: list[str] | tuple[str, ...], acr: str) -> SsoSession:
+        """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39)."""
+        user = self.services.users.get(tenant, user_id)
+        if user is None:
+            raise LookupError(f"unknown user {user_id} in tenant {tenant.slug!r}")
+        now = int(time.time())
+        sso = SsoSession(
+            sid=random_token(16),
+            user_id=user_id,
+            sub=user.sub,
+            auth_time=now,
+            amr=tuple(amr),
+            acr=acr,
+            last_seen=now,
+            token=random_token(32),
+        )
+        self.services.store.upsert(
+            self._key(tenant, sso.token), sso.to_json(), self._ttl(tenant, sso, now), grant_id=user_label(tenant.slug, user_id)
+        )
+        return sso
+
+    def find(self, tenant: "TenantView", token: str) -> SsoSession | None:
+        """The live session whose cookie value is ``token``; its idle timeout is renewed on use."""
+        if not token or len(token) > 128:
+            return None
+        key = self._key(tenant, token)
+        raw = self.services.store.find(key)
+        if raw is None:
+            return None
+        sso = SsoSession.from_json(raw, token)
+        now = int(time.time())
+        tokens = tenant.config.tokens
+        if now - sso.last_seen >= tokens.sso_idle_ttl or now - sso.auth_time >= tokens.sso_max_ttl:
+            self.services.store.destroy(key)
+            return None
+        if now - sso.last_seen >= TOUCH_EVERY:
+            sso = SsoSession.from_json({**sso.to_json(), "last_seen": now}, token)
+            self.services.store.upsert(key, sso.to_json(), self._ttl(tenant, sso, now), grant_id=user_label(tenant.slug, sso.user_id))
+        return sso
+
+    def end(self, tenant: "TenantView", token: str) -> None:
+        """End the session whose cookie value is ``token`` (logout, R-41)."""
+        if token and len(token) <= 128:
+            self.services.store.destroy(self._key(tenant, token))
+
+    def revoke_user(self, tenant: "TenantView", user_id: int) -> int:
+        """End every SSO session of the user and revoke every code and token grant issued to them.
+
+        Access tokens of those grants become inactive at userinfo and introspection
+        at once; refresh tokens are refused. Returns how many live records were removed.
+        """
+        return self.services.store.revoke_by_grant(user_label(tenant.slug, user_id))
+
+
+# -- cookies (the HTTP side) ---------------------------------------------------------
+
+
+def _secure(tenant: "TenantView") -> bool:
+    return tenant.public_url.startswith("https://")
+
+
+def current_sso(services: "Services", tenant: "TenantView") -> SsoSession | None:
+    """The SSO session of this request's browser at ``tenant``, or None."""
+    token = request.cookies.get(COOKIE, "")
+    return services.sessions.find(tenant, token) if token else None
+
+
+def set_sso_cookie(response: Response, tenant: "TenantView", sso: SsoSession) -> None:
+    """Put the new session in the browser (HttpOnly, SameSite=Lax, Secure on https, per-tenant path).
+
+    The session this browser held before, if any, ends now (R-39: the old
+    session is terminated when a new one is issued).
+    """
+    previous = request.cookies.get(COOKIE, "")
+    if previous and previous != sso.token:
+        from flask import current_app
+
+        current_app.extensions["idp"].sessions.end(tenant, previous)
+    response.set_cookie(
+        COOKIE,
+        sso.token,
+        path=cookie_path(tenant.slug),
+        httponly=True,
+        samesite="Lax",
+        secure=_secure(tenant),
+        max_age=tenant.config.tokens.sso_max_ttl,
+    )
+
+
+def clear_sso_cookie(response: Response, tenant: "TenantView") -> None:
+    """Remove the session cookie from the browser."""
+    response.delete_cookie(COOKIE, path=cookie_path(tenant.slug), httponly=True, samesite="Lax", secure=_secure(tenant))
