@@ -1,0 +1,112 @@
+"""Observability: Prometheus metrics at ``/metrics``, JSON request logs with request IDs, outage handling.
+
+:func:`init_app` is called once by :func:`idp.web.init_web`. It adds, per request:
+
+- a request ID (``X-Request-ID`` from the client when well-formed, else new),
+  echoed on the response and attached to every log line of the request;
+- one latency observation and one response count, labelled by Flask endpoint;
+- one JSON access-log line (R-46: the path's query string and any code or
+  token in the URL are redacted; emails and phone numbers masked).
+
+It also serves ``/metrics``, turns outages into 503s (R-95, :mod:`.faults`)
+and counts database connection errors as store errors.
+
+Helpers for the rest of the IdP live in :mod:`idp.observability.metrics`
+(``count_login``, ``count_mfa``, ``count_recovery``, ``count_message``,
+``count_store_error``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from sqlalchemy import event
+
+from idp.observability import faults, metrics
+from idp.observability.logs import configure_logging, redact
+from idp.observability.request_id import HEADER, request_id_from
+
+__all__ = ["configure_logging", "init_app", "metrics"]
+
+access_log = logging.getLogger("idp.access")
+
+#: Endpoints hit by probes and scrapers: logged at DEBUG so they do not drown the log.
+QUIET_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observability.metrics"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: URL variables that may carry a secret in a path (a link token); never logged.
+_SECRET_VIEW_ARGS = ("token", "code", "secret", "link", "ticket")
+
+
+def _start() -> None:
+    g.request_started = time.perf_counter()
+    g.request_id = request_id_from(request.headers.get(HEADER))
+
+
+def _logged_path() -> str:
+    path = request.path
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and value and any(s in name.lower() for s in _SECRET_VIEW_ARGS):
+            path = path.replace(value, "[redacted]")
+    query = request.query_string.decode("latin-1")
+    return redact(f"{path}?{query}") if query else redact(path)
+
+
+def _finish(timer: metrics.RequestTimer) -> Any:
+    def finish(response: Response) -> Response:
+        started = g.get("request_started")
+        elapsed = time.perf_counter() - started if started is not None else 0.0
+        rule = request.url_rule
+        endpoint = rule.endpoint if rule is not None else "unmatched"
+        method = request.method if request.method in _METHODS else "other"
+        timer.observe(endpoint, method, response.status_code, elapsed)
+        request_id = g.get("request_id")
+        if request_id:
+            response.headers[HEADER] = request_id
+        level = logging.DEBUG if endpoint in QUIET_ENDPOINTS else logging.INFO
+        if access_log.isEnabledFor(level):
+            access_log.log(
+                level,
+                "request",
+                extra={
+                    "method": method,
+                    "path": _logged_path(),
+                    "route": rule.rule if rule is not None else None,
+                    "endpoint": endpoint,
+                    "tenant": (request.view_args or {}).get("tenant"),
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "remote_addr": request.remote_addr,
+                    "bytes": response.content_length,
+                },
+            )
+        return response
+
+    return finish
+
+
+def metrics_view() -> Response:
+    """The Prometheus text exposition (all workers' values in multiprocess mode)."""
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+
+
+def _count_db_error(context: Any) -> None:
+    if context.is_disconnect or isinstance(context.sqlalchemy_exception, faults.sqlalchemy.exc.OperationalError):
+        metrics.count_store_error("database")
+
+
+def init_app(app: Flask) -> None:
+    """Wire logging, request IDs, request metrics, ``/metrics`` and the outage handlers into ``app``."""
+    services = app.extensions["idp"]
+    configure_logging(services.settings)
+    timer = metrics.RequestTimer()
+    # First before-request hook and last after-request hook: the timing covers the others.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
+    app.after_request_funcs.setdefault(None, []).insert(0, _finish(timer))
+    app.add_url_rule("/metrics", endpoint="observability.metrics", view_func=metrics_view, methods=["GET"])
+    faults.init_app(app)
+    event.listen(services.db.engine, "handle_error", _count_db_error)
+    app.extensions["idp.observability"] = {"timer": timer}
