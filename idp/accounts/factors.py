@@ -485,10 +485,7 @@ class FactorService:
                 store.destroy(cooldown_key)
                 self._audit(None, tenant, user, "sms.cap_reached", request, cap=key.split(":")[3])
                 raise SmsError("sms_cap_reached", "too many codes were sent today; try again tomorrow", status=429)
-        try:
-            from idp.messaging import DeliveryFailed, DeliveryRefused, Sms, render
-        except ImportError:  # pragma: no cover - messaging ships with the package
-            raise SmsError("sms_delivery_failed", "messaging is not available") from None
+        from idp.messaging import Brand, DeliveryFailed, DeliveryRefused, Sms, render_sms
 
         texter = self.services.texter
         is_opted_out = getattr(texter, "is_opted_out", None)
@@ -513,7 +510,7 @@ class FactorService:
         )
         lang = locale or user.locale or tenant.config.default_locale
         try:
-            text = _text_of(render("sms_code", lang, code=code, tenant=tenant, brand=tenant.brand_name, minutes=max(1, cfg.code_ttl // 60)))
+            text = render_sms("sms_code", lang, brand=Brand.of(tenant), code=code, expires_minutes=max(1, cfg.code_ttl // 60))
             texter.send(Sms(number, text, sender_id or cfg.sender_id))
         except DeliveryRefused as exc:
             store.destroy(key)  # a failed send voids the code it carried
@@ -571,29 +568,17 @@ class FactorService:
         if not fresh.email:
             return False
         try:
-            from idp.messaging import Email, render
+            from idp.messaging import Brand, Email, render
 
             lang = fresh.locale or (request.locale if request else "") or tenant.config.default_locale
             when = datetime.fromtimestamp(request.now if request else time.time(), timezone.utc)
-            rendered = render(
-                template,
-                lang,
-                tenant=tenant,
-                brand=tenant.brand_name,
-                user=fresh,
-                username=fresh.username,
-                when=when.strftime("%Y-%m-%d %H:%M UTC"),
-                client_ip=request.client_ip if request else "",
-                user_agent=request.user_agent if request else "",
-                support_url=tenant.config.branding.support_url,
-                **context,
-            )
+            rendered = render(template, lang, brand=Brand.of(tenant), when=when, browser=request.user_agent if request else "", **context)
             self.services.mailer.send(
                 Email(
                     to=fresh.email,
-                    subject=_part(rendered, "subject"),
-                    text=_part(rendered, "text"),
-                    html=_part(rendered, "html"),
+                    subject=rendered.subject,
+                    text=rendered.text,
+                    html=rendered.html,
                     from_address=tenant.config.mail.from_address,
                     configuration_set=tenant.config.mail.configuration_set,
                     tags={"kind": template.replace("_", "-")},
@@ -623,15 +608,3 @@ def random_uuid() -> str:
     import uuid
 
     return str(uuid.uuid4())
-
-
-def _part(rendered: Any, name: str) -> str:
-    if isinstance(rendered, dict):
-        return str(rendered.get(name, ""))
-    return str(getattr(rendered, name, "") or "")
-
-
-def _text_of(rendered: Any) -> str:
-    if isinstance(rendered, str):
-        return rendered
-    return _part(rendered, "text") or _part(rendered, "body")

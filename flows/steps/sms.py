@@ -1,0 +1,174 @@
+"""The SMS-code step (``sms``): « Saisir le code à 6 chiffres. » (seed screen 6).
+
+Two uses:
+
+- **Login** (default): the alternative to TOTP where the tenant allows SMS
+  (``sms.allowed_as_second_factor``) and the user has an SMS factor; it runs
+  when the TOTP step did not prove a factor (the user chose "Use an SMS code
+  instead", or has no authenticator), never first when TOTP exists (R-30, R-37).
+- **Recovery** (``Config(only_path=True)``): it always runs once its required
+  proofs are held, sends the code to the verified number on file, and there is
+  no other way through; no number, an opted-out number or a reached cap ends
+  the run with a plain message and the support link (R-43, R-91).
+
+The first display sends a code bound to this run (the flow id), for
+``sms.code_ttl`` seconds; the page shows the masked number, a ``code`` field,
+« Continuer », and a resend button posting ``action=resend`` (voids the
+previous code; cool-down ``sms.resend_cooldown``). Codes are single use and
+void after ``sms.max_attempts`` wrong tries (R-11, R-35, R-53); attempts are
+also throttled per account and per (account, address) (R-06).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from idp.accounts.factors import SmsError
+from idp.flowengine.contract import Abort, Challenge, Failure, Outcome, Step, StepContext, Success
+from flows.steps.totp import audit, check_config_policy, notify_failed_second_factor, second_factor_amr, second_factor_needed, second_factor_proved
+
+#: Message ids the page shows for the service's refusals (idp/web/messages.py).
+SEND_ERRORS = {
+    "no_phone": "no_phone",
+    "sms_not_allowed": "sms_unavailable",
+    "sms_country_not_allowed": "sms_unavailable",
+    "sms_refused": "sms_unavailable",
+    "sms_delivery_failed": "sms_unavailable",
+    "sms_opted_out": "sms_opted_out",
+    "sms_cap_reached": "sms_cap_reached",
+    "sms_cooldown": "sms_cooldown",
+}
+
+
+class SmsStep(Step):
+    """A 6-digit code sent by SMS to the user's verified number."""
+
+    name = "sms"
+    requires = ("password",)
+    provides = ("sms",)
+    template = "steps/sms.html"
+
+    @dataclass(frozen=True)
+    class Config:
+        """Settings of the ``sms`` step in a flow binding."""
+
+        #: ``off``, ``optional``, ``required``, ``always``; empty: the flow's ``mfa_policy``, else the tenant's ``mfa.policy``.
+        policy: str = ""
+        #: Recovery: always run, send to the verified number on file, no alternative path.
+        only_path: bool = False
+        #: Sender ID of these messages (empty: the tenant's ``sms.sender_id``).
+        sender_id: str = ""
+        #: Support link shown when the code cannot be sent (empty: the tenant's ``branding.support_url``).
+        support_url: str = ""
+
+        def check(self, path: str) -> None:
+            check_config_policy(self.policy, path)
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _only_path(self, ctx: StepContext) -> bool:
+        return bool(getattr(ctx.config, "only_path", False))
+
+    def _number(self, ctx: StepContext) -> str | None:
+        user = ctx.user
+        if user is None:
+            return None
+        factors = ctx.services.factors
+        if self._only_path(ctx):
+            return factors.phone_on_file(ctx.tenant, user) or factors.sms_number(ctx.tenant, user)
+        return factors.sms_number(ctx.tenant, user)
+
+    def _support(self, ctx: StepContext) -> str:
+        return getattr(ctx.config, "support_url", "") or ctx.tenant.config.branding.support_url
+
+    def _send(self, ctx: StepContext) -> str:
+        """Send a code for this run; returns an error id, or "" when sent."""
+        user = ctx.user
+        assert user is not None
+        number = self._number(ctx)
+        if number is None:
+            return "no_phone"
+        data = ctx.state.step_data(self.name)
+        try:
+            sent = ctx.services.factors.send_sms_code(
+                ctx.tenant,
+                user,
+                ctx.state.id,
+                to=number,
+                locale=ctx.request.locale,
+                sender_id=getattr(ctx.config, "sender_id", ""),
+                request=ctx.request,
+            )
+        except SmsError as exc:
+            if exc.code == "sms_cooldown":
+                data["retry_after"] = int(exc.params.get("retry_after", 0))
+            return SEND_ERRORS.get(exc.code, "sms_unavailable")
+        data.update(sent=True, masked=sent.masked_number)
+        return ""
+
+    def _page(self, ctx: StepContext, **extra: Any) -> Challenge:
+        data = ctx.state.step_data(self.name)
+        context = {
+            "masked_number": data.get("masked", ""),
+            "only_path": self._only_path(ctx),
+            "support_url": self._support(ctx),
+            "code_length": 6,
+        }
+        context.update(extra)
+        return Challenge(self.template, context)
+
+    # -- the step -------------------------------------------------------------------
+
+    def applies(self, ctx: StepContext) -> bool:
+        if ctx.user is None or second_factor_proved(ctx):
+            return False
+        if self._only_path(ctx):
+            return True
+        if ctx.services.factors.sms_number(ctx.tenant, ctx.user) is None:
+            return False
+        return second_factor_needed(ctx)
+
+    def challenge(self, ctx: StepContext) -> Outcome:
+        data = ctx.state.step_data(self.name)
+        if not data.get("sent"):
+            error = self._send(ctx)
+            if error == "sms_cooldown":
+                # a code sent for another run moments ago: this page offers the resend once the cool-down ends
+                return self._page(ctx, notice="sms_cooldown", retry_after=data.get("retry_after", 0))
+            if error:
+                audit(ctx, "login.second_factor_unavailable", factor="sms", reason=error)
+                return Abort(error, 400, {"support_url": self._support(ctx)})
+        return self._page(ctx)
+
+    def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
+        user = ctx.user
+        assert user is not None  # applies() guarantees it
+        data = ctx.state.step_data(self.name)
+        if form.get("action") == "resend":
+            error = self._send(ctx)
+            if error == "sms_cooldown":
+                return Failure("sms_cooldown", {"retry_after": data.get("retry_after", 0)}, status=429)
+            if error:
+                return Failure(error, {"support_url": self._support(ctx)})
+            return self._page(ctx, notice="sms_resent")
+        throttle = ctx.services.throttle
+        ip = ctx.request.client_ip
+        wait = throttle.check(ctx.tenant, user.id, "sms", ip)
+        if wait:
+            return Failure("too_many_attempts", {"retry_after": wait}, status=429)
+        result = ctx.services.factors.verify_sms_code(ctx.tenant, user, ctx.state.id, form.get("code", ""))
+        if result:
+            throttle.record_success(ctx.tenant, user.id, "sms", ip)
+            audit(ctx, "login.second_factor_ok", factor="sms")
+            return Success(proofs=("sms",), amr=second_factor_amr(ctx, "sms"))
+        if result.reason == "expired" and not data.get("sent"):
+            return Failure("code_expired")
+        throttle.record_failure(ctx.tenant, user.id, "sms", ip, ctx.request.user_agent)
+        audit(ctx, "login.second_factor_failed", factor="sms", reason=result.reason)
+        notify_failed_second_factor(ctx, self.name, "sms")
+        if result.reason == "invalid":
+            return Failure("invalid_code", {"attempts_left": result.attempts_left})
+        if result.reason == "exhausted":
+            return Failure("code_exhausted")
+        return Failure("code_expired")

@@ -1,0 +1,156 @@
+"""The enrolment step (``totp-setup``): « Enregistrer un nouveau deuxième facteur. » (seed screen 7).
+
+The page shows the QR code of the ``otpauth://`` URI (issuer = tenant brand
+name, label = username) as inline SVG made by ``qrcode`` (no external request,
+no JavaScript), the key in groups of 4 for typing by hand, optional store links,
+and a ``code`` field for the first code. The pending secret is kept encrypted in
+the run's state (R-84) and nothing is saved until a first code from it is valid
+(R-85). Every response of the flow pages carries ``Cache-Control: no-store``
+(the header layer, R-56, R-85).
+
+Two uses:
+
+- **Login, required action** (default): under the ``required`` policy (or an
+  ``acr_values`` asking for MFA), a user with no second factor at all enrols an
+  authenticator before the sign-in completes (Keycloak's "configure OTP").
+  Proves ``totp`` and ``factor_enrolled``.
+- **Recovery, replace** (``Config(replace_existing=True)``): always runs once its
+  required proofs are held (bind it with
+  ``with_requirements(TotpSetupStep, ("email_link", "password", "sms"))``); on a
+  valid first code every earlier factor is removed and the new one saved in one
+  transaction (R-85, R-98). Proves ``totp`` and ``factor_replaced``. Revoking
+  sessions and sending the notices (R-15) belong to the recovery flow's end.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+import qrcode
+import qrcode.image.svg
+from markupsafe import Markup
+
+from idp.accounts.factors import FactorError, group_secret
+from idp.flowengine.contract import Abort, Challenge, Failure, Outcome, Step, StepContext, Success
+from flows.steps.totp import audit, check_config_policy, effective_policy, second_factor_amr, second_factor_proved, user_has_second_factor
+
+_XML_DECL = re.compile(r"^<\?xml[^>]*\?>\s*")
+
+
+def qr_svg(data: str) -> Markup:
+    """``data`` as an inline SVG QR code (scales with its container; no external request)."""
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    svg = _XML_DECL.sub("", image.to_string(encoding="unicode"))
+    svg = re.sub(r'\s(width|height)="[^"]*"', "", svg, count=2)
+    svg = svg.replace("<svg ", '<svg class="qr" width="200" height="200" role="img" aria-label="QR code" ', 1)
+    return Markup(svg)
+
+
+class TotpSetupStep(Step):
+    """Enrol an authenticator app: scan, then confirm with a first code."""
+
+    name = "totp-setup"
+    requires = ("password",)
+    provides = ("totp", "factor_enrolled", "factor_replaced")
+    template = "steps/totp_setup.html"
+
+    @dataclass(frozen=True)
+    class Config:
+        """Settings of the ``totp-setup`` step in a flow binding."""
+
+        #: Recovery: remove every earlier factor in the transaction that saves the new one; the step always runs.
+        replace_existing: bool = False
+        #: ``off``, ``optional``, ``required``, ``always``; empty: the flow's ``mfa_policy``, else the tenant's ``mfa.policy``.
+        policy: str = ""
+        #: Label of the new factor in listings.
+        label: str = "Authenticator"
+        #: Plain links to the app stores shown on the page (no third-party content).
+        app_store_url: str = ""
+        play_store_url: str = ""
+        #: Name of the authenticator app the page recommends (empty: "an authenticator app").
+        authenticator_name: str = ""
+
+        def check(self, path: str) -> None:
+            from idp.tenants.config import ConfigError
+
+            check_config_policy(self.policy, path)
+            for name in ("app_store_url", "play_store_url"):
+                value = getattr(self, name)
+                if value and not value.startswith("https://"):
+                    raise ConfigError(f"{path}.{name}", "must be an https URL")
+
+    def _replace(self, ctx: StepContext) -> bool:
+        return bool(getattr(ctx.config, "replace_existing", False))
+
+    def applies(self, ctx: StepContext) -> bool:
+        if ctx.user is None:
+            return False
+        if self._replace(ctx):
+            return True
+        if second_factor_proved(ctx) or user_has_second_factor(ctx):
+            return False
+        return effective_policy(ctx) in ("required", "always")
+
+    def challenge(self, ctx: StepContext) -> Outcome:
+        user = ctx.user
+        if user is None:
+            return Abort("steps_out_of_order")
+        factors = ctx.services.factors
+        data = ctx.state.step_data(self.name)
+        if "pending" not in data:
+            pending = factors.begin_totp_enrolment(ctx.tenant, user)
+            data["pending"] = factors.seal_pending(pending.secret)
+            secret = pending.secret
+        else:
+            secret = factors.open_pending(data["pending"])
+        uri = factors.otpauth_uri(ctx.tenant, user, secret)
+        config = ctx.config
+        return Challenge(
+            self.template,
+            {
+                "qr_svg": qr_svg(uri),
+                "secret_groups": group_secret(secret),
+                "issuer": ctx.tenant.brand_name,
+                "account": user.username,
+                "replace": self._replace(ctx),
+                "app_store_url": getattr(config, "app_store_url", ""),
+                "play_store_url": getattr(config, "play_store_url", ""),
+                "authenticator_name": getattr(config, "authenticator_name", ""),
+                "code_length": 6,
+                "no_store": True,
+            },
+        )
+
+    def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
+        user = ctx.user
+        data = ctx.state.step_data(self.name)
+        if user is None or "pending" not in data:
+            return Failure("code_expired")
+        throttle = ctx.services.throttle
+        ip = ctx.request.client_ip
+        wait = throttle.check(ctx.tenant, user.id, "totp", ip)
+        if wait:
+            return Failure("too_many_attempts", {"retry_after": wait}, status=429)
+        factors = ctx.services.factors
+        replace = self._replace(ctx)
+        try:
+            factors.confirm_totp_enrolment(
+                ctx.tenant,
+                user,
+                factors.open_pending(data["pending"]),
+                form.get("code", ""),
+                replace_existing=replace,
+                label=getattr(ctx.config, "label", "") or "Authenticator",
+                actor=f"user:{user.id}" if not replace else f"recovery:{user.id}",
+                request=ctx.request,
+            )
+        except FactorError:
+            throttle.record_failure(ctx.tenant, user.id, "totp", ip, ctx.request.user_agent)
+            audit(ctx, "factor.enrolment_failed", factor="totp")
+            return Failure("invalid_code")
+        throttle.record_success(ctx.tenant, user.id, "totp", ip)
+        data.pop("pending", None)  # the secret leaves the run's state once saved
+        proof = "factor_replaced" if replace else "factor_enrolled"
+        return Success(proofs=("totp", proof), amr=second_factor_amr(ctx, "otp"))
