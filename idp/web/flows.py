@@ -28,7 +28,7 @@ from idp.flowengine.contract import Flow, FlowState, RequestInfo
 from idp.flowengine.engine import FLOW_TTL, Completed, EngineResult, Ended, FlowNotAvailable, Render
 from idp.web import csrf
 from idp.web.browser import browser_binding
-from idp.web.i18n import current_language, set_current_tenant, use_locale_hints
+from idp.web.i18n import current_language, first_supported, set_current_tenant, use_locale_hints
 from idp.web.pages import LOGIN_FLOW, render_page
 
 bp = Blueprint("flows", __name__)
@@ -150,18 +150,19 @@ def assurance(state: FlowState) -> tuple[list[str], str]:
 # -- responses -------------------------------------------------------------------------
 
 
+def _flow_url(tenant_slug: str, flow_name: str) -> str:
+    """The flow's page, keeping a valid ``ui_locales`` of the query string (never anything else, R-65)."""
+    return url_for("flows.flow_page", tenant=tenant_slug, flow_name=flow_name, ui_locales=first_supported(request.args.get("ui_locales")))
+
+
 def _page(tenant: Any, flow_name: str, result: Render) -> Response:
     context = dict(result.context)
-    context.update(
-        step=result.step,
-        error=result.error,
-        action=url_for("flows.flow_page", tenant=tenant.slug, flow_name=flow_name),
-    )
+    context.update(step=result.step, error=result.error, action=_flow_url(tenant.slug, flow_name))
     return render_page(result.template, status=result.status, tenant=tenant, **context)
 
 
 def _ended(tenant: Any, flow_name: str, result: Ended) -> Response:
-    retry = url_for("flows.flow_page", tenant=tenant.slug, flow_name=flow_name)
+    retry = _flow_url(tenant.slug, flow_name)
     response = render_page("error.html", status=result.status, tenant=tenant, error=result.error, retry_url=retry)
     _clear_flow_cookie(response, tenant.slug, flow_name)
     return response
@@ -219,7 +220,7 @@ def start_flow(tenant: Any, flow_name: str, auth_request: Mapping[str, str] | No
     state = _services().engine.start(
         tenant, flow_name, browser_binding(), auth_request=dict(auth_request) if auth_request else None, **data
     )
-    response = redirect(url_for("flows.flow_page", tenant=tenant.slug, flow_name=flow_name), 303)
+    response = redirect(_flow_url(tenant.slug, flow_name), 303)
     _set_flow_cookie(response, state)
     return response
 
@@ -285,6 +286,6 @@ def flow_enter(tenant: str, flow_name: str) -> Response:
         return _ended(view, flow_name, result)
     if earlier is not None:
         _services().engine.discard(earlier)
-    response = redirect(url_for("flows.flow_page", tenant=view.slug, flow_name=flow_name), 303)
+    response = redirect(_flow_url(view.slug, flow_name), 303)
     _set_flow_cookie(response, result)
     return response

@@ -1,0 +1,62 @@
+"""Security headers on every response (R-45, R-56, R-66, R-68)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+import requests
+
+from idp import create_app
+from web.support import Site
+
+
+def assert_security_headers(headers: Any) -> None:
+    csp = headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "default-src 'none'" in csp and "script-src" not in csp  # no script may run at all
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("path", ["/login", "/flow/browser-login", "/flow/no-such-flow"])
+def test_pages_send_the_security_headers_and_no_store(site: Site, path: str) -> None:
+    """CSP without unsafe-inline, frame-ancestors 'none', X-Frame-Options, nosniff, no-referrer, no-store (R-45, R-66, R-68)."""
+    response = site.browser("en").get(site.url(path), timeout=10)
+    assert_security_headers(response.headers)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers  # the public URL is http here
+
+
+def test_error_and_json_responses_send_them_too(live_server: Any) -> None:
+    """Every response, not only pages: a 404 and the JSON health probe (R-45)."""
+    for path in ("/realms/no-such-tenant/login", "/healthz"):
+        response = requests.get(live_server.url + path, timeout=10)
+        assert_security_headers(response.headers)
+
+
+def test_the_nonce_changes_on_every_response(site: Site) -> None:
+    browser = site.browser("en")
+    csps = {browser.get(site.url("/flow/browser-login"), timeout=10).headers["Content-Security-Policy"] for _ in range(3)}
+    assert len(csps) == 3
+
+
+def test_static_files_may_be_cached(site: Site) -> None:
+    response = requests.get(site.server.url + "/static/idp.css", timeout=10)
+    assert response.status_code == 200 and "no-store" not in response.headers["Cache-Control"]
+    assert_security_headers(response.headers)
+
+
+def test_hsts_when_the_public_url_is_https(make_settings: Callable[..., Any]) -> None:
+    """HSTS with max-age of a year or more only when the public URL is https (R-45); cookies are then Secure (R-42)."""
+    app = create_app(make_settings(public_url="https://idp.example.org"))
+    try:
+        response = app.test_client().get("/realms/whatever/login", base_url="https://idp.example.org")
+        hsts = response.headers["Strict-Transport-Security"]
+        max_age = int(hsts.split("max-age=")[1].split(";")[0])
+        assert max_age >= 31536000
+        assert_security_headers(response.headers)
+    finally:
+        app.extensions["idp"].close()
