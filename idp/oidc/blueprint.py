@@ -95,12 +95,13 @@ def _store_unavailable(exc: StoreUnavailable) -> Response:
 
 def _cacheable(body: bytes, etag: str, max_age: int) -> Response:
     """A public, cacheable JSON document; ``If-None-Match`` gets 304."""
-    if etag in request.if_none_match:
+    tag = etag.strip('"')
+    if request.if_none_match.contains(tag):
         response = make_response("", 304)
     else:
         response = make_response(body)
         response.headers["Content-Type"] = "application/json"
-    response.headers["ETag"] = etag
+    response.set_etag(tag)
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
     return response
 
