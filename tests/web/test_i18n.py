@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import gettext
 import html
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from idp.web.flows import start_flow
@@ -82,27 +84,38 @@ def test_the_tenant_default_decides_last(site_factory: Any, default: str) -> Non
 # -- the catalogs ------------------------------------------------------------------------
 
 
-def po_messages(lang: str) -> dict[str, str]:
+def read_catalog(lang: str) -> Any:
     with open(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po", "rb") as f:
-        catalog = read_po(f)
-    return {m.id: m.string for m in catalog if m.id and not m.fuzzy and isinstance(m.id, str)}
+        return read_po(f)
+
+
+def french_messages() -> dict[str, str]:
+    """msgid → translation (the singular form for plurals) of the French catalog, fuzzy entries left out."""
+    out = {}
+    for m in read_catalog("fr"):
+        if m.id and not m.fuzzy:
+            msgid = m.id[0] if isinstance(m.id, tuple) else m.id
+            out[msgid] = m.string[0] if isinstance(m.string, tuple) else m.string
+    return out
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_compiled_catalogs_are_up_to_date_with_the_po_files(lang: str) -> None:
-    """Every .mo holds exactly the .po's translations (run `pybabel compile -d idp/translations` after editing)."""
+    """Each committed .mo holds exactly what compiling its .po gives (`pybabel compile -d idp/translations`)."""
+    fresh = io.BytesIO()
+    write_mo(fresh, read_catalog(lang))
+    fresh.seek(0)
+    expected = gettext.GNUTranslations(fresh)._catalog  # type: ignore[attr-defined]
     with open(TRANSLATIONS / lang / "LC_MESSAGES" / "messages.mo", "rb") as f:
-        compiled = gettext.GNUTranslations(f)
-    expected = {k: v for k, v in po_messages(lang).items() if v}
-    actual = {k: v for k, v in compiled._catalog.items() if k}  # type: ignore[attr-defined]
-    assert actual == expected
+        committed = gettext.GNUTranslations(f)._catalog  # type: ignore[attr-defined]
+    assert committed == expected
 
 
 def test_every_user_facing_string_has_a_french_translation() -> None:
-    """Strings in templates and code (gettext, _l) are all in the French catalog, translated (babel.cfg)."""
+    """Strings in templates and code (gettext, ngettext, _l) are all in the French catalog, translated (babel.cfg)."""
     method_map = [("idp/**.py", "python"), ("flows/**.py", "python"), ("templates/**.html", "jinja2")]
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
     found = {msg[2] if isinstance(msg[2], str) else msg[2][0] for msg in extract_from_dir(str(ROOT), method_map, keywords=keywords)}
-    french = po_messages("fr")
+    french = french_messages()
     missing = sorted(m for m in found if not french.get(m))
     assert not missing, f"add these to the catalogs (pybabel extract/update/compile, see babel.cfg): {missing}"
