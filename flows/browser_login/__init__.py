@@ -9,10 +9,14 @@ for the identified user.
 from __future__ import annotations
 
 from flows.steps.password import PasswordStep
+from flows.steps.sms import SmsStep
+from flows.steps.totp import TotpStep
+from flows.steps.totp_setup import TotpSetupStep
 from idp.flowengine.contract import Flow, Step
 
 #: The steps in order; extend by appending (``STEPS + (TotpStep, SmsStep)``).
-STEPS: tuple[type[Step], ...] = (PasswordStep,)
+#: TOTP first, SMS as its alternative (R-30), enrolment under ``required`` for a user with no factor.
+STEPS: tuple[type[Step], ...] = (PasswordStep, TotpStep, SmsStep, TotpSetupStep)
 
 
 class BrowserLoginFlow(Flow):
