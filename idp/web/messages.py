@@ -26,6 +26,12 @@ MESSAGES: dict[str, LazyString] = {
     "link_used": _l("This link has already been used; request a new one."),
     "no_phone": _l("No phone number is on file for your account."),
     "sms_unavailable": _l("We cannot send you a text message right now."),
+    # second factors (flows/steps/totp.py, sms.py, totp_setup.py)
+    "code_replayed": _l("This code was already used. Wait for the next code in your app."),
+    "code_exhausted": _l("Too many wrong codes: this code no longer works. Ask for a new one."),
+    "sms_cooldown": _l("A code was sent moments ago. Wait a little, then ask for a new one."),
+    "sms_cap_reached": _l("Too many codes were sent today. Try again tomorrow, or contact support."),
+    "sms_opted_out": _l("Your phone number has opted out of text messages, so no code can be sent. Contact support."),
     # HTTP-level pages
     "bad_request": _l("The request could not be understood."),
     "csrf_failed": _l("Your form expired or was sent from another page. Go back, reload the page and try again."),
