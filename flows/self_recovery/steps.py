@@ -43,7 +43,7 @@ class RequestStep(Step):
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
         login = form.get("login", "").strip()
         if not login:
-            return Failure("login_required")
+            return Failure("login_missing")
         submit_request(
             ctx.services,
             ctx.tenant,
@@ -114,7 +114,7 @@ class NewPasswordStep(Step):
         try:
             ctx.services.users.set_password(ctx.tenant, user, password)
         except UserError as exc:
-            return Failure("password_policy", {"policy_code": exc.code, "policy_message": str(exc)})
+            return Failure(f"password_{exc.code}")  # the rejection states its reason
         return Success(proofs=("password_replaced",))
 
 

@@ -218,7 +218,11 @@ class TenantConfig:
     @classmethod
     def load(cls, data: Mapping[str, Any] | None) -> "TenantConfig":
         """Build and validate a configuration from plain data (JSON); unknown keys are errors."""
-        config = _build(cls, data or {}, "")
+        data = dict(data or {})
+        flows = data.get("flows")
+        if isinstance(flows, Mapping) and "browser-login" not in flows:
+            data["flows"] = {"browser-login": {"enabled": True}, **flows}  # on unless turned off
+        config = _build(cls, data, "")
         config.check()
         return config
 

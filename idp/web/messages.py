@@ -32,6 +32,15 @@ MESSAGES: dict[str, LazyString] = {
     "sms_cooldown": _l("A code was sent moments ago. Wait a little, then ask for a new one."),
     "sms_cap_reached": _l("Too many codes were sent today. Try again tomorrow, or contact support."),
     "sms_opted_out": _l("Your phone number has opted out of text messages, so no code can be sent. Contact support."),
+    # self-recovery (flows/self_recovery)
+    "login_missing": _l("Enter your username or email."),
+    "choose_a_path": _l("Choose what you would like to reset."),
+    "passwords_differ": _l("The two passwords do not match."),
+    "password_too_short": _l("This password is too short."),
+    "password_too_long": _l("This password is too long."),
+    "password_common": _l("This password is too common or appeared in a data breach. Choose another."),
+    "password_matches_identity": _l("The password must not be your username or email."),
+    "second_factor_required": _l("Your account has a second factor: prove it before choosing a new password, or contact support."),
     # HTTP-level pages
     "bad_request": _l("The request could not be understood."),
     "csrf_failed": _l("Your form expired or was sent from another page. Go back, reload the page and try again."),

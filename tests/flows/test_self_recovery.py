@@ -1,0 +1,302 @@
+"""Account self-recovery (issue 4), end to end through a live server; mail and SMS through SES/SNS on moto.
+
+Each test is one thing a user or an attacker would do; requirement ids in docstrings.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pyotp
+import pytest
+
+from flows.self_recovery.links import RecoveryLinks
+from flows.self_recovery import requests as recovery_requests
+
+from recovery_support import PASSWORD, PHONE, Account, Walk, code_in, link_in, lock_link_in, make_account, manual_key_in
+
+
+@pytest.fixture
+def aws_server(aws_env: Any, make_live_server: Any) -> Any:
+    """A live server whose mail and SMS go to moto's SES and SNS."""
+    return make_live_server(mail_backend="ses", sms_backend="sns")
+
+
+@pytest.fixture
+def server(make_live_server: Any) -> Any:
+    """A live server on the dev outbox (for the refusals, where what was sent matters less)."""
+    return make_live_server()
+
+
+def outbox(server: Any, to: str, kind: str) -> list[Any]:
+    from idp.messaging.outbox import read_outbox
+
+    return read_outbox(server.services.settings.outbox_path, to=to, kind=kind)
+
+
+def walk_to_choice(server: Any, account: Account, read_link: Any) -> Walk:
+    walk = Walk(server, account.tenant)
+    walk.request_link(account.user.username)
+    walk.get(read_link())
+    assert "token=" not in walk.page.url  # R-52: the token is swapped and leaves the address bar
+    return walk
+
+
+def new_totp_from(page: str) -> pyotp.TOTP:
+    return pyotp.TOTP(manual_key_in(page))
+
+
+def fresh_code(totp: pyotp.TOTP) -> str:
+    """A code for the current step that will not cross a step boundary mid-request."""
+    if 30 - time.time() % 30 < 2:
+        time.sleep(2.1)
+    return totp.now()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_second_factor_reset_end_to_end_with_ses_and_sns(aws_server: Any, aws_env: Any, lang: str) -> None:
+    """R-15, R-17, R-52, R-85, R-96..R-98: link, password, SMS code, new authenticator; old factors gone, sessions revoked, notices sent."""
+    services = aws_server.services
+    account = make_account(services, locale=lang)
+    tenant, user = account.tenant, account.user
+    old_session = services.sessions.establish(tenant, user.id, ["pwd", "otp", "mfa"], "urn:idp:acr:mfa")
+
+    walk = walk_to_choice(aws_server, account, lambda: link_in(aws_env.last_email(account.email).body))
+    email = aws_env.last_email(account.email)
+    assert email.subject == {"en": "Reset your sign-in methods", "fr": "Réinitialiser vos moyens de connexion"}[lang]
+    assert {"en": "This link expires in 5 minutes.", "fr": "Ce lien expire dans 5 minutes."}[lang] in email.body
+
+    assert {"en": "What would you like to do?", "fr": "Que souhaitez-vous faire ?"}[lang] in walk.page.text
+    walk.post(path="second-factor")
+    assert 'type="password"' in walk.page.text and 'name="username"' not in walk.page.text
+    walk.post(password=PASSWORD)
+    assert {"en": "Enter the 6-digit code.", "fr": "Saisir le code à 6 chiffres."}[lang] in walk.page.text
+    assert "•" in walk.page.text or "*" in walk.page.text  # the number is shown masked
+    walk.post(code=code_in(aws_env.last_sms(PHONE).message))
+    assert {"en": "Register a new second factor.", "fr": "Enregistrer un nouveau deuxième facteur."}[lang] in walk.page.text
+    assert walk.page.headers["Cache-Control"].startswith("no-store")
+    new_totp = new_totp_from(walk.page.text)
+    walk.post(code=fresh_code(new_totp))
+    assert {"en": "Your account is recovered", "fr": "Votre compte est récupéré"}[lang] in walk.page.text
+
+    # every earlier second factor is gone; the new authenticator is the only one and works (R-98)
+    active = services.factors.active(tenant, user)
+    assert [f.type for f in active] == ["totp"]
+    assert not services.factors.verify_totp(tenant, user, account.totp.now())
+    # the next step's code (accepted within valid_window=1; this step's was just used at enrolment, R-82)
+    assert services.factors.verify_totp(tenant, user, new_totp.at(time.time() + 30))
+    # the session from before is revoked; the browser that recovered holds a new one (R-40, R-56)
+    assert services.sessions.find(tenant, old_session.sid) is None
+    # notices by email and SMS, each with a "not you?" link (R-15)
+    notice_mail = aws_env.last_email(account.email)
+    assert notice_mail.subject != email.subject
+    lock_link_in(notice_mail.body)
+    lock_link_in(aws_env.last_sms(PHONE).message)
+    types = [e.type for e in services.audit.query(tenant.id, user_id=user.id, limit=200)]
+    for expected in ("recovery.requested", "recovery.link_opened", "recovery.completed"):
+        assert expected in types
+
+
+def test_password_reset_path_proves_the_second_factor_and_never_signs_in(server: Any) -> None:
+    """R-18, R-32, R-51: the reset-password path asks for the authenticator, takes the new password twice, signs nobody in."""
+    services = server.services
+    account = make_account(services)
+    walk = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    walk.post(path="password")
+    assert 'name="code"' in walk.page.text  # the authenticator, before any new password
+    walk.post(code=fresh_code(account.totp))
+    walk.post(password="a brand new passphrase 42", password_confirm="a different one entirely")
+    assert "The two passwords do not match." in walk.page.text
+    walk.post(password="short", password_confirm="short")
+    assert "This password is too short." in walk.page.text and "At least 12 characters" in walk.page.text
+    walk.post(password="password1234", password_confirm="password1234")
+    assert "too common" in walk.page.text  # R-04
+    walk.post(password="a brand new passphrase 42", password_confirm="a brand new passphrase 42")
+    assert "Your password has been changed" in walk.page.text
+    assert not any(c.name.startswith("idp_sso") for c in walk.browser.cookies)
+    user = services.users.get(account.tenant, account.user.id)
+    assert services.users.verify_password(user, "a brand new passphrase 42")
+    assert not services.users.verify_password(user, PASSWORD)
+    assert [f.type for f in services.factors.active(account.tenant, user)] == ["sms", "totp"] or len(services.factors.active(account.tenant, user)) == 2
+    assert "password" in outbox(server, account.email, "email")[-1].subject.lower()
+
+
+def test_unknown_account_gets_the_same_answer_and_no_mail(server: Any) -> None:
+    """R-28, R-47: same page, status and timing whether or not the account exists."""
+    account = make_account(server.services)
+    known, unknown = Walk(server, account.tenant), Walk(server, account.tenant)
+    t0 = time.perf_counter()
+    a = known.request_link(account.user.username)
+    t1 = time.perf_counter()
+    b = unknown.request_link("nobody-" + account.user.username)
+    t2 = time.perf_counter()
+    assert a.status_code == b.status_code == 200
+    scrub = lambda text: re.sub(r'(value|nonce)="[^"]*"', "", text)  # noqa: E731 - CSRF tokens and CSP nonces differ
+    assert scrub(a.text) == scrub(b.text)
+    assert abs((t1 - t0) - (t2 - t1)) < 0.25
+    assert len(outbox(server, account.email, "email")) == 1
+
+
+def test_link_is_single_use(server: Any) -> None:
+    """R-49, R-96: a used link answers "expired; request a new one"."""
+    account = make_account(server.services)
+    walk = Walk(server, account.tenant)
+    walk.request_link(account.email)
+    link = link_in(outbox(server, account.email, "email")[-1].text)
+    assert walk.get(link).status_code == 200
+    again = Walk(server, account.tenant)
+    response = again.get(link)
+    assert response.status_code == 400
+    assert "This link has expired; request a new one." in response.text
+
+
+def test_expired_link(server: Any) -> None:
+    """R-16, R-49: a link past its lifetime does not open the flow."""
+    account = make_account(server.services)
+    token = RecoveryLinks(server.services).issue(account.tenant, account.user.id, ttl=1)
+    time.sleep(1.3)
+    response = Walk(server, account.tenant).get(RecoveryLinks(server.services).url(account.tenant, token))
+    assert response.status_code == 400 and "expired" in response.text
+
+
+def test_a_newer_request_voids_the_older_link(server: Any) -> None:
+    """R-96: a new request voids earlier links."""
+    account = make_account(server.services)
+    walk = Walk(server, account.tenant)
+    walk.request_link(account.email)
+    first = link_in(outbox(server, account.email, "email")[-1].text)
+    Walk(server, account.tenant).request_link(account.email)
+    second = link_in(outbox(server, account.email, "email")[-1].text)
+    assert first != second
+    assert Walk(server, account.tenant).get(first).status_code == 400
+    assert Walk(server, account.tenant).get(second).status_code == 200
+
+
+def test_link_of_tenant_a_fails_at_tenant_b(server: Any) -> None:
+    """R-44, R-99: a token from tenant A does nothing at tenant B."""
+    a, b = make_account(server.services), make_account(server.services)
+    Walk(server, a.tenant).request_link(a.email)
+    link = link_in(outbox(server, a.email, "email")[-1].text)
+    forged = link.replace(f"/realms/{a.tenant.slug}/", f"/realms/{b.tenant.slug}/")
+    assert Walk(server, b.tenant).get(forged).status_code == 400
+    assert Walk(server, a.tenant).get(link).status_code == 200  # still unused at A
+
+
+def test_host_header_never_builds_the_link(server: Any) -> None:
+    """R-50: the link comes from the tenant's configured public URL, not the request's Host header."""
+    account = make_account(server.services)
+    Walk(server, account.tenant).request_link(account.email, Host="evil.example.com")
+    link = link_in(outbox(server, account.email, "email")[-1].text)
+    assert link.startswith(server.services.settings.public_url + "/realms/")
+    assert "evil" not in link
+
+
+def test_skipping_straight_to_enrolment_is_refused(server: Any) -> None:
+    """R-43: a step never runs on proofs the run does not hold."""
+    account = make_account(server.services)
+    walk = Walk(server, account.tenant)
+    walk.get(walk.url("/flow/self-recovery"))
+    response = walk.post(step="totp-setup", code="123456")
+    assert "Have you lost your credentials?" in response.text  # still the first step
+    assert len(server.services.factors.active(account.tenant, account.user)) == 2
+    # after the link, jumping past the password to the SMS step is refused as well
+    walk = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    walk.post(path="second-factor")
+    walk.post(step="sms", code="000000")
+    assert 'type="password"' in walk.page.text and not outbox(server, PHONE, "sms")
+
+
+def test_wrong_password_counts_like_a_login(server: Any) -> None:
+    """R-06, R-97: a wrong password is refused and throttled with the login counter."""
+    account = make_account(server.services)
+    walk = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    walk.post(path="second-factor")
+    walk.post(password="not the password at all")
+    assert "Invalid username or password." in walk.page.text
+    assert not outbox(server, PHONE, "sms")
+
+
+def test_wrong_then_expired_sms_codes(server: Any) -> None:
+    """R-11, R-35, R-53: a wrong code is refused; no new factor without the right one."""
+    account = make_account(server.services)
+    walk = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    walk.post(path="second-factor")
+    walk.post(password=PASSWORD)
+    sent = code_in(outbox(server, PHONE, "sms")[-1].text)
+    wrong = "000000" if sent != "000000" else "111111"
+    walk.post(code=wrong)
+    assert "This code is not valid" in walk.page.text
+    assert "Register a new second factor." not in walk.page.text
+
+
+def test_abandoned_enrolment_keeps_the_old_factor(server: Any) -> None:
+    """R-85: until the new authenticator is confirmed, nothing changes on the account."""
+    account = make_account(server.services)
+    walk = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    walk.post(path="second-factor")
+    walk.post(password=PASSWORD)
+    walk.post(code=code_in(outbox(server, PHONE, "sms")[-1].text))
+    assert "Register a new second factor." in walk.page.text
+    walk.post(code="000000")  # a wrong first code, then the user walks away
+    services = server.services
+    assert len(services.factors.active(account.tenant, account.user)) == 2
+    assert services.factors.verify_totp(account.tenant, account.user, fresh_code(account.totp))
+
+
+def test_no_phone_on_file_ends_plainly_with_support(server: Any) -> None:
+    """R-43, R-97: without a verified number the second-factor path cannot proceed; the user is told and offered support."""
+    account = make_account(server.services, phone=None)
+    walk = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    walk.post(path="second-factor")
+    walk.post(password=PASSWORD)
+    assert "No phone number is on file for your account." in walk.page.text
+    assert "https://support.example.org" in walk.page.text
+    assert len(server.services.factors.active(account.tenant, account.user)) == 1
+
+
+def test_disabled_flow_has_no_link_and_no_endpoints(server: Any) -> None:
+    """The link shows only when the flow is enabled for the tenant; its pages are 404 otherwise."""
+    account = make_account(server.services, config={"flows": {"self-recovery": {"enabled": False}}})
+    walk = Walk(server, account.tenant)
+    login = walk.get(walk.url("/login"))
+    assert "Lost your credentials?" not in login.text
+    assert walk.get(walk.url("/flow/self-recovery")).status_code == 404
+    assert walk.get(walk.url("/flow/self-recovery/enter?token=x")).status_code == 404
+    enabled = make_account(server.services)
+    assert "Lost your credentials?" in Walk(server, enabled.tenant).get(Walk(server, enabled.tenant).url("/login")).text
+
+
+def test_legacy_tenant_refuses_to_enable(services: Any) -> None:
+    """Existing tenants migrate to the new login experience first; enabling on legacy names the migration."""
+    from idp.tenants.service import TenantError
+
+    tenant = services.tenants.create("legacy-co", experience="legacy")
+    with pytest.raises(TenantError) as refused:
+        services.tenants.enable_flow(tenant.slug, "self-recovery")
+    assert refused.value.status == 409 and "idp tenant migrate legacy-co --experience v2" in str(refused.value)
+    services.tenants.migrate_experience(tenant.slug, "v2")
+    assert services.tenants.enable_flow(tenant.slug, "self-recovery").flow_live("self-recovery")
+
+
+def test_tenant_config_refuses_a_path_that_skips_a_proof(services: Any) -> None:
+    """A recovery path reaching "factor replaced" without the SMS code is refused, naming the missing proof (R-17)."""
+    from idp.tenants.service import TenantError
+
+    tenant = services.tenants.create("paths-co")
+    with pytest.raises(TenantError) as refused:
+        services.tenants.update_config(tenant.slug, {"flows": {"self-recovery": {"settings": {"second_factor_path": ["password", "totp-setup"]}}}})
+    assert refused.value.status == 422
+    assert "second_factor_path" in refused.value.field and "without proving: sms" in str(refused.value)
+
+
+def test_scheduled_activation(services: Any) -> None:
+    """The platform admin may schedule the activation date agreed with the customer."""
+    from datetime import datetime, timedelta, timezone
+
+    tenant = services.tenants.create("sched-co")
+    later = datetime.now(timezone.utc) + timedelta(days=3)
+    view = services.tenants.enable_flow(tenant.slug, "self-recovery", enabled_from=later)
+    assert not view.flow_live("self-recovery")
+    assert view.flow_live("self-recovery", now=later + timedelta(seconds=1))
