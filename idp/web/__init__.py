@@ -27,3 +27,4 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(oidc_bp)
     app.register_blueprint(flows_bp)
     __import__("idp.observability", fromlist=["init_app"]).init_app(app)  # metrics, JSON logs, 503s (issue 6)
+    __import__("idp.messaging.outbox_pages", fromlist=["init_app"]).init_app(app)  # /dev/outbox (issue 3)
