@@ -16,5 +16,6 @@ from idp.cli import tenants  # noqa: E402,F401  (idp tenant ...)
 from idp.cli import clients  # noqa: E402,F401  (idp client ...)
 from idp.cli import users  # noqa: E402,F401  (idp user ...)
 from idp.cli import keys  # noqa: E402,F401  (idp keys ...)
+from idp.cli import factors  # noqa: E402,F401  (idp user add-totp|set-phone|factors|remove-factor)
 
 __all__ = ["CliError", "cli", "main"]
