@@ -175,13 +175,18 @@ def _completed(tenant: Any, flow: Flow, result: Completed) -> Response:
     if flow.signs_in(state) and state.user_id is not None:
         amr, acr = assurance(state)
         sso = _services().sessions.establish(tenant, state.user_id, amr, acr)
-    if sso is not None and state.auth_request:
+    resumes = sso is not None and bool(state.auth_request)
+    if resumes and result.page is None:
         # the authorization endpoint loads this completed state, discards it and answers the RP
         response = redirect(url_for("oidc.resume", tenant=tenant.slug, flow=state.id), 303)
     else:
-        engine.discard(state)
+        if not resumes:
+            engine.discard(state)
         if result.page is not None:
-            response = _page(tenant, flow.name, result.page)
+            # the end page's « Continuer »: back to the relying party when a request was parked, else sign-in
+            page = result.page
+            onward = url_for("oidc.resume", tenant=tenant.slug, flow=state.id) if resumes else url_for("flows.login", tenant=tenant.slug)
+            response = _page(tenant, flow.name, Render(page.template, {**page.context, "continue_url": onward}, page.status, page.step, page.error))
         elif sso is not None:
             user = _services().users.get(tenant, state.user_id)
             response = render_page("signed_in.html", tenant=tenant, username=user.username if user else "")

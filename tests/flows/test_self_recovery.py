@@ -300,3 +300,56 @@ def test_scheduled_activation(services: Any) -> None:
     view = services.tenants.enable_flow(tenant.slug, "self-recovery", enabled_from=later)
     assert not view.flow_live("self-recovery")
     assert view.flow_live("self-recovery", now=later + timedelta(seconds=1))
+
+
+def test_recovery_started_from_a_relying_party_ends_signed_in_there(server: Any) -> None:
+    """Issue 4 step 8, R-40, R-63: from an RP's authorization request, « Continuer » lands signed in at the RP;
+    refresh tokens issued before the recovery no longer work."""
+    from authlib.common.security import generate_token
+    from authlib.integrations.base_client.errors import OAuthError
+
+    from oidc.support import make_realm
+
+    realm = make_realm(server, f"rp-{generate_token(6).lower()}", {"flows": {"self-recovery": {"enabled": True}}})
+    services, tenant, user = server.services, realm.tenant, realm.user
+    services.factors.set_phone(tenant, user, PHONE)
+    _, uri = services.factors.add_totp(tenant, user, label="old phone")
+    _, before = realm.code_flow(scope="openid offline_access")
+    assert before.get("refresh_token")
+
+    walk = Walk(server, tenant)
+    rp = realm.rp()
+    verifier = generate_token(48)
+    url, state = rp.create_authorization_url(realm.endpoint("auth"), code_verifier=verifier, nonce=generate_token(16))
+    login = walk.get(url)
+    lost = re.search(r'href="([^"]+/flow/self-recovery)"', login.text)
+    assert lost, "the sign-in page links to the recovery"
+    walk.get(requests_join(login.url, lost.group(1)))
+    walk.post(login=user.email)
+    recovery_requests.drain()
+    walk.get(link_in(outbox(server, user.email, "email")[-1].text))
+    walk.post(path="second-factor")
+    walk.post(password=PASSWORD)
+    walk.post(code=code_in(outbox(server, PHONE, "sms")[-1].text))
+    walk.post(code=fresh_code(new_totp_from(walk.page.text)))
+    assert "Your account is recovered" in walk.page.text
+    onward = re.search(r'<a class="button primary" href="([^"]+)"', walk.page.text)
+    assert onward and "/auth/resume" in onward.group(1)
+    answer = walk.browser.get(requests_join(walk.page.url, onward.group(1).replace("&amp;", "&")), allow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("https://rp.example.com/callback")
+    token = rp.fetch_token(realm.endpoint("token"), authorization_response=answer.headers["Location"], code_verifier=verifier)
+    claims = realm.verify(token["id_token"], sub=user.sub)
+    assert "mfa" in claims["amr"]
+    refresher = realm.rp()
+    with pytest.raises(OAuthError) as refused:
+        refresher.refresh_token(realm.endpoint("token"), refresh_token=before["refresh_token"])
+    assert refused.value.error == "invalid_grant"
+    assert [f.type for f in services.factors.active(tenant, user)] == ["totp"]
+    old = pyotp.parse_uri(uri)
+    assert not services.factors.verify_totp(tenant, user, old.at(time.time() + 30))
+
+
+def requests_join(base: str, href: str) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(base, href)
