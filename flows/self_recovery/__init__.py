@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
+from idp.accounts.locks import AccountLocks
 from idp.flowengine.contract import Abort, Challenge, Entry, Flow, FlowState, RequestInfo, Step, StepContext
 
 from flows.self_recovery.config import SelfRecoveryConfig
@@ -193,9 +194,9 @@ class SelfRecoveryFlow(Flow):
         services, tenant = ctx.services, ctx.tenant
         # everything the old credentials could still reach goes
         services.sessions.revoke_user(tenant, user.id)
-        links = RecoveryLinks(services)
-        links.void(tenant, user.id)
-        lock_url = links.lock_url(tenant, links.issue_lock(tenant, user.id))
+        RecoveryLinks(services).void(tenant, user.id)
+        locks = AccountLocks(services)
+        lock_url = locks.url(tenant, locks.issue(tenant, user.id))
         template = "factor_reset_notice" if path == SECOND_FACTOR else "password_reset_notice"
         self._notify(ctx, template, lock_url)
         services.audit.record(

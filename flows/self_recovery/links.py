@@ -22,6 +22,11 @@ TOKEN_BYTES = 32
 LOCK_LINK_TTL = 7 * 24 * 3600
 
 
+def latest_key(tenant_slug: str, user_id: int) -> str:
+    """Where the digest of a user's newest link is kept (so a new request voids it)."""
+    return f"{tenant_slug}:recovery-latest:{user_id}"
+
+
 class RecoveryLinks:
     """Issue and redeem recovery and lock links through the ephemeral store."""
 
@@ -38,7 +43,7 @@ class RecoveryLinks:
         digest = self._digest(tenant, token, "recovery-link")
         store = self.services.store
         store.upsert(f"{tenant.slug}:recovery-link:{digest}", {"user_id": user_id, "issued_at": time.time()}, ttl)
-        store.upsert(f"{tenant.slug}:recovery-latest:{user_id}", {"digest": digest}, ttl)
+        store.upsert(latest_key(tenant.slug, user_id), {"digest": digest}, ttl)
         return token
 
     def redeem(self, tenant: "TenantView", token: str) -> int | None:
@@ -48,32 +53,14 @@ class RecoveryLinks:
         record = self.services.store.take(f"{tenant.slug}:recovery-link:{self._digest(tenant, token, 'recovery-link')}")
         if record is None:
             return None
-        self.services.store.destroy(f"{tenant.slug}:recovery-latest:{record['user_id']}")
+        self.services.store.destroy(latest_key(tenant.slug, record["user_id"]))
         return int(record["user_id"])
 
     def void(self, tenant: "TenantView", user_id: int) -> None:
         """Void the user's outstanding recovery link, if any."""
-        latest = self.services.store.take(f"{tenant.slug}:recovery-latest:{user_id}")
+        latest = self.services.store.take(latest_key(tenant.slug, user_id))
         if latest is not None:
             self.services.store.destroy(f"{tenant.slug}:recovery-link:{latest['digest']}")
 
     def url(self, tenant: "TenantView", token: str) -> str:
         return f"{tenant.issuer}/flow/self-recovery/enter?{urlencode({'token': token})}"
-
-    # -- "not you?" links in notices ---------------------------------------------
-
-    def issue_lock(self, tenant: "TenantView", user_id: int) -> str:
-        token = random_token(TOKEN_BYTES)
-        self.services.store.upsert(
-            f"{tenant.slug}:lock-link:{self._digest(tenant, token, 'lock-link')}", {"user_id": user_id}, LOCK_LINK_TTL
-        )
-        return token
-
-    def redeem_lock(self, tenant: "TenantView", token: str) -> int | None:
-        if not token or len(token) > 100:
-            return None
-        record = self.services.store.take(f"{tenant.slug}:lock-link:{self._digest(tenant, token, 'lock-link')}")
-        return int(record["user_id"]) if record else None
-
-    def lock_url(self, tenant: "TenantView", token: str) -> str:
-        return f"{tenant.issuer}/account/lock?{urlencode({'token': token})}"

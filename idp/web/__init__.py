@@ -20,11 +20,13 @@ def init_web(app: Flask) -> None:
     browser.init_app(app)
 
     from idp.oidc.blueprint import bp as oidc_bp
+    from idp.web.account import bp as account_bp
     from idp.web.flows import bp as flows_bp
     from idp.web.health import bp as health_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(flows_bp)
+    app.register_blueprint(account_bp)
     __import__("idp.observability", fromlist=["init_app"]).init_app(app)  # metrics, JSON logs, 503s (issue 6)
     __import__("idp.messaging.outbox_pages", fromlist=["init_app"]).init_app(app)  # /dev/outbox (issue 3)

@@ -353,3 +353,27 @@ def requests_join(base: str, href: str) -> str:
     from urllib.parse import urljoin
 
     return urljoin(base, href)
+
+
+def test_not_you_link_locks_the_account_after_confirmation(server: Any) -> None:
+    """R-15, R-19, R-34: the notice's link locks the account and revokes everything; opening it alone changes nothing."""
+    from idp.accounts.locks import AccountLocks
+
+    services = server.services
+    account = make_account(services)
+    tenant, user = account.tenant, account.user
+    session = services.sessions.establish(tenant, user.id, ["pwd"], "urn:idp:acr:pwd")
+    locks = AccountLocks(services)
+    link = locks.url(tenant, locks.issue(tenant, user.id))
+    walk = Walk(server, tenant)
+    page = walk.get(link)
+    assert "token=" not in page.url and "Lock my account" in page.text
+    assert services.users.get(tenant, user.id).status == "active"  # a GET changes nothing
+    done = walk.post()
+    assert done.status_code == 200 and "Your account is locked" in done.text
+    assert services.users.get(tenant, user.id).status == "disabled"
+    assert services.sessions.find(tenant, session.sid) is None
+    assert Walk(server, tenant).get(link).status_code == 400  # single use
+    again = Walk(server, tenant)
+    again.request_link(account.email)  # a disabled account gets no recovery link
+    assert not [m for m in outbox(server, account.email, "email") if "token=" in m.text]

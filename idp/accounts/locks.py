@@ -1,0 +1,59 @@
+""""Not you?" links: a notice's link that lets the account holder lock the account at once (R-15, R-19, R-34).
+
+Locking disables the account and revokes every session, refresh token and
+recovery link; support restores access. The link is single use, hashed in the
+store and bound to tenant and user; opening it only shows a confirmation (mail
+scanners follow links), the lock happens on the confirming POST.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from idp.security.secrets import random_token
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.flowengine.contract import RequestInfo
+    from idp.services import Services
+    from idp.tenants.service import TenantView
+
+#: A notice's lock link works this long (seconds).
+LOCK_LINK_TTL = 7 * 24 * 3600
+
+
+class AccountLocks:
+    def __init__(self, services: "Services") -> None:
+        self.services = services
+
+    def _key(self, tenant: "TenantView", token: str) -> str:
+        return f"{tenant.slug}:lock-link:{self.services.secrets.digest(token, f'lock-link:{tenant.slug}')}"
+
+    def issue(self, tenant: "TenantView", user_id: int) -> str:
+        token = random_token(32)
+        self.services.store.upsert(self._key(tenant, token), {"user_id": user_id}, LOCK_LINK_TTL)
+        return token
+
+    def url(self, tenant: "TenantView", token: str) -> str:
+        """Built from the tenant's configured issuer, never from a request (R-50)."""
+        return f"{tenant.issuer}/account/lock?{urlencode({'token': token})}"
+
+    def redeem(self, tenant: "TenantView", token: str) -> int | None:
+        """The user of a live lock link, consuming it; None for an unknown, used or expired one."""
+        if not token or len(token) > 100:
+            return None
+        record = self.services.store.take(self._key(tenant, token))
+        return int(record["user_id"]) if record else None
+
+    def lock(self, tenant: "TenantView", user_id: int, request: "RequestInfo") -> bool:
+        """Disable the account and revoke every session and token; recovery links of a disabled account open nothing."""
+        services = self.services
+        user = services.users.get(tenant, user_id)
+        if user is None:
+            return False
+        services.users.update(tenant, user, status="disabled")
+        services.sessions.revoke_user(tenant, user_id)
+        services.audit.record(
+            tenant.id, "account.locked_by_user", user_id=user_id, actor=f"user:{user_id}", client_ip=request.client_ip, user_agent=request.user_agent
+        )
+        return True

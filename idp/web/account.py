@@ -1,0 +1,65 @@
+"""The "not you?" link of recovery notices: confirm, then lock the account (R-15, R-19).
+
+``GET /realms/<t>/account/lock?token=…`` swaps the token for a short state bound
+to this browser and redirects to the same page without it (R-52); the page asks
+for confirmation; the POST locks. Nothing changes on a GET (mail scanners open links).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+
+from idp.accounts.locks import AccountLocks
+from idp.web import csrf
+from idp.web.browser import browser_binding
+from idp.web.flows import request_info
+from idp.web.pages import render_page
+
+bp = Blueprint("account", __name__)
+
+#: Seconds the browser has to confirm after opening the link.
+CONFIRM_TTL = 900
+
+
+def _services() -> Any:
+    return current_app.extensions["idp"]
+
+
+def _tenant(slug: str) -> Any:
+    tenant = _services().tenants.get(slug)
+    if tenant is None:
+        abort(404)
+    return tenant
+
+
+def _pending_key(tenant: Any) -> str:
+    return f"{tenant.slug}:lock-pending:{browser_binding()}"
+
+
+@bp.get("/realms/<tenant>/account/lock")
+def lock_page(tenant: str) -> Response:
+    view = _tenant(tenant)
+    token = request.args.get("token")
+    store = _services().store
+    if token is not None:
+        user_id = AccountLocks(_services()).redeem(view, token)
+        if user_id is None:
+            return render_page("error.html", status=400, tenant=view, error="link_expired")
+        store.upsert(_pending_key(view), {"user_id": user_id}, CONFIRM_TTL)
+        return redirect(url_for("account.lock_page", tenant=view.slug), 303)
+    if store.find(_pending_key(view)) is None:
+        return render_page("error.html", status=400, tenant=view, error="link_expired")
+    return render_page("account/lock.html", tenant=view, action=url_for("account.lock_confirm", tenant=view.slug))
+
+
+@bp.post("/realms/<tenant>/account/lock")
+def lock_confirm(tenant: str) -> Response:
+    view = _tenant(tenant)
+    csrf.protect()
+    pending = _services().store.take(_pending_key(view))
+    if pending is None:
+        return render_page("error.html", status=400, tenant=view, error="link_expired")
+    AccountLocks(_services()).lock(view, int(pending["user_id"]), request_info())
+    return render_page("account/locked.html", tenant=view)
