@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Flask, Response, g, request
 from sqlalchemy import event
@@ -50,7 +51,8 @@ def _logged_path() -> str:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and value and any(s in name.lower() for s in _SECRET_VIEW_ARGS):
             path = path.replace(value, "[redacted]")
-    query = request.query_string.decode("latin-1")
+    # Decoded (``%40`` to ``@``, ``%2B`` to ``+``) so that masking sees addresses and numbers.
+    query = unquote(request.query_string.decode("latin-1"))
     return redact(f"{path}?{query}") if query else redact(path)
 
 

@@ -134,8 +134,22 @@ def _wrap(existing: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return counted
 
 
+def _count_then(existing: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def counted(exc: BaseException) -> Any:
+        _note(exc)
+        return existing(exc)
+
+    counted.__wrapped__ = existing  # type: ignore[attr-defined]
+    counted._idp_counted = True  # type: ignore[attr-defined]
+    return counted
+
+
 def init_app(app: Flask) -> None:
-    """Register 503 handlers for outage classes nobody handles; wrap (count) those already registered."""
+    """Register 503 handlers for outage classes nobody handles; wrap (count) those already registered.
+
+    Call it after the blueprints are registered: a blueprint's own handler (the protocol
+    blueprint answers ``temporarily_unavailable`` for the store itself) is kept and counted.
+    """
     app_scope = app.error_handler_spec.setdefault(None, {}).setdefault(None, {})
     for cls in OUTAGES:
         existing = app_scope.get(cls)
@@ -143,3 +157,11 @@ def init_app(app: Flask) -> None:
             app.register_error_handler(cls, handle_outage)
         elif not getattr(existing, "_idp_counted", False) and existing is not handle_outage:
             app_scope[cls] = _wrap(existing)
+    for scope_name, scope in app.error_handler_spec.items():
+        if scope_name is None:
+            continue
+        handlers = scope.get(None, {})
+        for cls in OUTAGES:
+            existing = handlers.get(cls)
+            if existing is not None and not getattr(existing, "_idp_counted", False):
+                handlers[cls] = _count_then(existing)

@@ -26,16 +26,21 @@ SENSITIVE_NAMES = (
     "current_password", "otp", "totp", "secret", "session_state", "ticket", "csrf_token",
     "authorization", "cookie", "set-cookie", "recovery_token", "reset_token", "link_token",
 )
-_NAMES = "|".join(sorted((re.escape(n) for n in SENSITIVE_NAMES), key=len, reverse=True))
+#: Parameters of a URL or a message whose values are dropped: the secrets, and who the user is.
+PARAM_NAMES = (*SENSITIVE_NAMES, "login_hint", "email", "phone", "phone_number", "username")
+_NAMES = "|".join(sorted((re.escape(n) for n in PARAM_NAMES), key=len, reverse=True))
 #: ``?code=...``, ``&state=...`` in URLs, and ``password=...`` in free text.
 _PARAM = re.compile(r"(?i)((?:^|[?&;\s,(\[{])(?:" + _NAMES + r")=)(?:\[redacted\]|[^&\s\"'#;,)\]}]*)")
 #: ``"token": "..."`` or ``'code': '...'`` in a dict or JSON printed into a message.
 _QUOTED = re.compile(r"(?i)(['\"](?:" + _NAMES + r")['\"]\s*:\s*)(['\"])(?:(?!\2).)*\2")
+#: A one-time code after the word that names it: ``code 492039``, ``OTP: 123456``, ``password: x``.
+_WORD_CODE = re.compile(r"(?i)\b((?:code|otp|pin|passcode)\s*:?\s*)\d{4,10}\b|\b((?:password|secret)\s*:\s*)\S+")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|dpop)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9])[A-Za-z0-9.-]*(\.[A-Za-z]{2,})(?![A-Za-z0-9-])")
-#: E.164 and international formats: ``+`` then 7 to 15 digits, separators allowed.
-_PHONE = re.compile(r"(?<![\w+])\+\d(?:[ ().-]?\d){6,16}(?!\d)")
+#: E.164 and international formats: ``+`` (or ``%2B``) then 7 to 17 digits, separators allowed
+#: (space, ``().-``, and ``+`` or ``%20`` for spaces in a query string).
+_PHONE = re.compile(r"(?<![\w+%])(?:\+|%2[Bb])\d(?:(?:[ ().+-]{1,2}|%20)?\d){6,16}(?!\d)")
 #: Fields whose value is dropped whatever it is.
 _SENSITIVE_KEYS = frozenset(n.lower() for n in SENSITIVE_NAMES) | {"otp_code", "totp_code", "sms_code", "client_secret_hash"}
 #: Fields whose value is an address or a number and is masked.
@@ -45,7 +50,9 @@ REDACTED = "[redacted]"
 
 
 def _mask_phone(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
+    raw = match.group(0)
+    raw = raw[3:] if raw[:3] in ("%2B", "%2b") else raw
+    digits = re.sub(r"\D", "", raw.replace("%20", " "))
     return "+" + "*" * (len(digits) - 2) + digits[-2:]
 
 
@@ -57,9 +64,10 @@ def redact(text: str) -> str:
     text = _BEARER.sub(lambda m: m.group(1) + " " + REDACTED, text)
     text = _QUOTED.sub(lambda m: m.group(1) + m.group(2) + REDACTED + m.group(2), text)
     text = _PARAM.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _WORD_CODE.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED, text)
     if "@" in text:
         text = _EMAIL.sub(r"\1***@\2***\3", text)
-    if "+" in text:
+    if "+" in text or "%2" in text:
         text = _PHONE.sub(_mask_phone, text)
     return text
 
