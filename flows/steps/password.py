@@ -11,9 +11,17 @@ through the brute-force throttle (:meth:`PasswordStep.throttle`, R-06).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from idp.flowengine.contract import Challenge, Failure, Outcome, Step, StepContext, Success
+from idp.flowengine.contract import (
+    Challenge,
+    Failure,
+    Outcome,
+    Step,
+    StepContext,
+    Success,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.security.throttle import Throttle
@@ -60,7 +68,7 @@ class PasswordStep(Step):
 
     # -- hooks ------------------------------------------------------------------
 
-    def throttle(self, ctx: StepContext) -> "Throttle":
+    def throttle(self, ctx: StepContext) -> Throttle:
         """The brute-force throttle (R-06), shared with every factor check: ``check`` before verifying,
         then ``record_failure`` or ``record_success`` (:mod:`idp.security.throttle`)."""
         return ctx.services.throttle

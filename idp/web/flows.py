@@ -19,16 +19,29 @@ the store is also bound to this browser (R-99). Redirects after a POST are 303
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any, cast
 
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from idp.flowengine.contract import Flow, FlowState, RequestInfo
-from idp.flowengine.engine import FLOW_TTL, Completed, EngineResult, Ended, FlowNotAvailable, Render
+from idp.flowengine.engine import (
+    FLOW_TTL,
+    Completed,
+    Ended,
+    EngineResult,
+    FlowNotAvailable,
+    Render,
+)
 from idp.web import csrf
 from idp.web.browser import browser_binding
-from idp.web.i18n import current_language, first_supported, set_current_tenant, use_locale_hints
+from idp.web.i18n import (
+    current_language,
+    first_supported,
+    set_current_tenant,
+    use_locale_hints,
+)
 from idp.web.pages import LOGIN_FLOW, render_page
 
 bp = Blueprint("flows", __name__)
@@ -150,6 +163,11 @@ def assurance(state: FlowState) -> tuple[list[str], str]:
 # -- responses -------------------------------------------------------------------------
 
 
+def _see_other(location: str) -> Response:
+    """A 303 to one of our own paths: after a POST the browser follows with a GET (R-67)."""
+    return cast(Response, redirect(location, 303))
+
+
 def _flow_url(tenant_slug: str, flow_name: str) -> str:
     """The flow's page, keeping a valid ``ui_locales`` of the query string (never anything else, R-65)."""
     return url_for("flows.flow_page", tenant=tenant_slug, flow_name=flow_name, ui_locales=first_supported(request.args.get("ui_locales")))
@@ -178,7 +196,7 @@ def _completed(tenant: Any, flow: Flow, result: Completed) -> Response:
     resumes = sso is not None and bool(state.auth_request)
     if resumes and result.page is None:
         # the authorization endpoint loads this completed state, discards it and answers the RP
-        response = redirect(url_for("oidc.resume", tenant=tenant.slug, flow=state.id), 303)
+        response = _see_other(url_for("oidc.resume", tenant=tenant.slug, flow=state.id))
     else:
         if not resumes:
             engine.discard(state)
@@ -225,7 +243,7 @@ def start_flow(tenant: Any, flow_name: str, auth_request: Mapping[str, str] | No
     state = _services().engine.start(
         tenant, flow_name, browser_binding(), auth_request=dict(auth_request) if auth_request else None, **data
     )
-    response = redirect(_flow_url(tenant.slug, flow_name), 303)
+    response = _see_other(_flow_url(tenant.slug, flow_name))
     _set_flow_cookie(response, state)
     return response
 
@@ -291,6 +309,6 @@ def flow_enter(tenant: str, flow_name: str) -> Response:
         return _ended(view, flow_name, result)
     if earlier is not None:
         _services().engine.discard(earlier)
-    response = redirect(_flow_url(view.slug, flow_name), 303)
+    response = _see_other(_flow_url(view.slug, flow_name))
     _set_flow_cookie(response, result)
     return response

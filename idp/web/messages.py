@@ -9,7 +9,8 @@ message rather than the id itself (R-45: generic error pages).
 
 from __future__ import annotations
 
-from flask_babel import LazyString, lazy_gettext as _l
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 MESSAGES: dict[str, LazyString] = {
     # sign-in (R-28: one message whether the account exists or not)

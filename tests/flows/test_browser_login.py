@@ -6,18 +6,21 @@ R-56 (a new SSO session), R-67 (303 after the credential post), R-65 (no open re
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 import statistics
 import time
+import urllib.parse
 from typing import Any
 
 import pytest
+from web.support import PASSWORD, Site, inputs, make_site
 
 from flows.browser_login import BrowserLoginFlow
 from flows.steps.password import PasswordStep
 from idp.oidc.sessions import COOKIE as SSO_COOKIE
-from web.support import PASSWORD, Site, inputs, make_site
 
 
 @pytest.fixture
@@ -146,3 +149,35 @@ def test_sign_in_in_chromium(site: Site, new_page: Any, locale: str, labels: tup
     page.get_by_role("button", name=button).click()
     page.get_by_role("heading", name=done).wait_for()
     assert any(c["name"] == SSO_COOKIE and c["httpOnly"] for c in page.context.cookies())
+
+
+def test_a_parked_authorization_request_resumes_after_sign_in(site: Site) -> None:
+    """The authorization endpoint parks the request with start_flow; after the credential post the browser
+    goes (303, R-67) to oidc.resume on our own site (R-65), which answers the RP's registered redirect_uri."""
+    site.services.clients.create(site.tenant, "rp-app", ["https://rp.example.org/cb"], public=True)
+    verifier = "v" * 50
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {
+        "client_id": "rp-app",
+        "redirect_uri": "https://rp.example.org/cb",
+        "response_type": "code",
+        "scope": "openid",
+        "state": "xyz",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "ui_locales": "fr",
+    }
+    browser = site.browser("en")
+    page = browser.get(site.url("/protocol/openid-connect/auth"), params=params, timeout=10)
+    assert page.url.startswith(site.url("/flow/browser-login")) and '<html lang="fr">' in page.text
+    done = site.post_login(browser, page, site.username, PASSWORD)
+    assert done.status_code == 303
+    location = done.headers["Location"]
+    assert location.startswith(f"/realms/{site.tenant.slug}/protocol/openid-connect/auth/resume?flow=")
+    assert SSO_COOKIE in done.cookies
+    final = browser.get(site.server.url + location, timeout=10, allow_redirects=False)
+    assert final.status_code in (302, 303)
+    back = urllib.parse.urlsplit(final.headers["Location"])
+    query = urllib.parse.parse_qs(back.query)
+    assert (back.scheme, back.netloc, back.path) == ("https", "rp.example.org", "/cb")
+    assert query["state"] == ["xyz"] and query["code"]

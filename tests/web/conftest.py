@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from conftest import LiveServer, free_port
 from werkzeug.serving import make_server
 
-from conftest import LiveServer, free_port
 from idp import create_app
 from idp.flowengine.registry import FlowRegistry
 from idp.storage.schema import upgrade

@@ -12,7 +12,7 @@ import requests
 
 PASSWORD = "correct horse battery staple"
 
-_INPUT = re.compile(r"<input\b[^>]*>", re.S)
+_INPUT = re.compile(r"<input\b[^>]*>", re.DOTALL)
 _ATTR = re.compile(r'(\w[\w-]*)="([^"]*)"')
 
 

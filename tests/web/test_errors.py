@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
-
 from conftest import free_port
+
 from idp import create_app
 from idp.storage.schema import upgrade
 from web.support import Site

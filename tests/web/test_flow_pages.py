@@ -7,12 +7,23 @@ R-99 (state bound to the browser), issue 4 step 1 (« Moyens d'identification pe
 from __future__ import annotations
 
 import html
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
 from flows.browser_login import BrowserLoginFlow
-from idp.flowengine.contract import Abort, Challenge, Entry, Flow, Outcome, RequestInfo, Step, StepContext, Success
+from idp.flowengine.contract import (
+    Abort,
+    Challenge,
+    Entry,
+    Flow,
+    Outcome,
+    RequestInfo,
+    Step,
+    StepContext,
+    Success,
+)
 from idp.flowengine.registry import FlowRegistry
 from web.support import Site, inputs, make_site
 
