@@ -218,3 +218,38 @@ def test_installed_server_serves_discovery_and_login(installed: Installed) -> No
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+
+
+def _requirement_name(req: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_every_third_party_import_is_declared() -> None:
+    """A module the code imports must come from a dependency in setup.cfg, not by luck from another's."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    declared = {_requirement_name(r) for r in cfg["options"]["install_requires"].splitlines() if r.strip()}
+    by_module = packages_distributions()
+    local = {"idp", "flows", "templates"}
+    undeclared: dict[str, set[str]] = {}
+    for top in ("idp", "flows"):
+        for path in (ROOT / top).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    root = name.split(".")[0]
+                    if root in local or root in sys.stdlib_module_names:
+                        continue
+                    dists = {d.lower().replace("_", "-") for d in by_module.get(root, [root])}
+                    if not dists & declared:
+                        undeclared.setdefault(root, set()).add(str(path.relative_to(ROOT)))
+    assert not undeclared, f"imported but not in setup.cfg install_requires: {undeclared}"
