@@ -18,7 +18,12 @@ from authlib.oauth2.base import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, make_response, request
 from flask.blueprints import BlueprintSetupState
 
-from idp.oidc.server import DISCOVERY_MAX_AGE, ParkedAuthorizationRequest, Provider, TenantAuthorizationServer
+from idp.oidc.server import (
+    DISCOVERY_MAX_AGE,
+    ParkedAuthorizationRequest,
+    Provider,
+    TenantAuthorizationServer,
+)
 from idp.oidc.sessions import SsoSession, clear_sso_cookie, current_sso
 from idp.store import StoreUnavailable
 

@@ -11,13 +11,21 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, OAuth2Request
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Request,
+    grants,
+)
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
-from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
+from authlib.oidc.core.errors import (
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 

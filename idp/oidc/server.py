@@ -9,15 +9,20 @@ tenant's revision changes.
 
 from __future__ import annotations
 
-import json
 import hashlib
+import json
 import threading
 from typing import TYPE_CHECKING, Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.integrations.flask_oauth2 import ResourceProtector as FlaskResourceProtector
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.integrations.flask_oauth2 import (
+    ResourceProtector as FlaskResourceProtector,
+)
+from authlib.integrations.flask_oauth2.requests import (
+    FlaskOAuth2Payload,
+    FlaskOAuth2Request,
+)
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
@@ -45,7 +50,13 @@ from idp.oidc.grants import (
 )
 from idp.oidc.keys import ALGORITHMS
 from idp.oidc.sessions import COOKIE
-from idp.oidc.tokens import REFRESH_PREFIX, AccessTokenRecord, GrantUser, RefreshTokenRecord, TokenService
+from idp.oidc.tokens import (
+    REFRESH_PREFIX,
+    AccessTokenRecord,
+    GrantUser,
+    RefreshTokenRecord,
+    TokenService,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services

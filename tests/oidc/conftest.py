@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import pytest
-
 from conftest import REDIS_URL, LiveServer, random_slug
+
 from oidc.support import Realm, make_realm
 
 

@@ -10,10 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+from conftest import LiveServer
 from joserfc import jwt
 from joserfc.jwk import KeySet
-
-from conftest import LiveServer
 
 PASSWORD = "correct horse battery staple"
 REDIRECT_URI = "https://rp.example.com/callback"

@@ -6,7 +6,6 @@ import requests
 
 from oidc.support import REDIRECT_URI, Realm, query
 
-
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 

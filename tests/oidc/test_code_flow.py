@@ -118,7 +118,7 @@ def test_prompt_none_with_a_session_is_silent_and_login_forces_sign_in(realm: Re
         forced, _, _ = realm.authorize(browser, realm.rp(), **extra)
         assert forced.status_code == 303
         assert urlsplit(forced.headers["Location"]).path == f"/realms/{realm.tenant.slug}/flow/browser-login"
-    none_too_old, _, state = realm.authorize(browser, realm.rp(), prompt="none", max_age="0")
+    none_too_old, _, _state = realm.authorize(browser, realm.rp(), prompt="none", max_age="0")
     assert query(none_too_old.headers["Location"])["error"] == "login_required"
 
 

@@ -107,7 +107,7 @@ def test_code_is_bound_to_client_and_redirect_uri(realm: Realm) -> None:
 def test_refresh_rotation_and_reuse_revokes_the_family(any_realm: Realm) -> None:
     """R-63: each refresh returns a new token; presenting a used one revokes every token of the grant."""
     realm = any_realm
-    rp, token = realm.code_flow()
+    _rp, token = realm.code_flow()
     second = _token(realm, grant_type="refresh_token", refresh_token=token["refresh_token"]).json()
     third = _token(realm, grant_type="refresh_token", refresh_token=second["refresh_token"]).json()
     assert len({token["refresh_token"], second["refresh_token"], third["refresh_token"]}) == 3
