@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 ACTOR = "cli"
 
 
-def factor_view(tenant: "TenantView", owner: "User", factor: "Factor") -> dict[str, Any]:
+def factor_view(tenant: TenantView, owner: User, factor: Factor) -> dict[str, Any]:
     """A factor as the CLI shows it (operators see the number; never the secret, R-84)."""
     return {
         "tenant": tenant.slug,
@@ -39,7 +39,7 @@ def factor_view(tenant: "TenantView", owner: "User", factor: "Factor") -> dict[s
     }
 
 
-def _target(tenant: str, username: str) -> tuple["TenantView", "User"]:
+def _target(tenant: str, username: str) -> tuple[TenantView, User]:
     svc = services()
     t = svc.tenants.require(tenant)
     row = svc.users.by_username(t, username)

@@ -33,3 +33,6 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 #: Proxy headers are handled by the app (``IDP_PROXY_COUNT``), not by gunicorn.
 forwarded_allow_ips = "127.0.0.1"
 proc_name = "idp"
+#: Recent gunicorn versions open a control socket at one fixed path in the home folder by default, which two
+#: servers on one host would share; the IdP needs none (older gunicorns ignore this name).
+control_socket_disable = True
