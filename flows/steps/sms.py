@@ -21,12 +21,28 @@ also throttled per account and per (account, address) (R-06).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
+from flows.steps.totp import (
+    audit,
+    check_config_policy,
+    notify_failed_second_factor,
+    second_factor_amr,
+    second_factor_needed,
+    second_factor_proved,
+)
 from idp.accounts.factors import SmsError
-from idp.flowengine.contract import Abort, Challenge, Failure, Outcome, Step, StepContext, Success
-from flows.steps.totp import audit, check_config_policy, notify_failed_second_factor, second_factor_amr, second_factor_needed, second_factor_proved
+from idp.flowengine.contract import (
+    Abort,
+    Challenge,
+    Failure,
+    Outcome,
+    Step,
+    StepContext,
+    Success,
+)
 
 #: Message ids the page shows for the service's refusals (idp/web/messages.py).
 SEND_ERRORS = {

@@ -20,10 +20,19 @@ policy into ``required``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from idp.flowengine.contract import Challenge, Failure, Outcome, Skip, Step, StepContext, Success
+from idp.flowengine.contract import (
+    Challenge,
+    Failure,
+    Outcome,
+    Skip,
+    Step,
+    StepContext,
+    Success,
+)
 
 #: ``acr`` values that ask for a second factor (docs/CONTRACTS.md).
 MFA_ACR_VALUES = ("urn:idp:acr:mfa", "mfa")

@@ -25,16 +25,31 @@ Two uses:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-import qrcode
-import qrcode.image.svg
+import qrcode  # type: ignore[import-untyped]
+import qrcode.image.svg  # type: ignore[import-untyped]
 from markupsafe import Markup
 
+from flows.steps.totp import (
+    audit,
+    check_config_policy,
+    effective_policy,
+    second_factor_amr,
+    second_factor_proved,
+    user_has_second_factor,
+)
 from idp.accounts.factors import FactorError, group_secret
-from idp.flowengine.contract import Abort, Challenge, Failure, Outcome, Step, StepContext, Success
-from flows.steps.totp import audit, check_config_policy, effective_policy, second_factor_amr, second_factor_proved, user_has_second_factor
+from idp.flowengine.contract import (
+    Abort,
+    Challenge,
+    Failure,
+    Outcome,
+    Step,
+    StepContext,
+    Success,
+)
 
 _XML_DECL = re.compile(r"^<\?xml[^>]*\?>\s*")
 

@@ -35,7 +35,7 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
@@ -162,18 +162,18 @@ def mask_phone(number: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class FactorService:
     """Second factors of users; every rule about them is here (steps, CLI and admin API call it)."""
 
-    def __init__(self, services: "Services") -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
 
     # -- reading ----------------------------------------------------------------
 
-    def active(self, tenant: "TenantView", user: User, type: str | None = None) -> list[Factor]:
+    def active(self, tenant: TenantView, user: User, type: str | None = None) -> list[Factor]:
         """The user's active factors (optionally of one ``type``: ``totp`` or ``sms``), oldest first."""
         with self.services.db.session() as s:
             q = select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id, Factor.removed_at.is_(None))
@@ -181,29 +181,29 @@ class FactorService:
                 q = q.where(Factor.type == type)
             return list(s.scalars(q.order_by(Factor.created_at, Factor.id)))
 
-    def history(self, tenant: "TenantView", user: User) -> list[Factor]:
+    def history(self, tenant: TenantView, user: User) -> list[Factor]:
         """Every factor ever bound to the user, removed ones included (R-14)."""
         with self.services.db.session() as s:
             q = select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id)
             return list(s.scalars(q.order_by(Factor.created_at, Factor.id)))
 
-    def get(self, tenant: "TenantView", user: User, factor_id: str) -> Factor | None:
+    def get(self, tenant: TenantView, user: User, factor_id: str) -> Factor | None:
         with self.services.db.session() as s:
             return s.scalar(
                 select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id, Factor.id == factor_id)
             )
 
-    def has_totp(self, tenant: "TenantView", user: User) -> bool:
+    def has_totp(self, tenant: TenantView, user: User) -> bool:
         return bool(self.active(tenant, user, "totp"))
 
-    def sms_number(self, tenant: "TenantView", user: User) -> str | None:
+    def sms_number(self, tenant: TenantView, user: User) -> str | None:
         """The number of the user's active SMS factor, when the tenant allows SMS as a second factor (R-37)."""
         if not tenant.config.sms.allowed_as_second_factor:
             return None
         rows = self.active(tenant, user, "sms")
         return rows[-1].phone if rows and rows[-1].phone else None
 
-    def phone_on_file(self, tenant: "TenantView", user: User) -> str | None:
+    def phone_on_file(self, tenant: TenantView, user: User) -> str | None:
         """The user's verified number on file (for recovery codes and notices), or None (R-10)."""
         fresh = self.services.users.get(tenant, user.id)
         if fresh is None or not fresh.phone or not fresh.phone_verified:
@@ -212,16 +212,16 @@ class FactorService:
 
     # -- TOTP -------------------------------------------------------------------
 
-    def _issuer(self, tenant: "TenantView") -> str:
+    def _issuer(self, tenant: TenantView) -> str:
         return tenant.brand_name
 
-    def otpauth_uri(self, tenant: "TenantView", user: User, secret: str) -> str:
+    def otpauth_uri(self, tenant: TenantView, user: User, secret: str) -> str:
         """``otpauth://totp/Issuer:username?secret=...&issuer=Issuer`` (R-85: shown, never emailed)."""
         return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_INTERVAL).provisioning_uri(
             name=user.username, issuer_name=self._issuer(tenant)
         )
 
-    def begin_totp_enrolment(self, tenant: "TenantView", user: User) -> PendingTotp:
+    def begin_totp_enrolment(self, tenant: TenantView, user: User) -> PendingTotp:
         """A fresh 160-bit secret and its URI (R-80); nothing is saved."""
         secret = pyotp.random_base32()
         return PendingTotp(secret=secret, uri=self.otpauth_uri(tenant, user, secret), issuer=self._issuer(tenant), label=user.username)
@@ -235,14 +235,14 @@ class FactorService:
 
     def confirm_totp_enrolment(
         self,
-        tenant: "TenantView",
+        tenant: TenantView,
         user: User,
         secret: str,
         code: str,
         replace_existing: bool = False,
         label: str = "",
         actor: str = "",
-        request: "RequestInfo | None" = None,
+        request: RequestInfo | None = None,
     ) -> Factor:
         """Save the TOTP factor of ``secret`` once ``code`` from it is valid (R-85).
 
@@ -276,7 +276,7 @@ class FactorService:
         return factor
 
     def add_totp(
-        self, tenant: "TenantView", user: User, secret: str | None = None, label: str = "", actor: str = "cli"
+        self, tenant: TenantView, user: User, secret: str | None = None, label: str = "", actor: str = "cli"
     ) -> tuple[Factor, str]:
         """Bind a TOTP factor directly (operators, tests); returns it and its ``otpauth://`` URI."""
         if secret is None:
@@ -303,7 +303,7 @@ class FactorService:
             self._audit(s, tenant, user, "factor.enrolled", None, actor=actor, factor_id=factor.id, factor_type="totp")
         return factor, self.otpauth_uri(tenant, user, secret)
 
-    def verify_totp(self, tenant: "TenantView", user: User, code: str, request: "RequestInfo | None" = None) -> TotpCheck:
+    def verify_totp(self, tenant: TenantView, user: User, code: str, request: RequestInfo | None = None) -> TotpCheck:
         """Check ``code`` against the user's TOTP factors; a step is accepted once per credential (R-82, R-36)."""
         code = normalise_code(code)
         factors = self.active(tenant, user, "totp")
@@ -331,14 +331,14 @@ class FactorService:
         if len(code) != TOTP_DIGITS or not code.isdigit():
             return None
         totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_INTERVAL)
-        current = totp.timecode(datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc))
+        current = totp.timecode(datetime.fromtimestamp(now if now is not None else time.time(), UTC))
         found = None
         for step in range(current - TOTP_VALID_WINDOW, current + TOTP_VALID_WINDOW + 1):
             if hmac.compare_digest(totp.generate_otp(step), code):
                 found = step  # keep scanning: constant work whatever matched
         return found
 
-    def _replay_key(self, tenant: "TenantView", factor_id: str) -> str:
+    def _replay_key(self, tenant: TenantView, factor_id: str) -> str:
         return f"{tenant.slug}:totp-step:{factor_id}"
 
     def _seal(self, secret: str) -> str:
@@ -353,12 +353,12 @@ class FactorService:
             if row is not None:
                 row.last_used_at = _now()
 
-    def _replayed(self, tenant: "TenantView", user: User, factor: Factor, request: "RequestInfo | None") -> None:
+    def _replayed(self, tenant: TenantView, user: User, factor: Factor, request: RequestInfo | None) -> None:
         log.warning("totp replay refused: tenant=%s user=%s factor=%s", tenant.slug, user.id, factor.id)
         self._audit(None, tenant, user, "factor.totp_replay", request, factor_id=factor.id, factor_type="totp")
         self.notify(tenant, user, "totp_replay_notice", request)
 
-    def _drop_replay_state(self, tenant: "TenantView", removed: list[Factor]) -> None:
+    def _drop_replay_state(self, tenant: TenantView, removed: list[Factor]) -> None:
         for f in removed:
             if f.type == "totp":
                 self.services.store.destroy(self._replay_key(tenant, f.id))
@@ -366,7 +366,7 @@ class FactorService:
     # -- lifecycle --------------------------------------------------------------
 
     def remove_factor(
-        self, tenant: "TenantView", user: User, factor_id: str, actor: str = "", request: "RequestInfo | None" = None
+        self, tenant: TenantView, user: User, factor_id: str, actor: str = "", request: RequestInfo | None = None
     ) -> Factor:
         """Remove one active factor; its row stays with ``removed_at``/``removed_by`` (R-14, R-34)."""
         with self.services.db.session() as s:
@@ -384,7 +384,7 @@ class FactorService:
         return row
 
     def _remove_all(
-        self, s: "Session", tenant: "TenantView", user: User, actor: str, request: "RequestInfo | None", reason: str, type: str | None = None
+        self, s: Session, tenant: TenantView, user: User, actor: str, request: RequestInfo | None, reason: str, type: str | None = None
     ) -> list[Factor]:
         q = select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id, Factor.removed_at.is_(None))
         if type is not None:
@@ -397,7 +397,7 @@ class FactorService:
         return rows
 
     def set_phone(
-        self, tenant: "TenantView", user: User, phone: str, actor: str = "", request: "RequestInfo | None" = None
+        self, tenant: TenantView, user: User, phone: str, actor: str = "", request: RequestInfo | None = None
     ) -> Factor:
         """Bind ``phone`` as the user's SMS factor and verified number on file (R-10: a new number is a new binding).
 
@@ -428,24 +428,24 @@ class FactorService:
 
     # -- SMS codes --------------------------------------------------------------
 
-    def _sms_key(self, tenant: "TenantView", user: User) -> str:
+    def _sms_key(self, tenant: TenantView, user: User) -> str:
         return f"{tenant.slug}:sms-code:{user.id}"
 
-    def sms_code_pending(self, tenant: "TenantView", user: User, binding: str) -> bool:
+    def sms_code_pending(self, tenant: TenantView, user: User, binding: str) -> bool:
         """Whether a live code sent for ``binding`` (the flow id) awaits entry."""
         rec = self.services.store.find(self._sms_key(tenant, user))
         return rec is not None and rec.get("binding") == binding
 
     def send_sms_code(
         self,
-        tenant: "TenantView",
+        tenant: TenantView,
         user: User,
         binding: str,
         *,
         to: str | None = None,
         locale: str | None = None,
         sender_id: str = "",
-        request: "RequestInfo | None" = None,
+        request: RequestInfo | None = None,
     ) -> SmsSent:
         """Send a fresh code for ``binding`` to ``to`` (default: the user's SMS factor); voids the previous code.
 
@@ -485,7 +485,13 @@ class FactorService:
                 store.destroy(cooldown_key)
                 self._audit(None, tenant, user, "sms.cap_reached", request, cap=key.split(":")[3])
                 raise SmsError("sms_cap_reached", "too many codes were sent today; try again tomorrow", status=429)
-        from idp.messaging import Brand, DeliveryFailed, DeliveryRefused, Sms, render_sms
+        from idp.messaging import (
+            Brand,
+            DeliveryFailed,
+            DeliveryRefused,
+            Sms,
+            render_sms,
+        )
 
         texter = self.services.texter
         is_opted_out = getattr(texter, "is_opted_out", None)
@@ -531,7 +537,7 @@ class FactorService:
         self._audit(None, tenant, user, "sms.code_sent", request, to=mask_phone(number), binding_flow=binding[:8])
         return SmsSent(masked_number=mask_phone(number), expires_in=cfg.code_ttl, resend_in=cfg.resend_cooldown)
 
-    def verify_sms_code(self, tenant: "TenantView", user: User, binding: str, code: str) -> SmsCheck:
+    def verify_sms_code(self, tenant: TenantView, user: User, binding: str, code: str) -> SmsCheck:
         """Check a code sent for ``binding``; single use, voided after ``sms.max_attempts`` wrong tries (R-11, R-53)."""
         cfg = tenant.config.sms
         store = self.services.store
@@ -562,7 +568,7 @@ class FactorService:
 
     # -- notices and audit ------------------------------------------------------
 
-    def notify(self, tenant: "TenantView", user: User, template: str, request: "RequestInfo | None" = None, **context: Any) -> bool:
+    def notify(self, tenant: TenantView, user: User, template: str, request: RequestInfo | None = None, **context: Any) -> bool:
         """Mail ``template`` to the user (R-29, R-36, R-55); best effort, never raises. True when sent."""
         fresh = self.services.users.get(tenant, user.id) or user
         if not fresh.email:
@@ -571,7 +577,7 @@ class FactorService:
             from idp.messaging import Brand, Email, render
 
             lang = fresh.locale or (request.locale if request else "") or tenant.config.default_locale
-            when = datetime.fromtimestamp(request.now if request else time.time(), timezone.utc)
+            when = datetime.fromtimestamp(request.now if request else time.time(), UTC)
             rendered = render(template, lang, brand=Brand.of(tenant), when=when, browser=request.user_agent if request else "", **context)
             self.services.mailer.send(
                 Email(
@@ -585,12 +591,12 @@ class FactorService:
                 )
             )
             return True
-        except Exception:  # noqa: BLE001 - a notice must never break the sign-in it reports
+        except Exception:
             log.exception("notice %s to user %s of %s could not be sent", template, user.id, tenant.slug)
             return False
 
     def _audit(
-        self, s: "Session | None", tenant: "TenantView", user: User, type: str, request: "RequestInfo | None", actor: str = "", **details: Any
+        self, s: Session | None, tenant: TenantView, user: User, type: str, request: RequestInfo | None, actor: str = "", **details: Any
     ) -> None:
         self.services.audit.record(
             tenant.id,

@@ -89,7 +89,7 @@ class Verdict:
 class Throttle:
     """Counts failed attempts per account and per (account, client IP) and says how long to wait."""
 
-    def __init__(self, services: "Services") -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
 
     # -- keys -------------------------------------------------------------------
@@ -103,7 +103,7 @@ class Throttle:
     def _ip(self, client_ip: str) -> str:
         return self.services.secrets.digest(client_ip or "-", "throttle-ip")[:32]
 
-    def _keys(self, tenant: "TenantView", who: int | str, kind: str, client_ip: str) -> tuple[str, str, str, str, str]:
+    def _keys(self, tenant: TenantView, who: int | str, kind: str, client_ip: str) -> tuple[str, str, str, str, str]:
         if kind not in KINDS:
             raise ValueError(f"unknown throttle kind {kind!r}")
         w, ip = self._who(who), self._ip(client_ip)
@@ -118,7 +118,7 @@ class Throttle:
 
     # -- API ----------------------------------------------------------------------
 
-    def check(self, tenant: "TenantView", who: int | str, kind: str, client_ip: str) -> int:
+    def check(self, tenant: TenantView, who: int | str, kind: str, client_ip: str) -> int:
         """Seconds to wait before this attempt may be checked (0: go ahead). Read-only."""
         acct_n, _ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
         store = self.services.store
@@ -139,7 +139,7 @@ class Throttle:
 
     def record_failure(
         self,
-        tenant: "TenantView",
+        tenant: TenantView,
         who: int | str,
         kind: str,
         client_ip: str,
@@ -169,7 +169,7 @@ class Throttle:
             self._audit_lockout(tenant, who, kind, client_ip, user_agent, wait, n_ip, n_acct)
         return Verdict(wait=wait, ip_failures=n_ip, account_failures=n_acct)
 
-    def record_success(self, tenant: "TenantView", who: int | str, kind: str, client_ip: str) -> None:
+    def record_success(self, tenant: TenantView, who: int | str, kind: str, client_ip: str) -> None:
         """Reset the factor's counters for the account and trust this address for a while (R-27)."""
         acct_n, ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
         store = self.services.store
@@ -178,7 +178,7 @@ class Throttle:
         if isinstance(who, int):
             store.upsert(trusted, {"at": time.time()}, TRUSTED_TTL)
 
-    def failures(self, tenant: "TenantView", who: int | str, kind: str, client_ip: str) -> tuple[int, int]:
+    def failures(self, tenant: TenantView, who: int | str, kind: str, client_ip: str) -> tuple[int, int]:
         """(failures from this address, failures from everywhere) in the current window."""
         acct_n, ip_n, *_ = self._keys(tenant, who, kind, client_ip)
         return self.services.store.counter(ip_n), self.services.store.counter(acct_n)
@@ -187,7 +187,7 @@ class Throttle:
 
     def _audit_lockout(
         self,
-        tenant: "TenantView",
+        tenant: TenantView,
         who: int | str,
         kind: str,
         client_ip: str,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from conftest import REDIS_URL
+
 from idp.messaging import read_outbox
 from idp.services import Services
 

@@ -8,9 +8,8 @@ import pyotp
 import pytest
 from sqlalchemy import text
 
-from idp.accounts.factors import FactorError
-
 from factors.conftest import PHONE, Fx
+from idp.accounts.factors import FactorError
 
 
 def _fresh_step() -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import html
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pyotp
 import pytest
 import requests
 from authlib.common.security import generate_token
-
 from conftest import LiveServer, random_slug
 from oidc.support import PASSWORD, Realm, make_realm, parse_form, query
 
@@ -48,7 +48,7 @@ def _post(browser: requests.Session, page: requests.Response, **fields: str) -> 
 
 def _post_second_form(browser: requests.Session, page: requests.Response) -> requests.Response:
     """Submit the page's second form (the "use SMS instead" or "resend" button)."""
-    forms = re.findall(r"<form\b.*?</form>", page.text, re.S)
+    forms = re.findall(r"<form\b.*?</form>", page.text, re.DOTALL)
     assert len(forms) >= 2, page.text
     parsed = parse_form(forms[1])
     return browser.post(requests.compat.urljoin(page.url, parsed.action or ""), data=parsed.fields, timeout=60)

@@ -8,15 +8,16 @@ from __future__ import annotations
 import html
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pyotp
 import requests
-
 from conftest import LiveServer, random_slug
-from idp.messaging import read_outbox
 from oidc.support import PASSWORD, Realm, make_realm
+
 from factors.test_mfa_login import PHONE, _post, _post_second_form, _start
+from idp.messaging import read_outbox
 
 
 def _realm(make_live_server: Callable[..., LiveServer], config: dict[str, Any] | None = None) -> Realm:

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from idp.accounts.factors import SmsError
-
 from factors.conftest import PHONE, Fx
+from idp.accounts.factors import SmsError
 
 
 def _sms_user(fx: Fx, phone: str = PHONE) -> Any:
@@ -185,10 +184,10 @@ def test_sns_delivery_and_failed_send_voids_the_code(make_fx: Any, aws_env: Any,
     assert "Transactional" in sms.body.decode() and "Acme" in sms.body.decode()
     code = re.search(r"\b(\d{6})\b", aws_env.last_sms(PHONE).message).group(1)  # read back from moto
     body = (
-        '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
-        "<Code>InvalidParameter</Code><Message>Invalid parameter: PhoneNumber</Message></Error>"
-        "<RequestId>5d3c1e2a-0000-4000-8000-000000000001</RequestId></ErrorResponse>"
-    ).encode()
+        b'<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>'
+        b"<Code>InvalidParameter</Code><Message>Invalid parameter: PhoneNumber</Message></Error>"
+        b"<RequestId>5d3c1e2a-0000-4000-8000-000000000001</RequestId></ErrorResponse>"
+    )
     aws_proxy.fail_next("Publish", 1, (400, {"Content-Type": "text/xml"}, body))
     with pytest.raises(SmsError) as err:
         fx.services.factors.send_sms_code(fx.tenant, user, "flow-1")

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 import redis
-
 from conftest import REDIS_URL
-from idp.security import throttle as th
 
 from factors.conftest import Fx
+from idp.security import throttle as th
 
 ATTACKER = "203.0.113.7"
 OWNER = "198.51.100.20"

@@ -10,10 +10,9 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from idp.accounts.factors import FactorError, TOTP_REPLAY_TTL
-from idp.storage.models import Factor
-
 from factors.conftest import Fx
+from idp.accounts.factors import TOTP_REPLAY_TTL, FactorError
+from idp.storage.models import Factor
 
 
 def _away_from_boundary() -> None:
