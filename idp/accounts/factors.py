@@ -322,8 +322,7 @@ class FactorService:
             if self.services.store.counter(key) == step:
                 self._replayed(tenant, user, factor, request)
                 return TotpCheck(False, "replay", factor.id)
-            # an older step than one already accepted: stale, refused like a wrong code
-            return TotpCheck(False, "invalid", factor.id)
+            # an older step than one already accepted: stale, refused like a wrong code (another factor may still match)
         return TotpCheck(False, "invalid")
 
     def _matching_step(self, secret: str, code: str, now: float | None = None) -> int | None:
