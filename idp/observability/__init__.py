@@ -8,8 +8,9 @@
 - one JSON access-log line (R-46: the path's query string and any code or
   token in the URL are redacted; emails and phone numbers masked).
 
-It also serves ``/metrics``, turns outages into 503s (R-95, :mod:`.faults`)
-and counts database connection errors as store errors.
+It also serves ``/metrics``, turns outages into 503s (R-95, :mod:`.faults`),
+counts database connection errors as store errors, and counts every committed
+audit event (:mod:`.audit_metrics`: logins, MFA, recoveries, messages).
 
 Helpers for the rest of the IdP live in :mod:`idp.observability.metrics`
 (``count_login``, ``count_mfa``, ``count_recovery``, ``count_message``,
@@ -23,10 +24,10 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 from sqlalchemy import event
 
-from idp.observability import faults, metrics
+from idp.observability import audit_metrics, faults, metrics
 from idp.observability.logs import configure_logging, redact
 from idp.observability.request_id import HEADER, request_id_from
 
@@ -42,48 +43,65 @@ _SECRET_VIEW_ARGS = ("token", "code", "secret", "link", "ticket")
 
 
 def _start() -> None:
-    g.request_started = time.perf_counter()
-    g.request_id = request_id_from(request.headers.get(HEADER))
+    ctx = g._get_current_object()  # type: ignore[attr-defined]
+    ctx.request_started = time.perf_counter()
+    ctx.request_id = request_id_from(request.headers.get(HEADER))
 
 
-def _logged_path() -> str:
-    path = request.path
-    for name, value in (request.view_args or {}).items():
+def _logged_path(req: Request) -> str:
+    path = req.path
+    view_args = req.view_args or {}
+    for name, value in view_args.items():
         if isinstance(value, str) and value and any(s in name.lower() for s in _SECRET_VIEW_ARGS):
             path = path.replace(value, "[redacted]")
     # Decoded (``%40`` to ``@``, ``%2B`` to ``+``) so that masking sees addresses and numbers.
-    query = unquote(request.query_string.decode("latin-1"))
+    query = unquote(req.query_string.decode("latin-1"))
     return redact(f"{path}?{query}") if query else redact(path)
 
 
 def _finish(timer: metrics.RequestTimer) -> Any:
     def finish(response: Response) -> Response:
-        started = g.get("request_started")
+        # The real objects once: each access through Flask's proxies costs a context look-up.
+        req: Request = request._get_current_object()  # type: ignore[attr-defined]
+        ctx = g._get_current_object()  # type: ignore[attr-defined]
+        started = getattr(ctx, "request_started", None)
         elapsed = time.perf_counter() - started if started is not None else 0.0
-        rule = request.url_rule
+        rule = req.url_rule
         endpoint = rule.endpoint if rule is not None else "unmatched"
-        method = request.method if request.method in _METHODS else "other"
-        timer.observe(endpoint, method, response.status_code, elapsed)
-        request_id = g.get("request_id")
+        method = req.method if req.method in _METHODS else "other"
+        status = response.status_code
+        timer.observe(endpoint, method, status, elapsed)
+        request_id = getattr(ctx, "request_id", None)
         if request_id:
             response.headers[HEADER] = request_id
         level = logging.DEBUG if endpoint in QUIET_ENDPOINTS else logging.INFO
         if access_log.isEnabledFor(level):
-            access_log.log(
+            tenant = (req.view_args or {}).get("tenant")
+            # makeRecord + handle is logger.log without the caller look-up (a stack walk per request).
+            record = access_log.makeRecord(
+                access_log.name,
                 level,
+                __file__,
+                0,
                 "request",
+                (),
+                None,
                 extra={
+                    "request_id": request_id,
                     "method": method,
-                    "path": _logged_path(),
+                    "path": _logged_path(req),
                     "route": rule.rule if rule is not None else None,
                     "endpoint": endpoint,
-                    "tenant": (request.view_args or {}).get("tenant"),
-                    "status": response.status_code,
+                    "tenant": redact(tenant) if isinstance(tenant, str) else None,
+                    "status": status,
                     "duration_ms": round(elapsed * 1000, 3),
-                    "remote_addr": request.remote_addr,
+                    "remote_addr": req.remote_addr,
                     "bytes": response.content_length,
+                    # Every field above is fixed or already redacted: the filter skips this record.
+                    "_idp_redacted": True,
                 },
             )
+            access_log.handle(record)
         return response
 
     return finish
@@ -110,5 +128,6 @@ def init_app(app: Flask) -> None:
     app.after_request_funcs.setdefault(None, []).insert(0, _finish(timer))
     app.add_url_rule("/metrics", endpoint="observability.metrics", view_func=metrics_view, methods=["GET"])
     faults.init_app(app)
+    audit_metrics.install()
     event.listen(services.db.engine, "handle_error", _count_db_error)
     app.extensions["idp.observability"] = {"timer": timer}
