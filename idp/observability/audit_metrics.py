@@ -52,6 +52,8 @@ MFA_EVENTS: dict[str, str] = {
     "factor.removed": "removed",
     "factor.totp_replay": "replay",
 }
+#: Factor names of the throttle and the steps, as the ``factor`` label spells them (the ``amr`` names).
+FACTOR_NAMES = {"password": "pwd"}
 #: Audit type → (channel, outcome) of a message.
 MESSAGE_EVENTS: dict[str, tuple[str, str]] = {
     "sms.code_sent": ("sms", "sent"),
@@ -79,6 +81,7 @@ def count_event(tenant: str, type_: str, details: dict[str, Any]) -> None:
     """Count one committed audit event on every counter it feeds."""
     AUDIT_EVENTS.labels(metrics._label(type_)).inc()
     factor = str(details.get("factor") or "")
+    factor = FACTOR_NAMES.get(factor, factor)
     if type_ in LOGIN_EVENTS:
         outcome, fixed = LOGIN_EVENTS[type_]
         metrics.count_login(tenant, outcome, fixed or factor or "pwd")

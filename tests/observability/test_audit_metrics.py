@@ -42,6 +42,7 @@ def test_events_are_mapped_to_their_counters_and_rolled_back_ones_are_not_counte
     services.audit.record(tenant.id, "recovery.link_opened")
     services.audit.record(tenant.id, "recovery.email_sent")
     services.audit.record(tenant.id, "sms.refused", reason="opted-out")
+    services.audit.record(tenant.id, "login.lockout", factor="password", wait_seconds=30)
     with pytest.raises(RuntimeError), services.db.session() as s:
         services.audit.record(tenant.id, "login.password_ok", session=s)
         s.flush()
@@ -57,5 +58,6 @@ def test_events_are_mapped_to_their_counters_and_rolled_back_ones_are_not_counte
     assert delta("idp_recoveries_total", stage="email_sent") == 1
     assert delta("idp_messages_total", channel="email", outcome="sent") == 1
     assert delta("idp_messages_total", channel="sms", outcome="refused") == 1
+    assert delta("idp_logins_total", tenant=tenant.slug, outcome="locked", factor="pwd") == 1
     assert delta("idp_logins_total", tenant=tenant.slug, outcome="success", factor="pwd") == 0
     assert delta("idp_audit_events_total", type="login.password_ok") == 0
