@@ -24,6 +24,7 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
+import sqlalchemy.exc
 from flask import Flask, Request, Response, g, request
 from sqlalchemy import event
 
@@ -114,7 +115,7 @@ def metrics_view() -> Response:
 
 
 def _count_db_error(context: Any) -> None:
-    if context.is_disconnect or isinstance(context.sqlalchemy_exception, faults.sqlalchemy.exc.OperationalError):
+    if context.is_disconnect or isinstance(context.sqlalchemy_exception, sqlalchemy.exc.OperationalError):
         metrics.count_store_error("database")
 
 
