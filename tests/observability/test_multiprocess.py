@@ -39,7 +39,6 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
         "IDP_SECRET_KEY": "multiprocess-test-" + "k" * 32,
         "IDP_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "XDG_RUNTIME_DIR": str(tmp_path),
     }
     argv = [
         sys.executable, "-m", "gunicorn",
