@@ -30,7 +30,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+    # a bounded connect time: an unreachable database host must give a 503 quickly, not hang a worker
+    return create_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800, pool_timeout=5, connect_args={"connect_timeout": 3}
+    )
 
 
 class Database:

@@ -73,6 +73,9 @@ class RedisStore(EphemeralStore):
         try:
             return fn()
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            from idp.observability.metrics import count_store_error
+
+            count_store_error("redis")
             raise StoreUnavailable(f"redis unavailable: {exc.__class__.__name__}") from exc
 
     def upsert(self, key: str, payload: dict[str, Any], expires_in: int, grant_id: str | None = None) -> None:

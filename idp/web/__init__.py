@@ -19,6 +19,8 @@ def init_web(app: Flask) -> None:
     errors.init_app(app)
     browser.init_app(app)
 
+    from idp import observability
+    from idp.messaging import outbox_pages
     from idp.oidc.blueprint import bp as oidc_bp
     from idp.web.account import bp as account_bp
     from idp.web.flows import bp as flows_bp
@@ -28,5 +30,5 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(oidc_bp)
     app.register_blueprint(flows_bp)
     app.register_blueprint(account_bp)
-    __import__("idp.observability", fromlist=["init_app"]).init_app(app)  # metrics, JSON logs, 503s (issue 6)
-    __import__("idp.messaging.outbox_pages", fromlist=["init_app"]).init_app(app)  # /dev/outbox (issue 3)
+    observability.init_app(app)  # metrics, JSON logs, 503s for outages
+    outbox_pages.init_app(app)  # /dev/outbox (development only)
