@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
 CACHE_TTL = 5.0
 #: Scopes the provider knows (OIDC Core §5.4 plus ``offline_access``).
 SUPPORTED_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+#: The admin API's scope (idp/admin/auth.py); a client gets it only when registered with it explicitly.
+ADMIN_SCOPE = "admin"
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 #: Purpose of the keyed digest of client secrets.
@@ -109,6 +111,17 @@ def redirect_uri_matches(registered: str, candidate: str) -> bool:
         and not cand.username
         and not cand.password
     )
+
+
+def _checked_scope(scope: Any) -> str:
+    """The scopes a client may be granted: known ones only; ``admin`` only when asked for by name."""
+    if not isinstance(scope, str):
+        raise ClientError("scope must be a space-separated string", field="scope")
+    names = list(dict.fromkeys(scope.split()))
+    for name in names:
+        if name not in SUPPORTED_SCOPES + (ADMIN_SCOPE,):
+            raise ClientError(f"unsupported scope {name!r}: use {', '.join(SUPPORTED_SCOPES + (ADMIN_SCOPE,))}", field="scope")
+    return " ".join(names)
 
 
 @dataclass(frozen=True)
@@ -277,6 +290,7 @@ class ClientService:
         auth_method: str | None = None,
         require_pkce: bool = True,
         name: str = "",
+        scope: str | None = None,
     ) -> tuple[ClientView, str | None]:
         """Register a client; returns it with its secret (None for a public client). Nothing is written on error."""
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
@@ -292,6 +306,7 @@ class ClientService:
             require_pkce=require_pkce,
             name=name,
         )
+        allowed_scope = _checked_scope(scope) if scope is not None else " ".join(SUPPORTED_SCOPES)
         secret = None if public else random_token(32)
         with self.services.db.session() as s:
             if s.scalar(select(Client.id).where(Client.tenant_id == tenant.id, Client.client_id == client_id)) is not None:
@@ -300,7 +315,7 @@ class ClientService:
                 tenant_id=tenant.id,
                 client_id=client_id,
                 secret_hash=self.services.secrets.digest(secret, SECRET_PURPOSE) if secret else "",
-                scope=" ".join(SUPPORTED_SCOPES),
+                scope=allowed_scope,
                 **fields,
             )
             s.add(row)
@@ -314,8 +329,8 @@ class ClientService:
 
     def update(self, tenant: "TenantView", client_id: str, **changes: Any) -> ClientView:
         """Change ``redirect_uris``, ``post_logout_redirect_uris``, ``grant_types``, ``auth_method``,
-        ``require_pkce`` or ``name``; the whole result is checked before anything is written."""
-        allowed = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name"}
+        ``require_pkce``, ``name`` or ``scope``; the whole result is checked before anything is written."""
+        allowed = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name", "scope"}
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ClientError(f"unknown client field {unknown[0]!r}", field=unknown[0])
@@ -335,6 +350,8 @@ class ClientService:
             if (merged["auth_method"] == "none") != public:
                 raise ClientError("a client cannot switch between public and confidential; register a new one", field="auth_method")
             fields = self._checked(public=public, **merged)
+            if "scope" in changes:
+                fields["scope"] = _checked_scope(changes["scope"])
             for k, v in fields.items():
                 setattr(row, k, v)
             view = self._view(tenant, row)

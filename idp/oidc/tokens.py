@@ -55,6 +55,8 @@ REFRESH_PREFIX = "r1"
 AT_TYP = "at+jwt"
 #: Clock skew tolerated when checking ``iat``/``exp`` of our own tokens.
 LEEWAY = 5
+#: ``aud`` of access tokens that carry the ``admin`` scope: the admin API is their resource server (RFC 9068 §3).
+ADMIN_AUDIENCE = "idp-admin"
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ class TokenService:
         claims: dict[str, Any] = {
             "iss": tenant.issuer,
             "sub": user.sub if user is not None else client.client_id,
-            "aud": client.client_id,
+            "aud": ADMIN_AUDIENCE if "admin" in scope.split() else client.client_id,
             "client_id": client.client_id,
             "iat": now,
             "exp": now + expires_in,
