@@ -155,7 +155,7 @@ class Throttle:
             store.upsert(acct_n + ":first", {"at": now}, WINDOW)
         wait = ip_delay(n_ip)
         if wait:
-            store.upsert(ip_until, {"until": now + wait}, wait)
+            store.upsert(ip_until, {"until": now + wait}, wait, grant_id=self._reset_label(tenant, who))
         slow = account_delay(n_acct)
         if slow:
             store.upsert(acct_until, {"until": now + slow}, slow)
@@ -177,6 +177,23 @@ class Throttle:
             store.destroy(key)
         if isinstance(who, int):
             store.upsert(trusted, {"at": time.time()}, TRUSTED_TTL)
+
+    def _reset_label(self, tenant: TenantView, who: int | str) -> str:
+        """The store label every per-address delay of an account is filed under, so :meth:`reset` finds them."""
+        return f"{tenant.slug}:throttle:{self._who(who)}"
+
+    def reset(self, tenant: TenantView, user_id: int) -> None:
+        """Unlock an account (an administrator's decision): lift every delay and the account-wide counts.
+
+        Per-address failure counts keep their window, so an address that was guessing
+        gets no fresh free attempts; the owner's next success clears them (R-06, R-27).
+        """
+        store = self.services.store
+        for kind in KINDS:
+            base = f"{tenant.slug}:throttle:{kind}:{self._who(user_id)}"
+            for key in (f"{base}:n", f"{base}:n:first", f"{base}:until"):
+                store.destroy(key)
+        store.revoke_by_grant(self._reset_label(tenant, user_id))
 
     def failures(self, tenant: TenantView, who: int | str, kind: str, client_ip: str) -> tuple[int, int]:
         """(failures from this address, failures from everywhere) in the current window."""
