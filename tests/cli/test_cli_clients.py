@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Idp
-from idp.cli.base import build_services
-from idp.settings import Settings
+from cli.support import Idp, secret_works
 
-
-def secret_works(idp: Idp, tenant: str, client_id: str, secret: str) -> bool:
-    env = {k: v for k, v in idp.env.items() if v is not None}
-    svc = build_services(Settings.from_env(environ=env))
-    try:
-        t = svc.tenants.require(tenant)
-        return svc.clients.require(t, client_id).check_client_secret(secret)
-    finally:
-        svc.close()
 
 
 def test_confidential_client_secret_printed_once(acme: Idp) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import Idp
+from cli.support import Idp, secret_works, verify
 from idp.cli.demo import PASSWORD
-from test_cli_clients import secret_works
-from test_cli_users import verify
 
 
 def test_demo_creates_tenant_user_and_client(idp: Idp) -> None:

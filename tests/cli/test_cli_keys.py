@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Idp
+from cli.support import Idp
 
 
 def test_keys_list_shows_the_first_key_active(acme: Idp) -> None:

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from conftest import Idp
+from cli.support import Idp
 
 
 def free_port() -> int:

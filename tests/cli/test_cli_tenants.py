@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Idp
+from cli.support import Idp
 
 
 def test_init_creates_schema_and_master_and_is_safe_twice(idp: Idp) -> None:

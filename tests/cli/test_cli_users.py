@@ -4,20 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import STRONG, Idp
-from idp.cli.base import build_services
-from idp.settings import Settings
+from cli.support import STRONG, Idp, verify
 
-
-def verify(idp: Idp, tenant: str, username: str, password: str) -> bool:
-    """Check a password through the service layer, as the login page would."""
-    env = {k: v for k, v in idp.env.items() if v is not None}
-    svc = build_services(Settings.from_env(environ=env))
-    try:
-        t = svc.tenants.require(tenant)
-        return svc.users.verify_password(svc.users.by_username(t, username), password)
-    finally:
-        svc.close()
 
 
 def test_user_create_json(acme: Idp) -> None:
