@@ -20,8 +20,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import pytest
@@ -36,7 +37,7 @@ def _bin(venv: Path, name: str) -> str:
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
     assert result.returncode == 0, f"{' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -73,7 +74,7 @@ def _installed_paths(venv: Path, work: Path, env: dict[str, str]) -> dict[str, s
 
 
 def test_installed_copy_is_used_not_the_source_tree(installed: Installed) -> None:
-    src, venv, work, env = installed
+    _, venv, work, env = installed
     for name, path in _installed_paths(venv, work, env).items():
         assert path.startswith(str(venv)), f"{name} imported from {path}, not from the venv"
 
@@ -152,7 +153,7 @@ def _free_port() -> int:
 
 
 def test_installed_server_serves_discovery_and_login(installed: Installed) -> None:
-    src, venv, work, env = installed
+    _, venv, work, env = installed
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(env, IDP_INSTANCE_PATH=str(work / "instance"), IDP_PUBLIC_URL=base)

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, NoReturn, Sequence, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -212,9 +213,8 @@ def read_password(password: str | None, password_stdin: bool) -> str:
         raise click.UsageError("give either --password or --password-stdin, not both")
     if password_stdin:
         line = click.get_text_stream("stdin").readline()
-        value = line[:-1] if line.endswith("\n") else line
-        if value.endswith("\r"):
-            value = value[:-1]
+        value = line.removesuffix("\n")
+        value = value.removesuffix("\r")
         if not value:
             raise CliError("no password on standard input")
         return value

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from idp.cli.base import CliError, cli, emit, json_option, password_options, read_password, services
+from idp.cli.base import (
+    CliError,
+    cli,
+    emit,
+    json_option,
+    password_options,
+    read_password,
+    services,
+)
 from idp.cli.views import user_view
 
 

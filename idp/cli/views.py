@@ -11,11 +11,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from idp.tenants.service import TenantView
 
 
-def discovery_url(tenant: "TenantView") -> str:
+def discovery_url(tenant: TenantView) -> str:
     return f"{tenant.issuer}/.well-known/openid-configuration"
 
 
-def tenant_view(tenant: "TenantView", config: bool = False) -> dict[str, Any]:
+def tenant_view(tenant: TenantView, config: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "slug": tenant.slug,
         "display_name": tenant.display_name,
@@ -29,12 +29,12 @@ def tenant_view(tenant: "TenantView", config: bool = False) -> dict[str, Any]:
     return data
 
 
-def client_view(tenant: "TenantView", client: "ClientView") -> dict[str, Any]:
+def client_view(tenant: TenantView, client: ClientView) -> dict[str, Any]:
     """A registered client, never its secret or the secret's hash."""
     return {"tenant": tenant.slug, **client.to_dict()}
 
 
-def user_view(tenant: "TenantView", user: "User") -> dict[str, Any]:
+def user_view(tenant: TenantView, user: User) -> dict[str, Any]:
     return {
         "tenant": tenant.slug,
         "username": user.username,
@@ -53,6 +53,6 @@ def user_view(tenant: "TenantView", user: "User") -> dict[str, Any]:
     }
 
 
-def key_view(tenant: "TenantView", key: "KeyInfo") -> dict[str, Any]:
+def key_view(tenant: TenantView, key: KeyInfo) -> dict[str, Any]:
     """A signing key: public facts and its status (``pending``, ``active``, ``retired`` or ``expired``)."""
     return {"tenant": tenant.slug, **key.to_dict()}

@@ -7,7 +7,6 @@ import pytest
 from cli.support import Idp, secret_works
 
 
-
 def test_confidential_client_secret_printed_once(acme: Idp) -> None:
     created = acme.json(
         "client", "create", "acme", "web",

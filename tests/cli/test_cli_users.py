@@ -7,7 +7,6 @@ import pytest
 from cli.support import STRONG, Idp, verify
 
 
-
 def test_user_create_json(acme: Idp) -> None:
     user = acme.json(
         "user", "create", "acme", "alice", "--email", "Alice@Example.com", "--phone", "+33 6 12 34 56 78",
