@@ -19,7 +19,7 @@ def init_web(app: Flask) -> None:
     errors.init_app(app)
     browser.init_app(app)
 
-    from idp import observability
+    from idp import admin, observability
     from idp.messaging import outbox_pages
     from idp.oidc.blueprint import bp as oidc_bp
     from idp.web.account import bp as account_bp
@@ -32,3 +32,4 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(account_bp)
     observability.init_app(app)  # metrics, JSON logs, 503s for outages
     outbox_pages.init_app(app)  # /dev/outbox (development only)
+    admin.init_app(app)  # /admin API and console (issue 5)

@@ -1,0 +1,344 @@
+"""What an administrator can do, shared by the admin API and the console.
+
+Each method calls the service that enforces the rule (tenants, users, factors,
+clients, keys, sessions, throttle) and writes the audit event naming the acting
+admin (``admin:<tenant>/<name>``). Services that audit their own changes
+(flows, experience, factor removal) get the actor passed down instead, so every
+write is recorded exactly once. Nothing here knows HTTP.
+
+Errors are the services' own (:class:`TenantError`, :class:`UserError`,
+:class:`ClientError`, :class:`FactorError`) or :class:`AdminAuthError`; each
+carries a status and, when one field is at fault, its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from idp.accounts.users import UserError
+from idp.admin import auth
+from idp.admin.auth import Admin
+from idp.tenants.config import ConfigError, TenantConfig
+from idp.tenants.service import TenantError, TenantView
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.services import Services
+    from idp.storage.models import AuditEvent, Factor, User
+
+RECOVERY_FLOW = "self-recovery"
+#: Profile fields an admin may change with a user update (status goes through disable/enable).
+USER_FIELDS = ("email", "phone", "locale", "given_name", "family_name", "email_verified", "roles")
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def tenant_json(t: TenantView) -> dict[str, Any]:
+    return {
+        "slug": t.slug,
+        "display_name": t.display_name,
+        "experience": t.experience,
+        "issuer": t.issuer,
+        "revision": t.revision,
+        "config": t.config.dump(),
+    }
+
+
+def user_json(u: User) -> dict[str, Any]:
+    """A user as the admin API shows it: ``id`` is the OIDC subject; never the password hash."""
+    return {
+        "id": u.sub,
+        "username": u.username,
+        "email": u.email,
+        "email_verified": bool(u.email_verified),
+        "phone": u.phone,
+        "given_name": u.given_name or "",
+        "family_name": u.family_name or "",
+        "locale": u.locale,
+        "enabled": u.status == "active",
+        "roles": list(u.roles or []),
+        "created_at": iso(u.created_at),
+    }
+
+
+def factor_json(f: Factor) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "type": f.type,
+        "label": f.label or "",
+        "created_at": iso(f.created_at),
+        "created_by": f.created_by or "",
+        "last_used_at": iso(f.last_used_at),
+        "removed_at": iso(f.removed_at),
+        "removed_by": f.removed_by or "",
+    }
+
+
+def event_json(e: AuditEvent, subs: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "type": e.type,
+        "time": iso(e.created_at),
+        "user": subs.get(e.user_id) if e.user_id is not None else None,
+        "actor": e.actor or "",
+        "client_ip": e.client_ip or "",
+        "details": dict(e.details or {}),
+    }
+
+
+@dataclass
+class AdminActions:
+    """The acting admin, where the request came from, and the services."""
+
+    services: Services
+    admin: Admin
+    client_ip: str = ""
+    user_agent: str = ""
+
+    # -- helpers -------------------------------------------------------------------
+
+    def tenant(self, slug: str) -> TenantView:
+        """The tenant ``slug`` if this admin may manage it: 403 first, so nothing tells whether it exists (R-44)."""
+        auth.require_tenant(self.admin, slug)
+        return self.services.tenants.require(slug)
+
+    def user(self, tenant: TenantView, user_id: str) -> User:
+        user = self.services.users.by_sub(tenant, user_id) if isinstance(user_id, str) and len(user_id) <= 64 else None
+        if user is None:
+            raise UserError(f"unknown user {user_id!r}", status=404, field="user")
+        return user
+
+    def _audit(self, tenant: TenantView, type: str, user: User | None = None, **details: Any) -> None:
+        self.services.audit.record(
+            tenant.id,
+            type,
+            user_id=user.id if user is not None else None,
+            actor=self.admin.actor,
+            client_ip=self.client_ip,
+            user_agent=self.user_agent,
+            **details,
+        )
+
+    # -- tenants -------------------------------------------------------------------
+
+    def list_tenants(self) -> list[TenantView]:
+        """Every tenant for a platform admin; only its own for a tenant admin (R-44)."""
+        if self.admin.platform:
+            return self.services.tenants.list()
+        own = self.services.tenants.get(self.admin.tenant)
+        return [own] if own is not None and self.admin.tenant_admin else []
+
+    def create_tenant(
+        self, slug: str, display_name: str = "", experience: str = "v2", self_recovery: bool = False, config: dict[str, Any] | None = None
+    ) -> TenantView:
+        """Platform admins only. With ``self_recovery``, the flow's compatibility is checked first: refused, nothing is written."""
+        auth.require_platform(self.admin)
+        if self_recovery:
+            self._check_recovery_offer(slug, display_name, experience, config)
+        view = self.services.tenants.create(slug, display_name=display_name, experience=experience, config=config)
+        self._audit(view, "admin.tenant_created", experience=experience, self_recovery=self_recovery)
+        if self_recovery:
+            view = self.services.tenants.enable_flow(slug, RECOVERY_FLOW, actor=self.admin.actor)
+        return view
+
+    def _check_recovery_offer(self, slug: str, display_name: str, experience: str, config: dict[str, Any] | None) -> None:
+        """The flow's own compatibility rules, asked of the tenant as it would be created."""
+        try:
+            cfg = TenantConfig.load(config or {})
+        except ConfigError as exc:
+            raise TenantError(str(exc), status=422, field=exc.path) from None
+        draft = TenantView(0, slug, display_name or slug, experience, cfg, 0, self.services.settings.public_url)
+        reasons = self.services.tenants.compatibility(draft, RECOVERY_FLOW)
+        if reasons:
+            raise TenantError(f"cannot enable {RECOVERY_FLOW} for tenant {slug!r}: " + "; ".join(reasons), status=409, field="self_recovery")
+
+    def update_config(self, slug: str, patch: Any) -> TenantView:
+        if not isinstance(patch, dict):
+            raise TenantError("the configuration patch must be a JSON object", status=422, field="(root)")
+        self.tenant(slug)
+        view = self.services.tenants.update_config(slug, patch, actor=self.admin.actor)
+        self._audit(view, "admin.config_updated", fields=sorted(_paths(patch))[:50])
+        return view
+
+    def migrate(self, slug: str, experience: str) -> TenantView:
+        """Moving a tenant to another login experience is the platform's decision (issue 5)."""
+        self.tenant(slug)
+        auth.require_platform(self.admin)
+        return self.services.tenants.migrate_experience(slug, experience, actor=self.admin.actor)
+
+    def enable_flow(self, slug: str, flow: str, enabled_from: datetime | None) -> TenantView:
+        self.tenant(slug)
+        return self.services.tenants.enable_flow(slug, flow, enabled_from=enabled_from, actor=self.admin.actor)
+
+    def disable_flow(self, slug: str, flow: str) -> TenantView:
+        self.tenant(slug)
+        return self.services.tenants.disable_flow(slug, flow, actor=self.admin.actor)
+
+    # -- users ---------------------------------------------------------------------
+
+    def create_user(self, slug: str, data: dict[str, Any]) -> User:
+        tenant = self.tenant(slug)
+        roles = auth.check_roles(self.admin, slug, data.get("roles", []))
+        user = self.services.users.create(
+            tenant,
+            data["username"],
+            data.get("password"),
+            email=data.get("email"),
+            phone=data.get("phone"),
+            locale=data.get("locale"),
+            roles=roles,
+            given_name=data.get("given_name", ""),
+            family_name=data.get("family_name", ""),
+            email_verified=bool(data.get("email_verified", False)),
+        )
+        self._audit(tenant, "admin.user_created", user, roles=roles)
+        return user
+
+    def update_user(self, slug: str, user_id: str, changes: dict[str, Any]) -> User:
+        tenant = self.tenant(slug)
+        user = self.user(tenant, user_id)
+        unknown = sorted(set(changes) - set(USER_FIELDS))
+        if unknown:
+            raise UserError(f"unknown field {unknown[0]!r}", status=422, field=unknown[0])
+        if "roles" in changes:
+            changes["roles"] = auth.check_roles(self.admin, slug, changes["roles"])
+            if auth.PLATFORM_ADMIN in (user.roles or []) and not self.admin.platform:
+                raise auth.AdminAuthError(403, "only platform administrators may change a platform administrator's roles", field="roles")
+        user = self.services.users.update(tenant, user, **changes)
+        self._audit(tenant, "admin.user_updated", user, fields=sorted(changes))
+        return user
+
+    def set_enabled(self, slug: str, user_id: str, enabled: bool) -> User:
+        """Disabling also ends every session and revokes every token of the user."""
+        tenant = self.tenant(slug)
+        user = self.user(tenant, user_id)
+        user = self.services.users.update(tenant, user, status="active" if enabled else "disabled")
+        if not enabled:
+            self.services.sessions.revoke_user(tenant, user.id)
+        self._audit(tenant, "admin.user_enabled" if enabled else "admin.user_disabled", user)
+        return user
+
+    def set_password(self, slug: str, user_id: str, password: Any) -> None:
+        tenant = self.tenant(slug)
+        user = self.user(tenant, user_id)
+        if not isinstance(password, str):
+            raise UserError("password must be a string", status=422, field="password")
+        self.services.users.set_password(tenant, user, password)
+        self._audit(tenant, "admin.password_set", user)
+
+    def remove_factor(self, slug: str, user_id: str, factor_id: str) -> Factor:
+        tenant = self.tenant(slug)
+        user = self.user(tenant, user_id)
+        return self.services.factors.remove_factor(tenant, user, factor_id, actor=self.admin.actor)
+
+    def reset_factors(self, slug: str, user_id: str) -> list[Factor]:
+        """Remove every active second factor, then end the user's sessions (they were proved with those factors)."""
+        tenant = self.tenant(slug)
+        user = self.user(tenant, user_id)
+        removed = [
+            self.services.factors.remove_factor(tenant, user, f.id, actor=self.admin.actor) for f in self.services.factors.active(tenant, user)
+        ]
+        self.services.sessions.revoke_user(tenant, user.id)
+        self._audit(tenant, "admin.factors_reset", user, removed=len(removed))
+        return removed
+
+    def unlock(self, slug: str, user_id: str) -> None:
+        tenant = self.tenant(slug)
+        user = self.user(tenant, user_id)
+        self.services.throttle.reset(tenant, user.id)
+        self._audit(tenant, "admin.user_unlocked", user)
+
+    def revoke_sessions(self, slug: str, user_id: str) -> int:
+        tenant = self.tenant(slug)
+        user = self.user(tenant, user_id)
+        count = self.services.sessions.revoke_user(tenant, user.id)
+        self._audit(tenant, "admin.sessions_revoked", user, revoked=count)
+        return count
+
+    # -- clients -------------------------------------------------------------------
+
+    def create_client(self, slug: str, data: dict[str, Any]) -> tuple[Any, str | None]:
+        tenant = self.tenant(slug)
+        view, secret = self.services.clients.create(
+            tenant,
+            data["client_id"],
+            data.get("redirect_uris", []),
+            post_logout_redirect_uris=data.get("post_logout_redirect_uris", []),
+            public=bool(data.get("public", False)),
+            grant_types=data.get("grant_types"),
+            auth_method=data.get("token_endpoint_auth_method"),
+            require_pkce=bool(data.get("require_pkce", True)),
+            name=data.get("name", ""),
+            scope=data.get("scope"),
+        )
+        self._audit(tenant, "admin.client_created", client_id=view.client_id)
+        return view, secret
+
+    def update_client(self, slug: str, client_id: str, changes: dict[str, Any]) -> Any:
+        tenant = self.tenant(slug)
+        if "token_endpoint_auth_method" in changes:
+            changes["auth_method"] = changes.pop("token_endpoint_auth_method")
+        view = self.services.clients.update(tenant, client_id, **changes)
+        self._audit(tenant, "admin.client_updated", client_id=client_id, fields=sorted(changes))
+        return view
+
+    def delete_client(self, slug: str, client_id: str) -> None:
+        tenant = self.tenant(slug)
+        self.services.clients.delete(tenant, client_id)
+        self._audit(tenant, "admin.client_deleted", client_id=client_id)
+
+    def rotate_secret(self, slug: str, client_id: str) -> str:
+        tenant = self.tenant(slug)
+        secret = self.services.clients.rotate_secret(tenant, client_id)
+        self._audit(tenant, "admin.client_secret_rotated", client_id=client_id)
+        return secret
+
+    # -- keys ----------------------------------------------------------------------
+
+    def rotate_key(self, slug: str, publish_delay: int | None) -> Any:
+        tenant = self.tenant(slug)
+        info = self.services.keys.rotate(tenant, publish_delay)
+        self._audit(tenant, "admin.key_rotated", kid=info.kid)
+        return info
+
+    # -- audit ---------------------------------------------------------------------
+
+    def events(
+        self, slug: str, type: str | None, user_id: str | None, since: datetime | None, until: datetime | None, offset: int, limit: int
+    ) -> list[dict[str, Any]]:
+        tenant = self.tenant(slug)
+        uid = None
+        if user_id:
+            user = self.services.users.by_sub(tenant, user_id)
+            if user is None:
+                return []
+            uid = user.id
+        rows = self.services.audit.query(tenant.id, type=type, user_id=uid, since=since, until=until, offset=offset, limit=limit)
+        subs = self._subs(tenant, {e.user_id for e in rows if e.user_id is not None})
+        return [event_json(e, subs) for e in rows]
+
+    def _subs(self, tenant: TenantView, ids: set[int]) -> dict[int, str]:
+        from sqlalchemy import select
+
+        from idp.storage.models import User
+
+        if not ids:
+            return {}
+        with self.services.db.session() as s:
+            rows = s.execute(select(User.id, User.sub).where(User.tenant_id == tenant.id, User.id.in_(ids)))
+            return {i: sub for i, sub in rows}
+
+
+def _paths(patch: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted names a configuration patch touches (for the audit event; values are not recorded)."""
+    out: list[str] = []
+    for key, value in patch.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.extend(_paths(value, name + "."))
+        else:
+            out.append(name)
+    return out

@@ -1,0 +1,436 @@
+"""The admin console: server-rendered pages at ``/admin/console/realms/<tenant>/...`` (no JavaScript).
+
+Signing in: the console is an OIDC client of the tenant (public client
+``admin-console``, scope ``openid admin``, code flow with PKCE S256), registered on
+first use with the redirect URI ``{IDP_PUBLIC_URL}/admin/console/realms/<tenant>/callback``.
+The admin signs in on the tenant's own hosted pages (its MFA policy applies); the
+callback redeems the code at the tenant's token endpoint over HTTP, like any RP,
+checks the ID token's signature, audience and nonce, and keeps the access token
+server-side (ephemeral store) behind a random HttpOnly cookie. Every page then
+authenticates that token exactly like the API does (:func:`idp.admin.auth.authenticate`),
+so roles and revocation apply at once; when it has expired the browser goes through
+the sign-in again (silently while the tenant's SSO session lives).
+
+Every form posts ``csrf_token`` (R-42); every change goes through
+:class:`~idp.admin.actions.AdminActions`, like the API.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from flask import Blueprint, Response, current_app, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from idp.accounts.factors import FactorError
+from idp.accounts.users import UserError
+from idp.admin import stats
+from idp.admin.actions import AdminActions
+from idp.admin.auth import AdminAuthError, authenticate
+from idp.oidc.clients import ClientError
+from idp.oidc.tokens import TokenService
+from idp.security.secrets import random_token
+from idp.tenants.service import TenantError
+from idp.web import csrf
+from idp.web.browser import browser_binding
+from idp.web.i18n import current_language
+from idp.web.pages import render_page
+
+bp = Blueprint("admin_console", __name__, url_prefix="/admin/console")
+
+CLIENT_ID = "admin-console"
+SCOPE = "openid admin"
+COOKIE = "idp_admin_console"
+#: A sign-in started here must come back within this time (seconds).
+AUTH_TTL = 600
+#: Rows per page of the user search and the audit log.
+PAGE = 25
+#: Days shown by the statistics chart.
+STATS_DAYS = 30
+
+DONE = {
+    "saved": _l("Saved."),
+    "factors_reset": _l("The user's second factors were removed and their sessions ended."),
+    "unlocked": _l("The account was unlocked."),
+    "sessions_revoked": _l("The user's sessions were ended."),
+    "disabled": _l("The account was disabled and its sessions ended."),
+    "enabled": _l("The account was enabled."),
+    "deleted": _l("The client was removed."),
+}
+
+
+class SignIn(Exception):
+    """No usable console session for this tenant: go through the sign-in."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+
+
+class Refused(Exception):
+    """The signed-in admin may not manage this tenant."""
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+def _services() -> Any:
+    return current_app.extensions["idp"]
+
+
+def _secure() -> bool:
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE", False))
+
+
+def _session_key(sid: str) -> str:
+    return f"admin-console:session:{_services().secrets.digest(sid, 'admin-console')}"
+
+
+def _actions(slug: str) -> AdminActions:
+    """The signed-in admin of this browser, allowed to manage ``slug``; else :class:`SignIn` or :class:`Refused`."""
+    sid = request.cookies.get(COOKIE, "")
+    record = _services().store.find(_session_key(sid)) if 20 <= len(sid) <= 64 else None
+    if record is None:
+        raise SignIn(slug)
+    try:
+        admin = authenticate(_services(), record["access_token"])
+    except AdminAuthError as exc:
+        if exc.status == 401:
+            raise SignIn(slug) from None
+        raise Refused() from None
+    if not admin.may_manage(slug):
+        if admin.tenant != slug and not admin.platform:
+            raise SignIn(slug)  # signed in elsewhere: sign in at this tenant
+        raise Refused()
+    return AdminActions(_services(), admin, client_ip=request.remote_addr or "", user_agent=request.user_agent.string or "")
+
+
+@bp.errorhandler(SignIn)
+def _sign_in(exc: SignIn) -> Response:
+    return redirect(url_for("admin_console.login", tenant=exc.slug), 303)  # type: ignore[return-value]
+
+
+@bp.errorhandler(Refused)
+def _refused(exc: Refused) -> Response:
+    return render_page("admin/refused.html", status=403)
+
+
+def _callback_url(slug: str) -> str:
+    return f"{_services().settings.public_url}/admin/console/realms/{slug}/callback"
+
+
+def _console_client(tenant: Any) -> None:
+    """Register (or repair) the tenant's console client; audited as the console's own doing."""
+    services = _services()
+    wanted = _callback_url(tenant.slug)
+    client = services.clients.get(tenant, CLIENT_ID)
+    if client is None:
+        services.clients.create(
+            tenant, CLIENT_ID, [wanted], public=True, grant_types=["authorization_code"], name="Admin console", scope=SCOPE
+        )
+        services.audit.record(tenant.id, "admin.console_client_registered", actor="admin-console", client_id=CLIENT_ID)
+    elif client.redirect_uris != (wanted,) or client.scope != SCOPE:
+        services.clients.update(tenant, CLIENT_ID, redirect_uris=[wanted], scope=SCOPE)
+        services.audit.record(tenant.id, "admin.console_client_updated", actor="admin-console", client_id=CLIENT_ID)
+
+
+def _tenant_or_404(slug: str) -> Any:
+    tenant = _services().tenants.get(slug)
+    if tenant is None:
+        return None
+    return tenant
+
+
+# -- sign-in ----------------------------------------------------------------------------
+
+
+@bp.get("/realms/<tenant>/login")
+def login(tenant: str) -> Response:
+    view = _tenant_or_404(tenant)
+    if view is None:
+        return render_page("404.html", status=404)
+    _console_client(view)
+    state, nonce, verifier = random_token(24), random_token(24), random_token(48)
+    _services().store.upsert(
+        f"admin-console:auth:{state}", {"tenant": tenant, "verifier": verifier, "nonce": nonce, "browser": browser_binding()}, AUTH_TTL
+    )
+    params = {
+        "client_id": CLIENT_ID,
+        "response_type": "code",
+        "scope": SCOPE,
+        "redirect_uri": _callback_url(tenant),
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+        "ui_locales": current_language(),
+    }
+    return redirect(f"/realms/{tenant}/protocol/openid-connect/auth?{urllib.parse.urlencode(params)}", 303)  # type: ignore[return-value]
+
+
+def _redeem(tenant: Any, code: str, verifier: str) -> dict[str, Any]:
+    """The token response of the tenant's token endpoint, asked over HTTP like any relying party."""
+    data = urllib.parse.urlencode(
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": _callback_url(tenant.slug), "client_id": CLIENT_ID, "code_verifier": verifier}
+    ).encode()
+    req = urllib.request.Request(f"{tenant.issuer}/protocol/openid-connect/token", data=data, method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    req.add_header("Accept", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return dict(json.loads(response.read()))
+    except (urllib.error.URLError, ValueError) as exc:
+        current_app.logger.warning("admin console: code redemption at %s failed: %s", tenant.slug, exc)
+        return {}
+
+
+@bp.get("/realms/<tenant>/callback")
+def callback(tenant: str) -> Response:
+    view = _tenant_or_404(tenant)
+    record = _services().store.take(f"admin-console:auth:{request.args.get('state', '')[:64]}")
+    if view is None or record is None or record["tenant"] != tenant or record["browser"] != browser_binding() or "code" not in request.args:
+        return render_page("error.html", status=400, tenant=view, error="session_expired", retry_url=url_for(".login", tenant=tenant))
+    token = _redeem(view, request.args["code"], record["verifier"])
+    claims = TokenService(_services()).decode_jwt(view, str(token.get("id_token", "")), typ=None)
+    if claims is None or claims.get("aud") != CLIENT_ID or claims.get("nonce") != record["nonce"]:
+        return render_page("error.html", status=400, tenant=view, error="access_denied", retry_url=url_for(".login", tenant=tenant))
+    try:
+        admin = authenticate(_services(), str(token.get("access_token", "")))
+    except AdminAuthError:
+        return render_page("admin/refused.html", status=403, tenant=view)
+    if not admin.may_manage(tenant):
+        return render_page("admin/refused.html", status=403, tenant=view)
+    sid = random_token(32)
+    ttl = max(1, int(token.get("expires_in", 300)))
+    _services().store.upsert(_session_key(sid), {"access_token": token["access_token"], "tenant": tenant}, ttl)
+    response = redirect(url_for(".flows", tenant=tenant), 303)
+    response.set_cookie(COOKIE, sid, max_age=ttl, path="/admin/console/", secure=_secure(), httponly=True, samesite="Lax")
+    return response  # type: ignore[return-value]
+
+
+@bp.post("/realms/<tenant>/logout")
+def logout(tenant: str) -> Response:
+    csrf.protect()
+    _services().store.destroy(_session_key(request.cookies.get(COOKIE, "")))
+    response = render_page("admin/signed_out.html", tenant=_tenant_or_404(tenant))
+    response.delete_cookie(COOKIE, path="/admin/console/", secure=_secure(), httponly=True, samesite="Lax")
+    return response
+
+
+# -- pages ------------------------------------------------------------------------------
+
+
+def _page(template: str, do: AdminActions, slug: str, status: int = 200, **context: Any) -> Response:
+    tenant = _services().tenants.require(slug)
+    done = DONE.get(request.args.get("done", ""))
+    return render_page(template, status=status, tenant=tenant, admin=do.admin, slug=slug, done=done and str(done), **context)
+
+
+def _back(endpoint: str, done: str = "saved", **values: Any) -> Response:
+    return redirect(url_for(endpoint, done=done, **values), 303)  # type: ignore[return-value]
+
+
+REFUSALS = (TenantError, UserError, ClientError, FactorError, AdminAuthError)
+
+
+@bp.get("/realms/<tenant>/")
+def index(tenant: str) -> Response:
+    return redirect(url_for(".flows", tenant=tenant), 303)  # type: ignore[return-value]
+
+
+@bp.get("/realms/<tenant>/flows")
+def flows(tenant: str) -> Response:
+    do = _actions(tenant)
+    return _flows_page(do, tenant)
+
+
+def _flows_page(do: AdminActions, slug: str, status: int = 200, refusal: str = "") -> Response:
+    view = _services().tenants.require(slug)
+    return _page(
+        "admin/flows.html", do, slug, status=status, flows=_services().tenants.flow_status(view), config=view.config, refusal=refusal, experience=view.experience
+    )
+
+
+@bp.post("/realms/<tenant>/flows/<flow>")
+def flow_change(tenant: str, flow: str) -> Response:
+    csrf.protect()
+    do = _actions(tenant)
+    action = request.form.get("action", "")
+    try:
+        if action == "enable":
+            do.enable_flow(tenant, flow, _parse_when(request.form.get("enabled_from", "")))
+        elif action == "disable":
+            do.disable_flow(tenant, flow)
+        elif action == "settings":
+            do.update_config(tenant, {"flows": {flow: {"settings": _parse_settings(request.form.get("settings", ""))}}})
+        else:
+            return render_page("400.html", status=400)
+    except REFUSALS as exc:
+        return _flows_page(do, tenant, status=int(exc.status), refusal=str(exc))
+    return _back(".flows", tenant=tenant)
+
+
+@bp.post("/realms/<tenant>/experience")
+def experience(tenant: str) -> Response:
+    csrf.protect()
+    do = _actions(tenant)
+    try:
+        do.migrate(tenant, request.form.get("experience", ""))
+    except REFUSALS as exc:
+        return _flows_page(do, tenant, status=int(exc.status), refusal=str(exc))
+    return _back(".flows", tenant=tenant)
+
+
+def _parse_when(raw: str) -> datetime | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise TenantError("enabled_from: must be an ISO 8601 date and time with a time zone", status=422, field="enabled_from") from None
+
+
+def _parse_settings(raw: str) -> Any:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        raise TenantError("settings: must be a JSON object", status=422, field="settings") from None
+    if not isinstance(value, dict):
+        raise TenantError("settings: must be a JSON object", status=422, field="settings")
+    return value
+
+
+@bp.get("/realms/<tenant>/users")
+def users(tenant: str) -> Response:
+    do = _actions(tenant)
+    query, offset = request.args.get("q", "")[:100], _offset()
+    found, total = _services().users.search(do.tenant(tenant), query, offset, PAGE)
+    return _page("admin/users.html", do, tenant, users=found, total=total, query=query, offset=offset, page=PAGE)
+
+
+def _offset() -> int:
+    raw = request.args.get("offset", "0")
+    return max(0, min(int(raw), 1000000)) if raw.isdigit() else 0
+
+
+@bp.get("/realms/<tenant>/users/<user_id>")
+def user(tenant: str, user_id: str) -> Response:
+    do = _actions(tenant)
+    return _user_page(do, tenant, user_id)
+
+
+def _user_page(do: AdminActions, slug: str, user_id: str, status: int = 200, refusal: str = "") -> Response:
+    view = do.tenant(slug)
+    try:
+        found = do.user(view, user_id)
+    except UserError:
+        return render_page("404.html", status=404, tenant=view)
+    factors = _services().factors.active(view, found)
+    return _page("admin/user.html", do, slug, status=status, user=found, factors=factors, refusal=refusal)
+
+
+USER_ACTIONS = {
+    "reset_factors": lambda do, t, u: do.reset_factors(t, u),
+    "unlock": lambda do, t, u: do.unlock(t, u),
+    "sessions_revoked": lambda do, t, u: do.revoke_sessions(t, u),
+    "disabled": lambda do, t, u: do.set_enabled(t, u, False),
+    "enabled": lambda do, t, u: do.set_enabled(t, u, True),
+}
+USER_DONE = {"reset_factors": "factors_reset", "unlock": "unlocked"}
+
+
+@bp.post("/realms/<tenant>/users/<user_id>")
+def user_change(tenant: str, user_id: str) -> Response:
+    csrf.protect()
+    do = _actions(tenant)
+    action = request.form.get("action", "")
+    if action not in USER_ACTIONS:
+        return render_page("400.html", status=400)
+    try:
+        USER_ACTIONS[action](do, tenant, user_id)
+    except REFUSALS as exc:
+        return _user_page(do, tenant, user_id, status=int(exc.status), refusal=str(exc))
+    return _back(".user", done=USER_DONE.get(action, action), tenant=tenant, user_id=user_id)
+
+
+@bp.get("/realms/<tenant>/clients")
+def clients(tenant: str) -> Response:
+    do = _actions(tenant)
+    return _clients_page(do, tenant)
+
+
+def _clients_page(do: AdminActions, slug: str, status: int = 200, refusal: str = "", secret: tuple[str, str] | None = None) -> Response:
+    listed = [c for c in _services().clients.list(do.tenant(slug)) if c.client_id != CLIENT_ID]
+    return _page("admin/clients.html", do, slug, status=status, clients=listed, refusal=refusal, secret=secret)
+
+
+@bp.post("/realms/<tenant>/clients")
+def client_create(tenant: str) -> Response:
+    csrf.protect()
+    do = _actions(tenant)
+    form = request.form
+    data = {
+        "client_id": form.get("client_id", "").strip(),
+        "name": form.get("name", "").strip(),
+        "redirect_uris": form.get("redirect_uris", "").split(),
+        "public": form.get("public") == "on",
+    }
+    try:
+        view, secret = do.create_client(tenant, data)
+    except REFUSALS as exc:
+        return _clients_page(do, tenant, status=int(exc.status), refusal=str(exc))
+    return _clients_page(do, tenant, status=201, secret=(view.client_id, secret) if secret else None)
+
+
+@bp.post("/realms/<tenant>/clients/<client_id>")
+def client_change(tenant: str, client_id: str) -> Response:
+    csrf.protect()
+    do = _actions(tenant)
+    if client_id == CLIENT_ID:
+        return _clients_page(do, tenant, status=409, refusal=str(_l("The console's own client cannot be changed here.")))
+    try:
+        if request.form.get("action") == "rotate":
+            return _clients_page(do, tenant, secret=(client_id, do.rotate_secret(tenant, client_id)))
+        if request.form.get("action") == "delete":
+            do.delete_client(tenant, client_id)
+            return _back(".clients", done="deleted", tenant=tenant)
+    except REFUSALS as exc:
+        return _clients_page(do, tenant, status=int(exc.status), refusal=str(exc))
+    return render_page("400.html", status=400)
+
+
+@bp.get("/realms/<tenant>/events")
+def events(tenant: str) -> Response:
+    do = _actions(tenant)
+    type_, offset = request.args.get("type", "")[:64], _offset()
+    rows = do.events(tenant, type_ or None, None, None, None, offset, PAGE)
+    return _page("admin/events.html", do, tenant, events=rows, type=type_, offset=offset, page=PAGE)
+
+
+@bp.get("/realms/<tenant>/stats")
+def recovery_stats(tenant: str) -> Response:
+    do = _actions(tenant)
+    last = datetime.now(UTC).date()
+    days = stats.recovery_stats(_services(), do.tenant(tenant), last - timedelta(days=STATS_DAYS - 1), last)
+    return _page("admin/stats.html", do, tenant, days=days, chart=chart(days))
+
+
+def chart(days: list[stats.Day]) -> dict[str, Any]:
+    """Geometry of the inline SVG bar chart: one group of bars per day (requested, completed, abandoned)."""
+    series = (("requested", "#1f4fd1"), ("completed", "#1a7f37"), ("abandoned", "#b35900"))
+    top = max([1] + [getattr(d, name) for d in days for name, _ in series])
+    width, height, group = 720, 200, 720 / max(1, len(days))
+    bar = max(1.0, (group - 4) / len(series))
+    bars = []
+    for i, d in enumerate(days):
+        for j, (name, colour) in enumerate(series):
+            value = getattr(d, name)
+            h = round(height * value / top, 1)
+            bars.append({"x": round(i * group + 2 + j * bar, 1), "y": round(height - h, 1), "w": round(bar, 1), "h": h, "fill": colour, "value": value, "name": name, "date": d.day.isoformat()})
+    return {"width": width, "height": height, "top": top, "bars": bars, "series": series}
