@@ -1,11 +1,15 @@
-"""``idp tenant create|list|show``: tenants (Keycloak's realms)."""
+"""``idp tenant create|list|show|migrate|flows|enable-flow|disable-flow``: tenants (Keycloak's realms) and their flows."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
-from idp.cli.base import cli, emit, json_option, services
+from idp.cli.base import CliError, cli, emit, json_option, services
 from idp.cli.views import tenant_view
+
+SELF_RECOVERY = "self-recovery"
 
 
 @cli.group("tenant")
@@ -23,11 +27,31 @@ def tenant() -> None:
     show_default=True,
     help="Login experience: v2 (new) or legacy (existing customers not yet migrated).",
 )
+@click.option(
+    "--self-recovery/--no-self-recovery",
+    "self_recovery",
+    default=None,
+    help="Enable account self-recovery. Without either flag, asked when the tenant's set-up is compatible.",
+)
 @json_option
-def create(slug: str, name: str, experience: str, as_json: bool) -> None:
+def create(slug: str, name: str, experience: str, self_recovery: bool | None, as_json: bool) -> None:
     """Create tenant SLUG with its first signing key."""
-    view = services().tenants.create(slug, display_name=name, experience=experience)
+    tenants = services().tenants
+    if self_recovery is None and not as_json and SELF_RECOVERY in services().registry:
+        tenants.check_new(slug, experience)  # refuse a bad name before asking anything
+        if not tenants.compatibility_for_new(slug, experience, SELF_RECOVERY):
+            self_recovery = _ask("Enable account self-recovery for this tenant?")
+    flows = (SELF_RECOVERY,) if self_recovery else ()
+    view = tenants.create(slug, display_name=name, experience=experience, enable_flows=flows, actor="cli")
     emit(tenant_view(view), as_json)
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question, No by default; no answer (a script's closed stdin) is No."""
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:
+        return False
 
 
 @tenant.command("list")
@@ -44,3 +68,55 @@ def list_(as_json: bool) -> None:
 def show(slug: str, as_json: bool) -> None:
     """Show tenant SLUG with its configuration."""
     emit(tenant_view(services().tenants.require(slug), config=True), as_json)
+
+
+@tenant.command("migrate")
+@click.argument("slug")
+@click.option("--experience", type=click.Choice(["v2", "legacy"]), required=True, help="The login experience to move to.")
+@json_option
+def migrate(slug: str, experience: str, as_json: bool) -> None:
+    """Move tenant SLUG to another login experience (existing customers: legacy → v2 first)."""
+    emit(tenant_view(services().tenants.migrate_experience(slug, experience, actor="cli")), as_json)
+
+
+@tenant.command("flows")
+@click.argument("slug")
+@json_option
+def flows(slug: str, as_json: bool) -> None:
+    """List the flows of tenant SLUG with their state and compatibility (and every reason when not compatible)."""
+    svc = services()
+    rows = svc.tenants.flow_status(svc.tenants.require(slug))
+    if as_json:
+        emit(rows, as_json)
+        return
+    for row in rows:
+        state = "live" if row["live"] else (f"scheduled from {row['enabled_from']}" if row["enabled"] else "disabled")
+        compat = "compatible" if row["compatible"] else "not compatible: " + "; ".join(row["reasons"])
+        click.echo(f"{row['name']}\t{state}\t{compat}")
+
+
+@tenant.command("enable-flow")
+@click.argument("slug")
+@click.argument("flow")
+@click.option("--from", "enabled_from", default=None, help="Activation date and time, ISO 8601 with a time zone (e.g. 2026-12-01T08:00:00+00:00).")
+@json_option
+def enable_flow(slug: str, flow: str, enabled_from: str | None, as_json: bool) -> None:
+    """Enable FLOW for tenant SLUG, now or from a scheduled date; refused with every reason when not compatible."""
+    when = None
+    if enabled_from:
+        try:
+            when = datetime.fromisoformat(enabled_from)
+        except ValueError:
+            raise CliError(f"--from must be an ISO 8601 date and time, not {enabled_from!r}") from None
+    view = services().tenants.enable_flow(slug, flow, enabled_from=when, actor="cli")
+    emit({"tenant": view.slug, "flow": flow, "enabled": True, "enabled_from": view.config.flow(flow).enabled_from or None, "live": view.flow_live(flow)}, as_json)
+
+
+@tenant.command("disable-flow")
+@click.argument("slug")
+@click.argument("flow")
+@json_option
+def disable_flow(slug: str, flow: str, as_json: bool) -> None:
+    """Disable FLOW for tenant SLUG."""
+    view = services().tenants.disable_flow(slug, flow, actor="cli")
+    emit({"tenant": view.slug, "flow": flow, "enabled": False, "live": False}, as_json)

@@ -119,16 +119,41 @@ class TenantService:
 
     # -- changing -------------------------------------------------------------
 
-    def create(self, slug: str, display_name: str = "", experience: str = "v2", config: dict[str, Any] | None = None) -> TenantView:
-        """Create a tenant with its first signing key; nothing is written if any part fails."""
+    def check_new(self, slug: str, experience: str = "v2") -> None:
+        """Raise the :class:`TenantError` that :meth:`create` would for this name and experience, if any."""
         if not SLUG.match(slug):
             raise TenantError(f"invalid tenant name {slug!r}: use lower-case letters, digits and dashes", field="slug")
         if experience not in ("v2", "legacy"):
             raise TenantError("experience must be 'v2' or 'legacy'", field="experience")
+        with self.services.db.session() as s:
+            if s.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+                raise TenantError(f"tenant {slug!r} already exists", status=409, field="slug")
+
+    def create(
+        self,
+        slug: str,
+        display_name: str = "",
+        experience: str = "v2",
+        config: dict[str, Any] | None = None,
+        enable_flows: tuple[str, ...] = (),
+        actor: str = "",
+    ) -> TenantView:
+        """Create a tenant with its first signing key, and ``enable_flows`` on (each must be compatible).
+
+        Nothing is written if any part fails: an incompatible flow is refused (409) before the tenant exists.
+        """
+        self.check_new(slug, experience)
         try:
             cfg = TenantConfig.load(config or {})
+            if enable_flows:
+                cfg = cfg.merged({"flows": {name: {"enabled": True} for name in enable_flows}})
         except ConfigError as exc:
             raise TenantError(str(exc), status=422, field=exc.path) from None
+        provisional = TenantView(0, slug, display_name or slug, experience, cfg, 0, self.services.settings.public_url)
+        for name in enable_flows:
+            reasons = self.compatibility(provisional, name)
+            if reasons:
+                raise TenantError(f"cannot enable {name} for tenant {slug!r}: " + "; ".join(reasons), status=409, field="flow")
         with self.services.db.session() as s:
             if s.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
                 raise TenantError(f"tenant {slug!r} already exists", status=409, field="slug")
@@ -136,6 +161,7 @@ class TenantService:
             s.add(row)
             s.flush()
             self.services.keys.create_initial(s, row.id, cfg.tokens.signing_alg)
+            self.services.audit.record(row.id, "tenant.created", actor=actor, session=s, experience=experience, flows=list(enable_flows))
             view = self._view(row)
         self.invalidate(slug)
         return view
@@ -211,6 +237,11 @@ class TenantService:
                 }
             )
         return out
+
+    def compatibility_for_new(self, slug: str, experience: str, flow_name: str) -> list[str]:
+        """Why ``flow_name`` could not be enabled on a new tenant with these settings (empty: it could)."""
+        provisional = TenantView(0, slug, slug, experience, TenantConfig(), 0, self.services.settings.public_url)
+        return self.compatibility(provisional, flow_name)
 
     def compatibility(self, tenant: TenantView, flow_name: str) -> list[str]:
         flow = self.services.registry.get(flow_name)
