@@ -14,7 +14,7 @@ carries a status and, when one field is at fault, its name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from idp.accounts.users import UserError
@@ -33,7 +33,15 @@ USER_FIELDS = ("email", "phone", "locale", "given_name", "family_name", "email_v
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """RFC 3339 with an offset; SQLite gives back naive UTC datetimes."""
+    if value is None:
+        return None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def client_json(client: Any) -> dict[str, Any]:
+    """A client as the admin API shows it: never its secret or hash."""
+    return {**client.to_dict(), "created_at": iso(client.created_at)}
 
 
 def tenant_json(t: TenantView) -> dict[str, Any]:

@@ -298,20 +298,20 @@ def logout_user(tenant: str, user_id: str) -> Response:
 
 
 def list_clients(tenant: str) -> Response:
-    return _json({"clients": [c.to_dict() for c in _services().clients.list(_do().tenant(tenant))]})
+    return _json({"clients": [act.client_json(c) for c in _services().clients.list(_do().tenant(tenant))]})
 
 
 def create_client(tenant: str) -> Response:
     view, secret = _do().create_client(tenant, body("create_client"))
-    return _json({"client": view.to_dict(), "client_secret": secret}, 201)
+    return _json({"client": act.client_json(view), "client_secret": secret}, 201)
 
 
 def get_client(tenant: str, client_id: str) -> Response:
-    return _json(_services().clients.require(_do().tenant(tenant), client_id).to_dict())
+    return _json(act.client_json(_services().clients.require(_do().tenant(tenant), client_id)))
 
 
 def update_client(tenant: str, client_id: str) -> Response:
-    return _json(_do().update_client(tenant, client_id, body("update_client")).to_dict())
+    return _json(act.client_json(_do().update_client(tenant, client_id, body("update_client"))))
 
 
 def delete_client(tenant: str, client_id: str) -> Response:

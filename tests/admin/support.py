@@ -99,7 +99,7 @@ def _template_match(template: str, path: str) -> bool:
 def operation_of(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
     matches = [t for t in document["paths"] if _template_match(t, path)]
     assert matches, f"{path} is not in the document"
-    exact = sorted(matches, key=lambda t: t.count("{"))[0]  # literal segments win over parameters
+    exact = min(matches, key=lambda t: t.count("{"))  # literal segments win over parameters
     return document["paths"][exact][method.lower()]  # type: ignore[no-any-return]
 
 
@@ -113,7 +113,7 @@ def check_response(document: dict[str, Any], method: str, path: str, r: requests
         return
     assert r.headers["Content-Type"].startswith("application/json"), r.headers["Content-Type"]
     schema = {"components": document["components"], **content["application/json"]["schema"]}
-    errors = sorted(Draft202012Validator(schema).iter_errors(r.json()), key=str)
+    errors = sorted(Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).iter_errors(r.json()), key=str)
     assert not errors, f"{method} {path} {r.status_code}: {errors[0]}"
 
 
