@@ -8,16 +8,28 @@ and its replay marker always share a cluster slot. Atomic steps use Lua or
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import redis
+from redis.exceptions import (
+    ClusterDownError,
+    ReadOnlyError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from idp.store.base import Consumed, EphemeralStore, StoreUnavailable
 
 T = TypeVar("T")
+
+#: Errors that mean "Redis cannot serve this now", not a bug: unreachable or timed out, a Cluster
+#: with a slot whose master is down (``CLUSTERDOWN``, ``TRYAGAIN``, no node for the slot), or a
+#: master demoted by a Sentinel failover that now refuses writes (``READONLY``).
+_OUTAGES = (RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError, ReadOnlyError, SlotNotCoveredError, OSError)
 
 _CONSUME = """
 local v = redis.call('GET', KEYS[1])
@@ -46,13 +58,13 @@ def _k(key: str) -> str:
 class RedisStore(EphemeralStore):
     """Ephemeral state on Redis."""
 
-    def __init__(self, client: "redis.Redis[bytes] | redis.RedisCluster[bytes]") -> None:
+    def __init__(self, client: redis.Redis[bytes] | redis.RedisCluster[bytes]) -> None:
         self.client = client
         self._consume = client.register_script(_CONSUME)
         self._advance = client.register_script(_ADVANCE)
 
     @classmethod
-    def from_url(cls, url: str) -> "RedisStore":
+    def from_url(cls, url: str) -> RedisStore:
         """``redis://``, ``rediss://`` (TLS), ``redis+sentinel://host:port[,host:port]/service``,
         or ``redis+cluster://host:port``."""
         opts: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, "health_check_interval": 30}
@@ -65,14 +77,21 @@ class RedisStore(EphemeralStore):
             sentinel = Sentinel(hosts, password=parsed.password, ssl=parsed.scheme.startswith("rediss"), **opts)
             return cls(sentinel.master_for(service, password=parsed.password, **opts))
         if parsed.scheme in ("redis+cluster", "rediss+cluster"):
+            from redis.backoff import ExponentialWithJitterBackoff
+            from redis.retry import Retry
+
             plain = url.replace("+cluster", "", 1)
-            return cls(redis.RedisCluster.from_url(plain, **{k: v for k, v in opts.items() if k != "health_check_interval"}))
+            cluster_opts = {k: v for k, v in opts.items() if k != "health_check_interval"}
+            # redis-py retries a CLUSTERDOWN ten times by default (about 2 s per call); a request should
+            # fail closed sooner and let the client retry (R-95), so: two retries, short backoff.
+            cluster_opts["retry"] = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2)
+            return cls(redis.RedisCluster.from_url(plain, **cluster_opts))
         return cls(redis.Redis.from_url(url, **opts))
 
     def _call(self, fn: Callable[[], T]) -> T:
         try:
             return fn()
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except _OUTAGES as exc:
             from idp.observability.metrics import count_store_error
 
             count_store_error("redis")
