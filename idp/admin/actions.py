@@ -14,7 +14,7 @@ carries a status and, when one field is at fault, its name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from idp.accounts.users import UserError
@@ -36,7 +36,7 @@ def iso(value: datetime | None) -> str | None:
     """RFC 3339 with an offset; SQLite gives back naive UTC datetimes."""
     if value is None:
         return None
-    return (value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)).isoformat()
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
 
 
 def client_json(client: Any) -> dict[str, Any]:

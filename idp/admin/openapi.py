@@ -95,7 +95,7 @@ def _field_doc(cls: type, name: str) -> str:
         return ""
     for i, line in enumerate(lines):
         if line.strip().startswith(f"{name}:"):
-            docs = []
+            docs: list[str] = []
             j = i - 1
             while j >= 0 and lines[j].strip().startswith("#:"):
                 docs.insert(0, lines[j].strip()[2:].strip())
