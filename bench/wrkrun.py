@@ -1,0 +1,119 @@
+"""wrk runs with server CPU accounting (as ../shared/peers/bench.sh does): one thread, 16 connections, loopback only."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from bench.procs import cpu_seconds, rss_mb
+
+LUA = Path(__file__).resolve().parent / "lua"
+THREADS = 1
+CONNECTIONS = 16
+
+
+@dataclass
+class Result:
+    """One measured case."""
+
+    case: str
+    server: str
+    rps: float = 0.0
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int = 0
+    requests: int = 0
+    server_cores: float = 0.0
+    rps_per_core: float = 0.0
+    rss_mb: list[float] = field(default_factory=list)
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if not path:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    return path
+
+
+def _check_loopback(url: str) -> None:
+    host = urlparse(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"the bench only loads loopback addresses, not {host}")
+
+
+_RESULT = re.compile(r"^RESULT (.*)$", re.MULTILINE)
+
+
+def parse(out: str) -> dict[str, float]:
+    m = _RESULT.findall(out)
+    if not m:
+        return {}
+    return {k: float(v) for k, v in (kv.split("=") for kv in m[-1].split())}
+
+
+def wrk(
+    case: str,
+    server: str,
+    url: str,
+    script: str,
+    server_pid: int | None,
+    duration: float,
+    warmup: float,
+    env: dict[str, str] | None = None,
+    raw_dir: Path | None = None,
+    before_measure: Callable[[], dict[str, str]] | None = None,
+) -> Result:
+    """Warm up (unrecorded), then measure ``duration`` seconds; CPU of ``server_pid`` and its children over the run."""
+    _check_loopback(url)
+    exe = require_wrk()
+    full_env = {**os.environ, "WRK_THREADS": str(THREADS), **(env or {})}
+    args = [exe, f"-t{THREADS}", f"-c{CONNECTIONS}", "-s", str(LUA / script)]
+    if warmup > 0:
+        subprocess.run([*args, f"-d{warmup:g}s", url], check=False, env=full_env, capture_output=True, timeout=warmup + 30)
+    if before_measure is not None:
+        full_env.update(before_measure())
+    t0 = cpu_seconds(server_pid) if server_pid else 0.0
+    w0 = time.monotonic()
+    proc = subprocess.run(
+        [*args, f"-d{duration:g}s", "--latency", url], check=False, env=full_env, capture_output=True, text=True, timeout=duration + 60
+    )
+    w1 = time.monotonic()
+    t1 = cpu_seconds(server_pid) if server_pid else 0.0
+    if raw_dir is not None:
+        raw_dir.mkdir(parents=True, exist_ok=True)
+        (raw_dir / f"{server}-{case}.txt").write_text(proc.stdout + proc.stderr)
+    values = parse(proc.stdout)
+    res = Result(case=case, server=server)
+    if not values:
+        res.note = "wrk failed: " + (proc.stderr or proc.stdout)[-300:]
+        return res
+    res.rps = values["rps"]
+    res.p50_ms = values["p50_ms"]
+    res.p99_ms = values["p99_ms"]
+    res.errors = int(values["errors"])
+    res.requests = int(values["requests"])
+    if values.get("exhausted"):
+        res.note = f"pool exhausted for {int(values['exhausted'])} requests"
+    if server_pid:
+        cores = (t1 - t0) / (w1 - w0)
+        res.server_cores = round(cores, 3)
+        res.rps_per_core = round(res.rps / cores, 1) if cores > 0 else 0.0
+    return res
+
+
+def add_rss(res: Result, worker_pids: list[int]) -> Result:
+    res.rss_mb = [round(x, 1) for x in rss_mb(worker_pids)]
+    return res
