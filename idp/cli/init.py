@@ -13,21 +13,24 @@ MASTER = "master"
 
 def ensure_initialised(svc: Services) -> dict[str, Any]:
     """Bring the schema to the newest revision, then make sure ``master`` exists and has a signing key."""
-    from idp.storage.schema import current_revision, upgrade
+    from idp.storage.schema import current_revision, initialisation_lock, upgrade
     from idp.tenants.service import TenantError
 
-    upgrade(svc.db)
-    created = False
-    if svc.tenants.get(MASTER) is None:
-        try:
-            svc.tenants.create(MASTER, display_name="Master", experience="v2")
-            created = True
-        except TenantError:
-            # Another node ran `idp init` at the same moment and created it first.
-            svc.tenants.invalidate(MASTER)
-    master = svc.tenants.require(MASTER)
-    if not list(svc.keys.list(master)):
-        svc.keys.rotate(master, publish_delay=0)
+    # Nodes started together each run `idp init`: one at a time, so the master tenant and its key are made once.
+    with initialisation_lock(svc.db):
+        upgrade(svc.db)
+        created = False
+        svc.tenants.invalidate(MASTER)
+        if svc.tenants.get(MASTER) is None:
+            try:
+                svc.tenants.create(MASTER, display_name="Master", experience="v2")
+                created = True
+            except TenantError:
+                # Another node ran `idp init` at the same moment and created it first.
+                svc.tenants.invalidate(MASTER)
+        master = svc.tenants.require(MASTER)
+        if not list(svc.keys.list(master)):
+            svc.keys.rotate(master, publish_delay=0)
     return {
         "database": _redacted(svc.settings.database_url),
         "schema_revision": current_revision(svc.db),
