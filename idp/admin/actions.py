@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from idp.accounts.users import UserError
 from idp.admin import auth
 from idp.admin.auth import Admin
-from idp.tenants.config import ConfigError, TenantConfig
 from idp.tenants.service import TenantError, TenantView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -144,32 +143,25 @@ class AdminActions:
     ) -> TenantView:
         """Platform admins only. With ``self_recovery``, the flow's compatibility is checked first: refused, nothing is written."""
         auth.require_platform(self.admin)
-        if self_recovery:
-            self._check_recovery_offer(slug, display_name, experience, config)
-        view = self.services.tenants.create(slug, display_name=display_name, experience=experience, config=config)
-        self._audit(view, "admin.tenant_created", experience=experience, self_recovery=self_recovery)
-        if self_recovery:
-            view = self.services.tenants.enable_flow(slug, RECOVERY_FLOW, actor=self.admin.actor)
-        return view
-
-    def _check_recovery_offer(self, slug: str, display_name: str, experience: str, config: dict[str, Any] | None) -> None:
-        """The flow's own compatibility rules, asked of the tenant as it would be created."""
         try:
-            cfg = TenantConfig.load(config or {})
-        except ConfigError as exc:
-            raise TenantError(str(exc), status=422, field=exc.path) from None
-        draft = TenantView(0, slug, display_name or slug, experience, cfg, 0, self.services.settings.public_url)
-        reasons = self.services.tenants.compatibility(draft, RECOVERY_FLOW)
-        if reasons:
-            raise TenantError(f"cannot enable {RECOVERY_FLOW} for tenant {slug!r}: " + "; ".join(reasons), status=409, field="self_recovery")
+            return self.services.tenants.create(
+                slug,
+                display_name=display_name,
+                experience=experience,
+                config=config,
+                enable_flows=(RECOVERY_FLOW,) if self_recovery else (),
+                actor=self.admin.actor,
+            )
+        except TenantError as exc:
+            if exc.field == "flow":  # the body names it self_recovery
+                exc.field = "self_recovery"
+            raise
 
     def update_config(self, slug: str, patch: Any) -> TenantView:
         if not isinstance(patch, dict):
             raise TenantError("the configuration patch must be a JSON object", status=422, field="(root)")
         self.tenant(slug)
-        view = self.services.tenants.update_config(slug, patch, actor=self.admin.actor)
-        self._audit(view, "admin.config_updated", fields=sorted(_paths(patch))[:50])
-        return view
+        return self.services.tenants.update_config(slug, patch, actor=self.admin.actor)
 
     def migrate(self, slug: str, experience: str) -> TenantView:
         """Moving a tenant to another login experience is the platform's decision (issue 5)."""
@@ -338,15 +330,3 @@ class AdminActions:
         with self.services.db.session() as s:
             rows = s.execute(select(User.id, User.sub).where(User.tenant_id == tenant.id, User.id.in_(ids)))
             return {i: sub for i, sub in rows}
-
-
-def _paths(patch: dict[str, Any], prefix: str = "") -> list[str]:
-    """The dotted names a configuration patch touches (for the audit event; values are not recorded)."""
-    out: list[str] = []
-    for key, value in patch.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.extend(_paths(value, name + "."))
-        else:
-            out.append(name)
-    return out

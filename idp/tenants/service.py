@@ -168,6 +168,10 @@ class TenantService:
 
     def update_config(self, slug: str, patch: dict[str, Any], actor: str = "") -> TenantView:
         """Deep-merge ``patch`` into the configuration; a bad value raises naming the field (422)."""
+        return self._change_config(slug, patch, actor, "tenant.config_updated", fields=sorted(_paths(patch))[:50])
+
+    def _change_config(self, slug: str, patch: dict[str, Any], actor: str, event: str, **details: Any) -> TenantView:
+        """Validate and save a configuration change with its audit event, in one transaction."""
         with self.services.db.session() as s:
             row = s.scalar(select(Tenant).where(Tenant.slug == slug).with_for_update())
             if row is None:
@@ -178,7 +182,6 @@ class TenantService:
                     flow = self.services.registry.get(name)
                     if flow is None:
                         raise ConfigError(f"flows.{name}", "is not a registered flow")
-                    self._view(row)  # current snapshot is valid
                     from idp.flowengine.settings import build_flow_config
 
                     build_flow_config(flow, binding.settings, f"flows.{name}.settings")
@@ -186,6 +189,7 @@ class TenantService:
                 raise TenantError(str(exc), status=422, field=exc.path) from None
             row.config = cfg.dump()
             row.revision += 1
+            self.services.audit.record(row.id, event, actor=actor, session=s, **details)
             view = self._view(row)
         self.invalidate(slug)
         return view
@@ -258,9 +262,9 @@ class TenantService:
         if enabled_from is not None and enabled_from.tzinfo is None:
             raise TenantError("the activation date needs a time zone (e.g. 2026-12-01T08:00:00+00:00)", field="enabled_from")
         binding = {"enabled": True, "enabled_from": enabled_from.isoformat() if enabled_from else ""}
-        view = self.update_config(slug, {"flows": {flow_name: binding}}, actor=actor)
-        self.services.audit.record(view.id, "tenant.flow_enabled", actor=actor, flow=flow_name, enabled_from=binding["enabled_from"] or None)
-        return view
+        return self._change_config(
+            slug, {"flows": {flow_name: binding}}, actor, "tenant.flow_enabled", flow=flow_name, enabled_from=binding["enabled_from"] or None
+        )
 
     def disable_flow(self, slug: str, flow_name: str, actor: str = "") -> TenantView:
         tenant = self.require(slug)
@@ -268,6 +272,17 @@ class TenantService:
             raise TenantError(f"unknown flow {flow_name!r}", status=404, field="flow")
         if flow_name == "browser-login":
             raise TenantError("the browser-login flow cannot be disabled: users would have no way to sign in", status=409, field="flow")
-        view = self.update_config(tenant.slug, {"flows": {flow_name: {"enabled": False, "enabled_from": ""}}}, actor=actor)
-        self.services.audit.record(view.id, "tenant.flow_disabled", actor=actor, flow=flow_name)
-        return view
+        return self._change_config(tenant.slug, {"flows": {flow_name: {"enabled": False, "enabled_from": ""}}}, actor, "tenant.flow_disabled", flow=flow_name)
+
+
+
+def _paths(patch: Any, prefix: str = "") -> list[str]:
+    """The dotted names of the settings a patch touches (for the audit: names, never values)."""
+    out: list[str] = []
+    for key, value in (patch or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.extend(_paths(value, name + "."))
+        else:
+            out.append(name)
+    return out

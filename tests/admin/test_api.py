@@ -26,7 +26,7 @@ def test_config_patch_is_validated_like_a_file_load_and_audited(world: AdminWorl
     assert world.call("PATCH", f"/admin/realms/{acme.slug}/config", token, data="not json").status_code == 400
     assert world.services.tenants.require(acme.slug).config.mfa.policy == "required"
     assert world.call("GET", f"/admin/realms/{acme.slug}/config", token).json()["mfa"] == {"policy": "required"}
-    events = world.call("GET", f"/admin/realms/{acme.slug}/events?type=admin.config_updated", token).json()["events"]
+    events = world.call("GET", f"/admin/realms/{acme.slug}/events?type=tenant.config_updated", token).json()["events"]
     assert len(events) == 1 and events[0]["actor"] == f"admin:{acme.slug}/service"
     assert events[0]["details"]["fields"] == ["branding.primary_color", "mfa.policy"]
 
@@ -80,7 +80,7 @@ def test_platform_creates_tenants_offering_self_recovery_under_the_rules(world: 
     assert r.status_code == 422 and r.json()["field"] == "slug"
     r = world.call("POST", "/admin/realms", platform, json={"slug": "cfg-bad", "config": {"passwords": {"min_length": 4}}})
     assert r.status_code == 422 and r.json()["field"] == "passwords.min_length"
-    created = world.call("GET", "/admin/realms/made-v2/events?type=admin.tenant_created", platform).json()["events"]
+    created = world.call("GET", "/admin/realms/made-v2/events?type=tenant.created", platform).json()["events"]
     assert created[0]["actor"] == "admin:master/admin"
 
 
