@@ -1,7 +1,7 @@
 """Create or upgrade the database schema with Alembic; safe to run twice, and from several nodes at once.
 
 On PostgreSQL an advisory lock serialises concurrent upgrades, so nodes
-starting together run each migration once.
+starting together run each migration once; on SQLite (one host) a lock file does.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+import fcntl
 from pathlib import Path
 
 from alembic import command
@@ -45,6 +46,16 @@ def upgrade(db: Database) -> None:
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _LOCK_ID})
                 conn.commit()
+        return
+    # SQLite: one host; a lock file next to the database serialises concurrent `idp init` runs
+    path = db.engine.url.database
+    if path and path != ":memory:":
+        with open(f"{path}.migrate.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                command.upgrade(alembic_config(db), "head")
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         return
     command.upgrade(alembic_config(db), "head")
 
