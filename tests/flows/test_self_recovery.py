@@ -377,3 +377,31 @@ def test_not_you_link_locks_the_account_after_confirmation(server: Any) -> None:
     again = Walk(server, tenant)
     again.request_link(account.email)  # a disabled account gets no recovery link
     assert not [m for m in outbox(server, account.email, "email") if "token=" in m.text]
+
+
+def test_opted_out_number_ends_plainly_with_support(aws_server: Any, aws_env: Any) -> None:
+    """R-91: a number that replied STOP gets no code; the user is told and offered support; nothing changes."""
+    opted_out = "+33612345699"  # moto's SNS treats numbers ending in 99 as opted out
+    account = make_account(aws_server.services, phone=opted_out)
+    walk = walk_to_choice(aws_server, account, lambda: link_in(aws_env.last_email(account.email).body))
+    walk.post(path="second-factor")
+    walk.post(password=PASSWORD)
+    assert "opted out" in walk.page.text and "https://support.example.org" in walk.page.text
+    assert aws_env.sent_sms(opted_out) == []
+    assert len(aws_server.services.factors.active(account.tenant, account.user)) == 2
+
+
+def test_sms_cap_reached_ends_plainly_with_support(server: Any) -> None:
+    """R-89: once the account's daily SMS cap is reached, recovery stops with a plain message, not a silent failure."""
+    account = make_account(server.services, config={"sms": {"per_account_daily_cap": 1, "resend_cooldown": 1}})
+    first = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    first.post(path="second-factor")
+    first.post(password=PASSWORD)
+    assert len(outbox(server, PHONE, "sms")) == 1
+    time.sleep(1.2)  # past the resend cool-down: only the cap stands in the way
+    second = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    second.post(path="second-factor")
+    second.post(password=PASSWORD)
+    assert "Too many codes were sent today" in second.page.text
+    assert "https://support.example.org" in second.page.text and 'name="code"' not in second.page.text
+    assert len(outbox(server, PHONE, "sms")) == 1
