@@ -27,7 +27,6 @@ from authlib.oidc.core.errors import (
     RequestURINotSupportedError,
 )
 from authlib.oidc.core.util import create_half_hash
-from joserfc import jwt
 
 from idp.oidc.tokens import AuthorizationCode, Grant, GrantUser, RefreshTokenRecord
 from idp.security.secrets import random_token
@@ -250,8 +249,7 @@ class OpenIDCode(_OpenIDCode):
         if at_hash is not None:
             claims["at_hash"] = at_hash.decode("ascii")
         claims.update(self.generate_user_info(user, token["scope"]))
-        header = {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
-        return jwt.encode(header, claims, key.private, algorithms=[key.alg])
+        return key.sign_jwt(claims, "JWT")
 
 
 def grant_from(user: GrantUser, client: "ClientView", scope: str) -> Grant:

@@ -22,16 +22,18 @@ the cached rows, so every worker switches at the same instant without a query.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select
 
@@ -104,6 +106,32 @@ class LoadedKey:
     retired_at: float | None
     unpublish_at: float | None
 
+    #: Encoded JWS protected headers by ``typ`` (the same few bytes for every token this key signs).
+    _headers: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+
+    def sign_jwt(self, claims: dict[str, Any], typ: str) -> str:
+        """A compact JWS (RFC 7515 §7.1) of ``claims`` with header ``{"alg", "kid", "typ"}``, signed by this key.
+
+        The token endpoint signs on every response: the header segment is encoded
+        once per ``typ`` and the signature is made by ``cryptography`` directly
+        (RS256: RSASSA-PKCS1-v1_5 with SHA-256; ES256: ECDSA P-256 with SHA-256,
+        ``R || S`` as RFC 7518 §3.4 requires), without a JOSE library round trip.
+        """
+        head = self._headers.get(typ)
+        if head is None:
+            head = _b64(json.dumps({"alg": self.alg, "kid": self.kid, "typ": typ}, separators=(",", ":")).encode())
+            self._headers[typ] = head
+        signing_input = head + b"." + _b64(json.dumps(claims, separators=(",", ":")).encode())
+        raw = self.private.private_key
+        if self.alg == "RS256":
+            signature = raw.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+        elif self.alg == "ES256":
+            r, s = decode_dss_signature(raw.sign(signing_input, ec.ECDSA(hashes.SHA256())))  # type: ignore[union-attr,call-arg,arg-type]
+            signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        else:  # pragma: no cover - keys are created with ALGORITHMS only
+            raise ValueError(f"unsupported signing algorithm {self.alg!r}")
+        return (signing_input + b"." + _b64(signature)).decode("ascii")
+
     def signs_at(self, now: float) -> bool:
         return self.active_from <= now and (self.retired_at is None or now < self.retired_at)
 
@@ -116,6 +144,10 @@ class _TenantKeys:
     loaded_at: float
     keys: tuple[LoadedKey, ...]
     jwks_cache: tuple[tuple[str, ...], bytes, str, KeySet] | None = None
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def _aware(value: datetime | None) -> datetime | None:

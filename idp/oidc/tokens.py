@@ -344,8 +344,7 @@ class TokenService:
             if user.sid:
                 claims["sid"] = user.sid
             claims["gid"] = user.gid
-        header = {"alg": key.alg, "kid": key.kid, "typ": AT_TYP}
-        return jwt.encode(header, claims, key.private, algorithms=[key.alg])
+        return key.sign_jwt(claims, AT_TYP)
 
     def decode_jwt(self, tenant: "TenantView", token: str, typ: str | None = AT_TYP, check_exp: bool = True) -> dict[str, Any] | None:
         """Claims of a JWT this tenant signed (signature, ``iss``, ``typ``, and ``exp`` unless told), else None."""
