@@ -10,6 +10,10 @@
   caching (pages, token and error responses; the JWKS sets its own), and a
   short public cache for our static files.
 
+Only a page that rendered the ``<style>`` block asks for a nonce (:func:`csp_nonce`);
+other responses (JSON, redirects, the token endpoint) get the same policy without
+one, built once: the protocol endpoints are hot paths (issue 7).
+
 ``form-action`` is left out on purpose: Chromium applies it to the whole
 redirect chain after a form post, which would block the final redirect to a
 relying party's registered ``redirect_uri``.
@@ -33,11 +37,13 @@ def csp_nonce() -> str:
     return str(nonce)
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str | None) -> str:
+    """The policy; ``style-src`` allows the nonce's ``<style>`` block only when a page asked for one."""
+    style = f"style-src 'self' 'nonce-{nonce}'" if nonce else "style-src 'self'"
     return "; ".join(
         (
             "default-src 'none'",
-            f"style-src 'self' 'nonce-{nonce}'",
+            style,
             "img-src 'self' https: data:",
             "base-uri 'none'",
             "frame-ancestors 'none'",
@@ -45,13 +51,23 @@ def content_security_policy(nonce: str) -> str:
     )
 
 
+#: The policy of every response that rendered no nonce (JSON, redirects, errors without a page).
+CSP_WITHOUT_NONCE = content_security_policy(None)
+#: Headers that never change.
+FIXED_HEADERS = (
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+
+
 def _apply(response: Response) -> Response:
     headers = response.headers
-    headers["Content-Security-Policy"] = content_security_policy(csp_nonce())
-    headers["X-Frame-Options"] = "DENY"
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    nonce = g.get("_idp_csp_nonce")
+    headers["Content-Security-Policy"] = content_security_policy(nonce) if nonce else CSP_WITHOUT_NONCE
+    for name, value in FIXED_HEADERS:
+        headers[name] = value
     if current_app.extensions["idp"].settings.public_url.startswith("https://"):
         headers["Strict-Transport-Security"] = HSTS
     if "Cache-Control" not in headers:
