@@ -193,7 +193,7 @@ def test_idp_init_from_three_nodes_at_once(tmp_path: Path) -> None:
         subprocess.Popen([sys.executable, "-m", "idp.cli", "init", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(3)
     ]
-    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
     assert all(code == 0 for _, _, code in results), [err.decode()[-2000:] for _, err, _ in results]
 
     outputs = [json.loads(out) for out, _, _ in results]
