@@ -39,3 +39,20 @@ proc_name = "idp"
 #: Recent gunicorn versions open a control socket at one fixed path in the home folder by default, which two
 #: servers on one host would share; the IdP needs none (older gunicorns ignore this name).
 control_socket_disable = True
+
+
+# -- server hooks: multiprocess metrics (see idp.observability.gunicorn_hooks) ---------------------------
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """In the master before the first fork: empty ``PROMETHEUS_MULTIPROC_DIR`` of a previous run's values."""
+    from idp.observability import gunicorn_hooks
+
+    gunicorn_hooks.on_starting(server)
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """In the master after a worker exits (graceful reload, crash, timeout): drop its live gauges."""
+    from idp.observability import gunicorn_hooks
+
+    gunicorn_hooks.child_exit(server, worker)

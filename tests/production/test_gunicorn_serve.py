@@ -1,0 +1,66 @@
+"""``idp serve`` as operators run it: gunicorn's hooks for multiprocess metrics, a worker crash, a graceful reload.
+
+One node (two gunicorn workers) on a SQLite file and a Redis of the test's own, with
+``PROMETHEUS_MULTIPROC_DIR`` set as the image sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import requests
+from conftest import free_port
+
+from production.conftest import RedisServer
+from production.nodes import Deployment
+
+
+def _workers(master_pid: int) -> set[int]:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    return {int(p) for p in children.read_text().split()} if children.exists() else set()
+
+
+def _wait(predicate, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_hooks_reload_and_a_crashed_worker(tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "counter_4242.db").write_bytes(b"values of a previous run")  # must not be counted (nor break /metrics)
+    redis_server = RedisServer(free_port())
+    redis_server.start()
+    d = Deployment(tmp_path, f"sqlite:///{tmp_path / 'idp.db'}", redis_server.url, "http://127.0.0.1:9", tmp_path / "instance")
+    try:
+        assert d.run_cli("init").returncode == 0
+        node = d.start_node("a", workers=2, PROMETHEUS_MULTIPROC_DIR=str(metrics))
+        assert not (metrics / "counter_4242.db").exists()  # on_starting emptied the folder
+        assert requests.get(f"{node.url}/metrics", timeout=10).status_code == 200
+        _wait(lambda: len(_workers(node.proc.pid)) == 2)
+        first = _workers(node.proc.pid)
+
+        # a worker dies: gunicorn starts another, child_exit tidies its files, the service goes on
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        _wait(lambda: victim not in _workers(node.proc.pid) and len(_workers(node.proc.pid)) == 2)
+        assert requests.get(f"{node.url}/readyz", timeout=10).status_code == 200
+
+        # graceful reload (SIGHUP): new workers, requests keep being answered throughout
+        before = _workers(node.proc.pid)
+        os.kill(node.proc.pid, signal.SIGHUP)
+        statuses = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (_workers(node.proc.pid) and _workers(node.proc.pid).isdisjoint(before)):
+            statuses.append(requests.get(f"{node.url}/healthz", timeout=10).status_code)
+        assert _workers(node.proc.pid).isdisjoint(before)
+        assert set(statuses) <= {200}
+        assert requests.get(f"{node.url}/metrics", timeout=10).status_code == 200
+    finally:
+        d.close()
+        redis_server.stop()
