@@ -68,7 +68,7 @@ def _setup(server: LiveServer) -> tuple[Realm, UserPool, list[RecoveryAccount]]:
         services.factors.add_totp(tenant, user, label="old phone")
         ids = {f.id for f in services.factors.active(tenant, user)}
         accounts.append(RecoveryAccount(tenant, user, user.username, email, phone, ids))
-    return realm, UserPool(users), accounts
+    return realm, UserPool(users, reserved=6), accounts  # six users kept for the logins after the outage
 
 
 def _run(
@@ -138,6 +138,7 @@ def _run(
         time.sleep(heal_at - fault_at)
         heal()
         times["heal"] = time.monotonic()
+        pool.release_reserved()
         deadline = start + run_for + 25
         while time.monotonic() < deadline:
             with lock:

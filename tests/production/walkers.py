@@ -92,16 +92,22 @@ class LoginUser:
 class UserPool:
     """Users with TOTP; each is lent to one walk at a time, and at most once per 30 s step (R-82)."""
 
-    def __init__(self, users: list[LoginUser]) -> None:
+    def __init__(self, users: list[LoginUser], reserved: int = 0) -> None:
         self.users = users
         self._lock = threading.Lock()
+        #: The first ``reserved`` users are lent only after :meth:`release_reserved` (e.g. after an outage).
+        self._held = reserved
+
+    def release_reserved(self) -> None:
+        with self._lock:
+            self._held = 0
 
     def borrow(self, deadline: float) -> LoginUser | None:
         while time.monotonic() < deadline:
             step = int(time.time() // 30)
             if 30 - time.time() % 30 > 3:  # not too close to a step boundary
                 with self._lock:
-                    for u in self.users:
+                    for u in self.users[self._held :]:
                         if not u.busy and u.last_step < step:
                             u.busy, u.last_step = True, step
                             return u
