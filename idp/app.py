@@ -36,6 +36,12 @@ def create_app(settings: Settings | None = None, registry: FlowRegistry | None =
     from idp.web import init_web
 
     init_web(app)
+    if settings.proxy_count > 0:
+        # behind N trusted proxies, the client's address and scheme come from their X-Forwarded-* headers
+        # (throttling per address, audit and recovery limits need the real client, R-27, R-46, R-48)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count)  # type: ignore[method-assign]
     return app
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from idp.accounts.users import UserError
 from idp.admin import auth
 from idp.admin.auth import Admin
+from idp.oidc.clients import ADMIN_SCOPE
 from idp.tenants.service import TenantError, TenantView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,6 +119,23 @@ class AdminActions:
             raise UserError(f"unknown user {user_id!r}", status=404, field="user")
         return user
 
+    def managed_user(self, tenant: TenantView, user_id: str) -> User:
+        """A user this admin may change: a platform administrator's account only a platform administrator may touch."""
+        user = self.user(tenant, user_id)
+        if auth.PLATFORM_ADMIN in (user.roles or []) and not self.admin.platform:
+            raise auth.AdminAuthError(403, "only platform administrators may change a platform administrator's account", field="user")
+        return user
+
+    def _guard_client(self, tenant: TenantView, client_id: str, new_scope: Any = None) -> None:
+        """In ``master``, an admin-scoped client is a platform service account: only platform administrators
+        may register one, give a client that scope, or change, re-key or remove such a client (R-44)."""
+        if tenant.slug != auth.MASTER or self.admin.platform:
+            return
+        existing = self.services.clients.get(tenant, client_id)
+        scopes = set(str(new_scope or "").split()) | set(str(getattr(existing, "scope", "") or "").split())
+        if ADMIN_SCOPE in scopes:
+            raise auth.AdminAuthError(403, "only platform administrators may manage admin service accounts of master", field="scope")
+
     def _audit(self, tenant: TenantView, type: str, user: User | None = None, **details: Any) -> None:
         self.services.audit.record(
             tenant.id,
@@ -199,14 +217,12 @@ class AdminActions:
 
     def update_user(self, slug: str, user_id: str, changes: dict[str, Any]) -> User:
         tenant = self.tenant(slug)
-        user = self.user(tenant, user_id)
+        user = self.managed_user(tenant, user_id)
         unknown = sorted(set(changes) - set(USER_FIELDS))
         if unknown:
             raise UserError(f"unknown field {unknown[0]!r}", status=422, field=unknown[0])
         if "roles" in changes:
             changes["roles"] = auth.check_roles(self.admin, slug, changes["roles"])
-            if auth.PLATFORM_ADMIN in (user.roles or []) and not self.admin.platform:
-                raise auth.AdminAuthError(403, "only platform administrators may change a platform administrator's roles", field="roles")
         user = self.services.users.update(tenant, user, **changes)
         self._audit(tenant, "admin.user_updated", user, fields=sorted(changes))
         return user
@@ -214,7 +230,7 @@ class AdminActions:
     def set_enabled(self, slug: str, user_id: str, enabled: bool) -> User:
         """Disabling also ends every session and revokes every token of the user."""
         tenant = self.tenant(slug)
-        user = self.user(tenant, user_id)
+        user = self.managed_user(tenant, user_id)
         user = self.services.users.update(tenant, user, status="active" if enabled else "disabled")
         if not enabled:
             self.services.sessions.revoke_user(tenant, user.id)
@@ -223,7 +239,7 @@ class AdminActions:
 
     def set_password(self, slug: str, user_id: str, password: Any) -> None:
         tenant = self.tenant(slug)
-        user = self.user(tenant, user_id)
+        user = self.managed_user(tenant, user_id)
         if not isinstance(password, str):
             raise UserError("password must be a string", status=422, field="password")
         self.services.users.set_password(tenant, user, password)
@@ -231,13 +247,13 @@ class AdminActions:
 
     def remove_factor(self, slug: str, user_id: str, factor_id: str) -> Factor:
         tenant = self.tenant(slug)
-        user = self.user(tenant, user_id)
+        user = self.managed_user(tenant, user_id)
         return self.services.factors.remove_factor(tenant, user, factor_id, actor=self.admin.actor)
 
     def reset_factors(self, slug: str, user_id: str) -> list[Factor]:
         """Remove every active second factor, then end the user's sessions (they were proved with those factors)."""
         tenant = self.tenant(slug)
-        user = self.user(tenant, user_id)
+        user = self.managed_user(tenant, user_id)
         removed = [
             self.services.factors.remove_factor(tenant, user, f.id, actor=self.admin.actor) for f in self.services.factors.active(tenant, user)
         ]
@@ -247,13 +263,13 @@ class AdminActions:
 
     def unlock(self, slug: str, user_id: str) -> None:
         tenant = self.tenant(slug)
-        user = self.user(tenant, user_id)
+        user = self.managed_user(tenant, user_id)
         self.services.throttle.reset(tenant, user.id)
         self._audit(tenant, "admin.user_unlocked", user)
 
     def revoke_sessions(self, slug: str, user_id: str) -> int:
         tenant = self.tenant(slug)
-        user = self.user(tenant, user_id)
+        user = self.managed_user(tenant, user_id)
         count = self.services.sessions.revoke_user(tenant, user.id)
         self._audit(tenant, "admin.sessions_revoked", user, revoked=count)
         return count
@@ -262,6 +278,7 @@ class AdminActions:
 
     def create_client(self, slug: str, data: dict[str, Any]) -> tuple[Any, str | None]:
         tenant = self.tenant(slug)
+        self._guard_client(tenant, str(data.get("client_id", "")), data.get("scope"))
         view, secret = self.services.clients.create(
             tenant,
             data["client_id"],
@@ -279,6 +296,7 @@ class AdminActions:
 
     def update_client(self, slug: str, client_id: str, changes: dict[str, Any]) -> Any:
         tenant = self.tenant(slug)
+        self._guard_client(tenant, client_id, changes.get("scope"))
         if "token_endpoint_auth_method" in changes:
             changes["auth_method"] = changes.pop("token_endpoint_auth_method")
         view = self.services.clients.update(tenant, client_id, **changes)
@@ -287,11 +305,13 @@ class AdminActions:
 
     def delete_client(self, slug: str, client_id: str) -> None:
         tenant = self.tenant(slug)
+        self._guard_client(tenant, client_id)
         self.services.clients.delete(tenant, client_id)
         self._audit(tenant, "admin.client_deleted", client_id=client_id)
 
     def rotate_secret(self, slug: str, client_id: str) -> str:
         tenant = self.tenant(slug)
+        self._guard_client(tenant, client_id)
         secret = self.services.clients.rotate_secret(tenant, client_id)
         self._audit(tenant, "admin.client_secret_rotated", client_id=client_id)
         return secret

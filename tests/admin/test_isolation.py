@@ -121,3 +121,30 @@ def test_a_token_from_tenant_a_signed_with_b_keys_is_refused(world: AdminWorld, 
         algorithms=[key.alg],
     )
     assert world.call("GET", f"/admin/realms/{a.slug}", forged).status_code == 401
+
+
+def test_a_tenant_admin_of_master_cannot_make_itself_platform_admin(fresh_world: AdminWorld) -> None:
+    """R-44: in master, an admin-scoped client is a platform service account, and platform admins'
+    accounts are the platform's: a mere tenant-admin of master can touch neither."""
+    world = fresh_world
+    m = world.master
+    helpdesk = world.services.users.create(m.tenant, "helpdesk", "correct horse battery staple", roles=["tenant-admin"])
+    m.users["helpdesk"] = helpdesk
+    token = world.user_token(m, "helpdesk")
+    base = "/admin/realms/master/clients"
+    backdoor = {"client_id": "backdoor", "grant_types": ["client_credentials"], "scope": "admin"}
+    assert world.call("POST", base, token, json=backdoor).status_code == 403
+    plain = {"client_id": "plainsvc", "grant_types": ["client_credentials"]}
+    assert world.call("POST", base, token, json=plain).status_code == 201
+    assert world.call("PATCH", f"{base}/plainsvc", token, json={"scope": "admin"}).status_code == 403
+    assert world.call("POST", f"{base}/service/secret", token).status_code == 403  # the existing platform service account
+    assert world.call("DELETE", f"{base}/service", token).status_code == 403
+    platform_admin = m.users["admin"].sub
+    for method, path, body in (
+        ("POST", f"/admin/realms/master/users/{platform_admin}/password", {"password": "a new passphrase for me"}),
+        ("PATCH", f"/admin/realms/master/users/{platform_admin}", {"email": "helpdesk@evil.example"}),
+        ("POST", f"/admin/realms/master/users/{platform_admin}/disable", None),
+        ("DELETE", f"/admin/realms/master/users/{platform_admin}/factors", None),
+    ):
+        assert world.call(method, path, token, json=body).status_code == 403, path
+    assert world.services.users.verify_password(world.services.users.get(m.tenant, m.users["admin"].id), "correct horse battery staple")
