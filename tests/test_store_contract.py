@@ -37,6 +37,17 @@ def test_upsert_find_and_expiry(store: EphemeralStore) -> None:
     assert store.find(k) is None
 
 
+def test_find_many_in_order_with_gaps(store: EphemeralStore) -> None:
+    """Several records in one call (one round trip on Redis): in the order asked, None for absent or expired ones."""
+    a, b, gone, short = key("grant"), key("atrev"), key("grant"), key("grant")
+    store.upsert(a, {"n": 1}, 60)
+    store.upsert(b, {"n": 2}, 60)
+    store.upsert(short, {"n": 3}, 1)
+    time.sleep(1.2)
+    assert store.find_many([b, gone, a, short]) == [{"n": 2}, None, {"n": 1}, None]
+    assert store.find_many([]) == []
+
+
 def test_upsert_replaces(store: EphemeralStore) -> None:
     k = key("flow")
     store.upsert(k, {"n": 1}, 60)

@@ -381,15 +381,20 @@ class TokenService:
         client = self.services.clients.get(tenant, str(claims.get("client_id", "")))
         if client is None:
             return None
-        if self.store.find(self._revoked_key(tenant, str(claims.get("jti", "")))) is not None:
-            return None
-        user = None
         gid = claims.get("gid")
-        if gid is not None:
-            grant = self.find_grant(tenant, str(gid))
-            if grant is None or grant.client_id != client.client_id:
+        revoked_key = self._revoked_key(tenant, str(claims.get("jti", "")))
+        if gid is None:
+            if self.store.find(revoked_key) is not None:
                 return None
-            user = GrantUser(grant.user_id, grant.sub, grant.gid, grant.sid, grant.auth_time, grant.acr, grant.amr)
+            return AccessTokenRecord(claims, client=client, user=None)
+        # The revocation marker and the grant in one store round trip (userinfo and introspection are hot paths).
+        revoked, raw_grant = self.store.find_many([revoked_key, self._grant_key(tenant, str(gid))])
+        if revoked is not None or raw_grant is None:
+            return None
+        grant = Grant.from_json(raw_grant)
+        if grant.client_id != client.client_id:
+            return None
+        user = GrantUser(grant.user_id, grant.sub, grant.gid, grant.sid, grant.auth_time, grant.acr, grant.amr)
         return AccessTokenRecord(claims, client=client, user=user)
 
     def revoke_access_token(self, tenant: "TenantView", claims: dict[str, Any]) -> None:

@@ -36,6 +36,13 @@ class EphemeralStore(ABC):
     def find(self, key: str) -> dict[str, Any] | None:
         """The payload of a live record, or None."""
 
+    def find_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
+        """The payloads of several live records (None for each absent one), in ``keys`` order.
+
+        Backends answer in one round trip where they can (hot paths read two or three records per request).
+        """
+        return [self.find(k) for k in keys]
+
     @abstractmethod
     def consume(self, key: str) -> Consumed | None:
         """Mark a record used, atomically; the record stays so that a replay is recognised."""

@@ -118,6 +118,17 @@ class RedisStore(EphemeralStore):
         raw = self._call(lambda: self.client.get(_k(key)))
         return json.loads(raw) if raw is not None else None
 
+    def find_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
+        """One ``MGET`` (per slot on a Cluster, where each key is its own hash tag)."""
+        if not keys:
+            return []
+        names = [_k(k) for k in keys]
+        if isinstance(self.client, redis.RedisCluster):
+            raws = self._call(lambda: self.client.mget_nonatomic(names))
+        else:
+            raws = self._call(lambda: self.client.mget(names))
+        return [json.loads(r) if r is not None else None for r in raws]
+
     def consume(self, key: str) -> Consumed | None:
         res = self._call(lambda: self._consume(keys=[_k(key), _k(key) + ":used"]))
         if res is None:

@@ -97,6 +97,17 @@ class SQLiteStore(EphemeralStore):
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def find_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
+        """One ``SELECT ... IN`` for all the keys."""
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = self._conn().execute(
+            f"SELECT key, payload FROM entries WHERE key IN ({marks}) AND expires_at > ?", (*keys, time.time())
+        ).fetchall()
+        found = {k: json.loads(p) for k, p in rows}
+        return [found.get(k) for k in keys]
+
     def consume(self, key: str) -> Consumed | None:
         with self._tx() as conn:
             row = conn.execute(
