@@ -38,11 +38,16 @@ class AccountLocks:
         """Built from the tenant's configured issuer, never from a request (R-50)."""
         return f"{tenant.issuer}/account/lock?{urlencode({'token': token})}"
 
-    def redeem(self, tenant: "TenantView", token: str) -> int | None:
-        """The user of a live lock link, consuming it; None for an unknown, used or expired one."""
+    def peek(self, tenant: "TenantView", token: str) -> str | None:
+        """The store key of a live lock link, without using it up (opening a link changes nothing); else None."""
         if not token or len(token) > 100:
             return None
-        record = self.services.store.take(self._key(tenant, token))
+        key = self._key(tenant, token)
+        return key if self.services.store.find(key) is not None else None
+
+    def redeem(self, key: str) -> int | None:
+        """Use up the lock link stored under ``key`` (exactly one caller wins): its user, or None."""
+        record = self.services.store.take(key)
         return int(record["user_id"]) if record else None
 
     def lock(self, tenant: "TenantView", user_id: int, request: "RequestInfo") -> bool:

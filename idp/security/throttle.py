@@ -113,8 +113,14 @@ class Throttle:
             f"{base}:{ip}:n",  # failures from this address
             f"{base}:{ip}:until",  # this address may not try before ...
             f"{base}:until",  # account-wide slow-down until ...
-            f"{tenant.slug}:throttle:trusted:{w}:{ip}",  # this address signed in recently
+            f"{tenant.slug}:throttle:trusted:{kind}:{w}:{ip}",  # this address passed this factor recently
         )
+
+    def _exempt(self, kind: str, trusted: str) -> bool:
+        """Whether this address escapes the account-wide slow-down and stop: only for the password, from an
+        address where the owner signed in recently (R-27). A second factor is never exempt: whoever types it
+        already has the password, and its 100-failure stop always holds (R-06, R-83)."""
+        return kind == "password" and self.services.store.find(trusted) is not None
 
     # -- API ----------------------------------------------------------------------
 
@@ -127,7 +133,7 @@ class Throttle:
         rec = store.find(ip_until)
         if rec is not None:
             waits.append(float(rec.get("until", 0)) - now)
-        if store.find(trusted) is None:
+        if not self._exempt(kind, trusted):
             rec = store.find(acct_until)
             if rec is not None:
                 waits.append(float(rec.get("until", 0)) - now)
@@ -159,7 +165,7 @@ class Throttle:
         slow = account_delay(n_acct)
         if slow:
             store.upsert(acct_until, {"until": now + slow}, slow)
-        if store.find(trusted) is None:
+        if not self._exempt(kind, trusted):
             wait = max(wait, slow)
             if n_acct >= MAX_CONSECUTIVE_FAILURES:
                 rec = store.find(acct_n + ":first")

@@ -1,8 +1,9 @@
 """The "not you?" link of recovery notices: confirm, then lock the account (R-15, R-19).
 
-``GET /realms/<t>/account/lock?token=…`` swaps the token for a short state bound
-to this browser and redirects to the same page without it (R-52); the page asks
-for confirmation; the POST locks. Nothing changes on a GET (mail scanners open links).
+``GET /realms/<t>/account/lock?token=…`` remembers the (still unused) link for this
+browser and redirects to the same page without the token (R-52); the page asks for
+confirmation; the POST uses the link up and locks. Nothing changes on a GET: a mail
+scanner that opens the link neither locks the account nor spends the link.
 """
 
 from __future__ import annotations
@@ -40,15 +41,16 @@ def _pending_key(tenant: Any) -> str:
 
 @bp.get("/realms/<tenant>/account/lock")
 def lock_page(tenant: str) -> Response:
+    """Opening the link only remembers it for this browser (a mail scanner's visit uses nothing up)."""
     view = _tenant(tenant)
     token = request.args.get("token")
     store = _services().store
     if token is not None:
-        user_id = AccountLocks(_services()).redeem(view, token)
-        if user_id is None:
+        key = AccountLocks(_services()).peek(view, token)
+        if key is None:
             return render_page("error.html", status=400, tenant=view, error="link_expired")
-        store.upsert(_pending_key(view), {"user_id": user_id}, CONFIRM_TTL)
-        return redirect(url_for("account.lock_page", tenant=view.slug), 303)
+        store.upsert(_pending_key(view), {"key": key}, CONFIRM_TTL)
+        return redirect(url_for("account.lock_page", tenant=view.slug), 303)  # the token leaves the address bar (R-52)
     if store.find(_pending_key(view)) is None:
         return render_page("error.html", status=400, tenant=view, error="link_expired")
     return render_page("account/lock.html", tenant=view, action=url_for("account.lock_confirm", tenant=view.slug))
@@ -56,10 +58,13 @@ def lock_page(tenant: str) -> Response:
 
 @bp.post("/realms/<tenant>/account/lock")
 def lock_confirm(tenant: str) -> Response:
+    """The confirming POST uses the link up and locks the account."""
     view = _tenant(tenant)
     csrf.protect()
     pending = _services().store.take(_pending_key(view))
-    if pending is None:
+    locks = AccountLocks(_services())
+    user_id = locks.redeem(pending["key"]) if pending is not None else None
+    if user_id is None:
         return render_page("error.html", status=400, tenant=view, error="link_expired")
-    AccountLocks(_services()).lock(view, int(pending["user_id"]), request_info())
+    locks.lock(view, user_id, request_info())
     return render_page("account/locked.html", tenant=view)

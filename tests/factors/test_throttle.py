@@ -52,6 +52,19 @@ def test_attacker_cannot_lock_the_owner_out_r27(fx: Fx) -> None:
     assert 0 < wait <= th.WINDOW
 
 
+def test_a_correct_password_never_lifts_the_second_factor_stop_r06_r83(fx: Fx) -> None:
+    """R-06, R-83: whoever types the second factor already has the password; passing the password from an
+    address must not exempt that address from the second factor's account-wide 100-failure stop."""
+    user = fx.user()
+    t = fx.services.throttle
+    for kind in ("totp", "sms"):
+        for i in range(th.MAX_CONSECUTIVE_FAILURES):
+            t.record_failure(fx.tenant, user.id, kind, f"198.51.100.{i % 250}")
+        t.record_success(fx.tenant, user.id, "password", ATTACKER)  # the attacker knows the password
+        assert t.check(fx.tenant, user.id, kind, ATTACKER) > 3000
+        assert t.record_failure(fx.tenant, user.id, kind, ATTACKER).wait > 3000
+
+
 def test_unknown_logins_are_throttled_like_accounts_r28(fx: Fx) -> None:
     """R-28: a login that matches no account is counted the same way (no difference to observe)."""
     t = fx.services.throttle

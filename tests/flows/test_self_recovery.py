@@ -365,6 +365,8 @@ def test_not_you_link_locks_the_account_after_confirmation(server: Any) -> None:
     session = services.sessions.establish(tenant, user.id, ["pwd"], "urn:idp:acr:pwd")
     locks = AccountLocks(services)
     link = locks.url(tenant, locks.issue(tenant, user.id))
+    scanner = Walk(server, tenant)  # a mail scanner opens every link first
+    assert "Lock my account" in scanner.get(link).text
     walk = Walk(server, tenant)
     page = walk.get(link)
     assert "token=" not in page.url and "Lock my account" in page.text
@@ -374,6 +376,7 @@ def test_not_you_link_locks_the_account_after_confirmation(server: Any) -> None:
     assert services.users.get(tenant, user.id).status == "disabled"
     assert services.sessions.find(tenant, session.sid) is None
     assert Walk(server, tenant).get(link).status_code == 400  # single use
+    assert scanner.post().status_code == 400  # the scanner's remembered link is spent
     again = Walk(server, tenant)
     again.request_link(account.email)  # a disabled account gets no recovery link
     assert not [m for m in outbox(server, account.email, "email") if "token=" in m.text]
