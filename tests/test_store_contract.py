@@ -151,3 +151,15 @@ def test_embedded_store_is_shared_by_worker_processes(tmp_path: Path) -> None:
         p.join(30)
     results = [q.get(timeout=5) for _ in procs]
     assert results.count(True) == 1
+
+
+def test_touch_renews_only_a_live_record(store: EphemeralStore) -> None:
+    """A session renewed after a revocation must stay revoked (R-34, R-40)."""
+    g = secrets.token_hex(8)
+    k = key("sso")
+    store.upsert(k, {"n": 1}, 60, grant_id=g)
+    assert store.touch(k, {"n": 2}, 60) is True
+    assert store.find(k) == {"n": 2}
+    store.revoke_by_grant(g)
+    assert store.touch(k, {"n": 3}, 60) is False
+    assert store.find(k) is None

@@ -25,6 +25,7 @@ from idp.flowengine.contract import (
 )
 from idp.flowengine.registry import FlowRegistry
 from idp.security.secrets import random_token
+from idp.store import user_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
@@ -139,7 +140,9 @@ class FlowEngine:
         return state
 
     def save(self, state: FlowState) -> None:
-        self.services.store.upsert(self._key(state.tenant, state.id), state.to_json(), FLOW_TTL)
+        """Keep the state; once it names a user, it is filed under the user so revoking them ends it too."""
+        label = user_label(state.tenant, state.user_id) if state.user_id is not None else None
+        self.services.store.upsert(self._key(state.tenant, state.id), state.to_json(), FLOW_TTL, grant_id=label)
 
     def discard(self, state: FlowState) -> None:
         self.services.store.destroy(self._key(state.tenant, state.id))
@@ -192,6 +195,10 @@ class FlowEngine:
         form: Mapping[str, str] | None,
         step_name: str = "",
     ) -> EngineResult:
+        if state.user_id is not None and not self._user_active(tenant, state.user_id):
+            # the account was disabled or locked since this run identified it: nothing more happens in its name
+            self.discard(state)
+            return Ended("account_unavailable", 403)
         while True:
             nxt = self._next(tenant, flow, state, request)
             if nxt is None:
@@ -237,6 +244,10 @@ class FlowEngine:
                 raise TypeError(f"step {step.name!r} returned {outcome!r}")
             state.done.append(step.name)
             self.save(state)
+
+    def _user_active(self, tenant: "TenantView", user_id: int) -> bool:
+        user = self.services.users.get(tenant, user_id)
+        return user is not None and user.status == "active"
 
     def _complete(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo) -> EngineResult:
         missing = [p for p in flow.completion_requires if p not in state.proofs]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Response, request
 
 from idp.security.secrets import random_token
+from idp.store import user_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
@@ -31,10 +32,6 @@ COOKIE = "idp_sso"
 #: A session is written back (idle timeout renewed) at most once per this many seconds of use.
 TOUCH_EVERY = 60
 
-
-def user_label(tenant_slug: str, user_id: int) -> str:
-    """The store grant label every record issued to a user is filed under (see :meth:`SessionService.revoke_user`)."""
-    return f"{tenant_slug}:user:{user_id}"
 
 
 def cookie_path(tenant_slug: str) -> str:
@@ -95,8 +92,8 @@ class SessionService:
     def establish(self, tenant: "TenantView", user_id: int, amr: list[str] | tuple[str, ...], acr: str) -> SsoSession:
         """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39)."""
         user = self.services.users.get(tenant, user_id)
-        if user is None:
-            raise LookupError(f"unknown user {user_id} in tenant {tenant.slug!r}")
+        if user is None or user.status != "active":
+            raise LookupError(f"no active user {user_id} in tenant {tenant.slug!r}")
         now = int(time.time())
         sso = SsoSession(
             sid=random_token(16),
@@ -129,7 +126,9 @@ class SessionService:
             return None
         if now - sso.last_seen >= TOUCH_EVERY:
             sso = SsoSession.from_json({**sso.to_json(), "last_seen": now}, token)
-            self.services.store.upsert(key, sso.to_json(), self._ttl(tenant, sso, now), grant_id=user_label(tenant.slug, sso.user_id))
+            # renew only while it still exists: a revocation that landed since the read stays revoked
+            if not self.services.store.touch(key, sso.to_json(), self._ttl(tenant, sso, now)):
+                return None
         return sso
 
     def end(self, tenant: "TenantView", token: str) -> None:

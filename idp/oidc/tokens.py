@@ -24,7 +24,7 @@ tokens need no store write at all. A revoked access token (RFC 7009) is
 remembered by ``{t}:atrev:{jti}`` until it expires.
 
 Everything issued for a user is filed under the user's label
-(:func:`idp.oidc.sessions.user_label`) so that revoking a user is one call.
+(:func:`idp.store.user_label`) so that revoking a user is one call.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from idp.oidc.sessions import user_label
+from idp.store import user_label
 from idp.security.secrets import random_token
 
 if TYPE_CHECKING:  # pragma: no cover

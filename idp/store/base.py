@@ -44,6 +44,10 @@ class EphemeralStore(ABC):
         return [self.find(k) for k in keys]
 
     @abstractmethod
+    def touch(self, key: str, payload: dict[str, Any], expires_in: int) -> bool:
+        """Replace a record and renew its lifetime only if it is still live (never brings a revoked one back)."""
+
+    @abstractmethod
     def consume(self, key: str) -> Consumed | None:
         """Mark a record used, atomically; the record stays so that a replay is recognised."""
 
@@ -77,3 +81,9 @@ class EphemeralStore(ABC):
 
     def close(self) -> None:
         """Release connections."""
+
+
+def user_label(tenant_slug: str, user_id: int) -> str:
+    """The grant label every record issued to a user is filed under (sessions, tokens, flow runs), so
+    ``revoke_by_grant(user_label(...))`` ends them all at once."""
+    return f"{tenant_slug}:user:{user_id}"

@@ -114,6 +114,10 @@ class RedisStore(EphemeralStore):
 
         self._call(run)
 
+    def touch(self, key: str, payload: dict[str, Any], expires_in: int) -> bool:
+        data = json.dumps(payload, separators=(",", ":"))
+        return bool(self._call(lambda: self.client.set(_k(key), data, ex=max(1, int(expires_in)), xx=True)))
+
     def find(self, key: str) -> dict[str, Any] | None:
         raw = self._call(lambda: self.client.get(_k(key)))
         return json.loads(raw) if raw is not None else None

@@ -91,6 +91,14 @@ class SQLiteStore(EphemeralStore):
                 (key, json.dumps(payload, separators=(",", ":")), grant_id, time.time() + expires_in),
             )
 
+    def touch(self, key: str, payload: dict[str, Any], expires_in: int) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE entries SET payload = ?, expires_at = ? WHERE key = ? AND expires_at > ?",
+                (json.dumps(payload, separators=(",", ":")), time.time() + expires_in, key, time.time()),
+            )
+            return cur.rowcount == 1
+
     def find(self, key: str) -> dict[str, Any] | None:
         row = self._conn().execute(
             "SELECT payload FROM entries WHERE key = ? AND expires_at > ?", (key, time.time())

@@ -42,6 +42,7 @@ MESSAGES: dict[str, LazyString] = {
     "password_common": _l("This password is too common or appeared in a data breach. Choose another."),
     "password_matches_identity": _l("The password must not be your username or email."),
     "second_factor_required": _l("Your account has a second factor: prove it before choosing a new password, or contact support."),
+    "account_unavailable": _l("This account cannot be used. Contact support."),
     # HTTP-level pages
     "bad_request": _l("The request could not be understood."),
     "csrf_failed": _l("Your form expired or was sent from another page. Go back, reload the page and try again."),

@@ -408,3 +408,19 @@ def test_sms_cap_reached_ends_plainly_with_support(server: Any) -> None:
     assert "Too many codes were sent today" in second.page.text
     assert "https://support.example.org" in second.page.text and 'name="code"' not in second.page.text
     assert len(outbox(server, PHONE, "sms")) == 1
+
+
+def test_a_run_ends_when_its_account_is_disabled_or_revoked_mid_way(server: Any) -> None:
+    """A recovery run past the link does nothing more once the account is disabled, and revoking the
+    user (a lock, another recovery's end) ends their runs in every browser (R-34, R-40)."""
+    services = server.services
+    account = make_account(services)
+    walk = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    services.users.update(account.tenant, account.user, status="disabled")
+    ended = walk.post(path="second-factor")
+    assert ended.status_code == 403 and "This account cannot be used" in ended.text
+    services.users.update(account.tenant, account.user, status="active")
+    other = walk_to_choice(server, account, lambda: link_in(outbox(server, account.email, "email")[-1].text))
+    services.sessions.revoke_user(account.tenant, account.user.id)
+    gone = other.post(path="second-factor")
+    assert gone.status_code == 400 and "This page has expired" in gone.text
