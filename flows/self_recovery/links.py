@@ -50,8 +50,13 @@ class RecoveryLinks:
         """The user a live link belongs to, consuming it (exactly one caller wins); None otherwise."""
         if not token or len(token) > 100:
             return None
-        record = self.services.store.take(f"{tenant.slug}:recovery-link:{self._digest(tenant, token, 'recovery-link')}")
+        digest = self._digest(tenant, token, "recovery-link")
+        record = self.services.store.take(f"{tenant.slug}:recovery-link:{digest}")
         if record is None:
+            return None
+        # only the newest link works, even when two requests raced to issue one (R-96)
+        latest = self.services.store.find(latest_key(tenant.slug, record["user_id"]))
+        if latest is None or latest.get("digest") != digest:
             return None
         self.services.store.destroy(latest_key(tenant.slug, record["user_id"]))
         return int(record["user_id"])

@@ -1,8 +1,8 @@
 """Handling "lost your credentials?" requests off the request path, so timing never tells (R-47, R-94).
 
-The page answers at once and the same way for every input; a small worker
-pool looks the account up, applies the per-login and per-IP limits (R-48),
-issues the link and sends the email.
+The page answers at once and the same way for every input. The per-login and
+per-address limits (R-48) apply before anything is queued; a small, bounded
+worker pool then looks the account up, issues the link and sends the email.
 """
 
 from __future__ import annotations
@@ -36,13 +36,34 @@ class RecoveryRequest:
     locale: str
 
 
-def submit_request(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> "Future[str]":
-    """Queue a request; the future's result says what happened (``sent``, ``no_account`` ...), for logs only."""
-    future = _POOL.submit(process_request, services, tenant, config, request)
+#: Requests waiting for a worker, at most; more are dropped (the page answers the same: R-47).
+MAX_PENDING = 200
+
+
+def submit_request(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
+    """Apply the limits (R-48), then queue the lookup and the email. Returns ``queued`` or why it was dropped,
+    for logs only: the page shows the same answer whatever happens here, and these checks do not depend
+    on whether the account exists, so they take the same time for every input (R-47)."""
+    if not within_limits(services, tenant, config, request):
+        return "rate_limited"
     with _pending_lock:
+        if len(_pending) >= MAX_PENDING:
+            log.warning("recovery request dropped: %d already queued", len(_pending), extra={"tenant": tenant.slug})
+            return "queue_full"
+        future = _POOL.submit(process_request, services, tenant, config, request)
         _pending.add(future)
     future.add_done_callback(_forget)
-    return future
+    return "queued"
+
+
+def within_limits(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> bool:
+    """Per client address and per typed login, each per hour (R-48)."""
+    store = services.store
+    login_key = services.secrets.digest(request.login.strip().lower(), "recovery-login")
+    ip_key = services.secrets.digest(request.client_ip or "-", "recovery-ip")
+    if store.incr(f"{tenant.slug}:recovery-req-ip:{ip_key}", 3600) > config.max_requests_per_ip_per_hour:
+        return False
+    return store.incr(f"{tenant.slug}:recovery-req-login:{login_key}", 3600) <= config.max_requests_per_login_per_hour
 
 
 def _forget(future: "Future[str]") -> None:
@@ -64,18 +85,13 @@ def process_request(services: "Services", tenant: "TenantView", config: SelfReco
     """Look up the account and send the link; returns an outcome word for logs and tests, never to the user."""
     try:
         return _process(services, tenant, config, request)
-    except Exception:  # noqa: BLE001 - a background job must log, not die silently
-        log.exception("recovery request failed", extra={"tenant": tenant.slug})
+    except Exception as exc:  # noqa: BLE001 - a background job must log, not die silently
+        # the class only: a driver's message can carry a host, a DSN or an address (R-46)
+        log.error("recovery request failed: %s", exc.__class__.__name__, extra={"tenant": tenant.slug})
         return "error"
 
 
 def _process(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
-    login_key = services.secrets.digest(request.login.strip().lower(), "recovery-login")
-    store = services.store
-    if store.incr(f"{tenant.slug}:recovery-req-ip:{request.client_ip}", 3600) > config.max_requests_per_ip_per_hour:
-        return "rate_limited"
-    if store.incr(f"{tenant.slug}:recovery-req-login:{login_key}", 3600) > config.max_requests_per_login_per_hour:
-        return "rate_limited"
     user = services.users.find_by_login(tenant, request.login)
     if user is None or not user.email or user.status != "active":
         return "no_account"

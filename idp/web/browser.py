@@ -13,11 +13,16 @@ from idp.security.secrets import random_token
 COOKIE = "idp_browser"
 
 
+def cookie_name() -> str:
+    """``__Host-idp_browser`` on https (Secure, host-only, path /: no sibling domain can plant it, R-42)."""
+    return "__Host-" + COOKIE if current_app.config.get("SESSION_COOKIE_SECURE", False) else COOKIE
+
+
 def browser_binding() -> str:
     """Digest of this browser's binding cookie, creating the cookie (set on the response) if needed."""
     value = g.get("_idp_browser")
     if value is None:
-        value = request.cookies.get(COOKIE, "")
+        value = request.cookies.get(cookie_name(), "")
         if len(value) < 32 or len(value) > 64:
             value = random_token(32)
             g._idp_browser_new = True
@@ -28,7 +33,7 @@ def browser_binding() -> str:
 def _set_cookie(response: Response) -> Response:
     if g.get("_idp_browser_new"):
         secure = current_app.config.get("SESSION_COOKIE_SECURE", False)
-        response.set_cookie(COOKIE, g._idp_browser, httponly=True, samesite="Lax", secure=secure, path="/")
+        response.set_cookie(cookie_name(), g._idp_browser, httponly=True, samesite="Lax", secure=secure, path="/")
     return response
 
 

@@ -424,3 +424,34 @@ def test_a_run_ends_when_its_account_is_disabled_or_revoked_mid_way(server: Any)
     services.sessions.revoke_user(account.tenant, account.user.id)
     gone = other.post(path="second-factor")
     assert gone.status_code == 400 and "This page has expired" in gone.text
+
+
+def test_only_the_newest_link_works_even_when_two_requests_race(server: Any) -> None:
+    """R-96: of two links issued at the same moment, exactly one opens the flow, and a stale one spends nothing."""
+    import threading
+
+    account = make_account(server.services)
+    links = RecoveryLinks(server.services)
+    tokens: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def issue() -> None:
+        barrier.wait()
+        tokens.append(links.issue(account.tenant, account.user.id, ttl=300))
+
+    threads = [threading.Thread(target=issue) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(tokens)) == 2
+    opened = [links.redeem(account.tenant, tok) for tok in tokens]
+    assert sorted(o is not None for o in opened) == [False, True]
+
+
+def test_request_limits_apply_before_anything_is_queued(server: Any) -> None:
+    """R-48: past the per-login limit, no more emails go out, and the page answers the same."""
+    account = make_account(server.services, config={"flows": {"self-recovery": {"settings": {"max_requests_per_login_per_hour": 2}}}})
+    pages = [Walk(server, account.tenant).request_link(account.email) for _ in range(4)]
+    assert {p.status_code for p in pages} == {200}
+    assert len(outbox(server, account.email, "email")) == 2

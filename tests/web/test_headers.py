@@ -64,6 +64,25 @@ def test_hsts_when_the_public_url_is_https(make_settings: Callable[..., Any]) ->
 
 
 
+def test_cookies_on_https_are_host_prefixed(make_settings: Callable[..., Any]) -> None:
+    """R-42: on https the browser binding (which anchors CSRF and flow state) is ``__Host-``: Secure, path /, no Domain."""
+    from idp.storage.schema import upgrade
+
+    app = create_app(make_settings(public_url="https://idp.example.org"))
+    try:
+        services = app.extensions["idp"]
+        upgrade(services.db)
+        services.tenants.create("hostco")
+        response = app.test_client().get("/realms/hostco/flow/browser-login", base_url="https://idp.example.org")
+        cookies = response.headers.getlist("Set-Cookie")
+        binding = [c for c in cookies if c.startswith("__Host-idp_browser=")]
+        assert binding, cookies
+        assert "Secure" in binding[0] and "Path=/" in binding[0] and "Domain" not in binding[0]
+        assert not [c for c in cookies if c.startswith("idp_browser=")]
+    finally:
+        app.extensions["idp"].close()
+
+
 @pytest.mark.parametrize(("proxy_count", "expected"), [(1, "203.0.113.7"), (0, "127.0.0.1")])
 def test_behind_trusted_proxies_the_client_address_comes_from_x_forwarded_for(make_live_server: Any, proxy_count: int, expected: str) -> None:
     """IDP_PROXY_COUNT=N trusts N proxies' X-Forwarded-For: throttling and audit see the visitor (R-27, R-46)."""
