@@ -150,15 +150,17 @@ class RedisStore(EphemeralStore):
         gk = _k("grant:" + grant_id)
 
         def run() -> int:
-            members = self.client.smembers(gk)
+            # SPOP until the set is empty: a record filed while this runs is either popped and deleted
+            # here or stays in the set for the next revocation; none can fall out of it unrevoked
             live = 0
-            if members:
+            while True:
+                members = self.client.spop(gk, 256)
+                if not members:
+                    return live
                 pipe = self.client.pipeline(transaction=False)
                 for m in members:
                     pipe.delete(_k(m.decode() if isinstance(m, bytes) else m))
-                live = sum(int(n) for n in pipe.execute())
-            self.client.delete(gk)
-            return live
+                live += sum(int(n) for n in pipe.execute())
 
         return self._call(run)
 
