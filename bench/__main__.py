@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                     results.extend(peer.run(alg, free_port(), duration, warmup, raw, cases))
     extras["machine"]["load_after"] = os.getloadavg()[0]
     extras["seconds"] = round(time.monotonic() - started)
+    extras["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     table = report.write(results, extras, args.out)
     print(table)
     return 0

@@ -88,7 +88,7 @@ def table(results: list[Result], extras: dict[str, Any]) -> str:
     peers = {r.case: r for r in results if r.server.startswith("peer")}
     m = extras["machine"]
     lines = [
-        (f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {m['cores']} cores ({m['cpu']}), Python {m['python']}, "
+        (f"Run of {extras.get('finished') or time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {m['cores']} cores ({m['cpu']}), Python {m['python']}, "
         f"{extras['backend']}, gunicorn {extras['workers']} workers; wrk 1 thread, 16 connections, {extras['warmup']:g} s warm-up + "
         f"{extras['duration']:g} s; load average {m['load_before']:.1f} before, {m.get('load_after', 0):.1f} after (shared machine)."),
         "",
@@ -127,7 +127,7 @@ def table(results: list[Result], extras: dict[str, Any]) -> str:
             lines.append(f"| {s['users']:,} | {s['userinfo_rps']:,.0f} | {s['userinfo_p50_ms']:.1f} / {s['userinfo_p99_ms']:.1f} | "
                          f"{s['find_by_login_p50_ms']:.2f} / {s['find_by_login_p99_ms']:.2f} |")
         lines.append(f"Users bulk-seeded to {sc['users_seeded']:,} (target {sc['users_target']:,}) in {sc['users_seed_seconds']} s "
-                     "(batched INSERTs, one precomputed argon2id hash).")
+                     "(PostgreSQL COPY or batched INSERTs, one precomputed argon2id hash, then ANALYZE).")
     if sc.get("tenants"):
         lines += ["", "| tenants | discovery over all tenants rps, p50 / p99 ms | client_credentials ES256 rps, p50 / p99 ms |", "|---:|---:|---:|"]
         for s in sc["tenants"]:
