@@ -5,4 +5,4 @@
 The IdP's own settings come from ``IDP_*`` environment variables.
 """
 
-from idp.cli.gunicorn_conf import *
+from idp.cli.gunicorn_conf import *  # noqa: F403 - gunicorn reads every setting of that module

@@ -6,4 +6,4 @@ The only way to build the web app is :func:`create_app`.
 from idp.app import create_app
 from idp.settings import Settings
 
-__all__ = ["create_app", "Settings"]
+__all__ = ["Settings", "create_app"]

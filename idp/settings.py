@@ -8,9 +8,10 @@ table mirrors this file. Per-tenant behaviour lives in the tenant configuration
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 class SettingsError(ValueError):

@@ -8,16 +8,16 @@ whole code flow over HTTP.
 from __future__ import annotations
 
 import multiprocessing
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from conftest import database_urls, random_slug
 
 from idp.accounts.users import UserError
 from idp.oidc.clients import ClientError
 from idp.storage.schema import current_revision, upgrade
-
-from conftest import database_urls, random_slug
 
 
 @pytest.fixture(params=database_urls())
@@ -64,7 +64,7 @@ def test_users_are_unique_per_tenant_and_emails_case_insensitive(db_services: An
 
 def test_clients_keys_factors_and_audit(db_services: Any) -> None:
     t = db_services.tenants.create(random_slug("sql"), config={"tokens": {"signing_alg": "ES256"}})
-    client, secret = db_services.clients.create(t, "web", ["https://rp.example.com/cb"])
+    _client, secret = db_services.clients.create(t, "web", ["https://rp.example.com/cb"])
     assert secret and db_services.clients.get(t, "web") is not None
     with pytest.raises(ClientError):
         db_services.clients.create(t, "web", ["https://rp.example.com/cb"])
@@ -78,7 +78,7 @@ def test_clients_keys_factors_and_audit(db_services: Any) -> None:
     assert db_services.factors.active(t, user) == []
     history = db_services.factors.history(t, user)
     assert history[0].removed_at is not None and history[0].removed_by == "test"  # the record stays
-    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    since = datetime.now(UTC) - timedelta(minutes=5)
     types = {e.type for e in db_services.audit.query(t.id, since=since)}
     assert {"factor.enrolled", "factor.removed", "tenant.created"} <= types
 

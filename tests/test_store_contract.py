@@ -6,16 +6,15 @@ import multiprocessing
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from conftest import REDIS_URL
 
 from idp.store import EphemeralStore
 from idp.store.redis_store import RedisStore
 from idp.store.sqlite_store import SQLiteStore
-
-from conftest import REDIS_URL
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -22,10 +22,9 @@ The user's path (issue 4; seed screens 2 to 7):
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
-
-from idp.accounts.locks import AccountLocks
-from idp.flowengine.contract import Abort, Challenge, Entry, Flow, FlowState, RequestInfo, Step, StepContext
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flows.self_recovery.config import SelfRecoveryConfig
 from flows.self_recovery.links import RecoveryLinks
@@ -34,6 +33,8 @@ from flows.steps.password import PasswordStep
 from flows.steps.sms import SmsStep
 from flows.steps.totp import TotpStep, second_factor_proved
 from flows.steps.totp_setup import TotpSetupStep
+from idp.accounts.locks import AccountLocks
+from idp.flowengine.contract import Abort, Challenge, Entry, Flow, FlowState, RequestInfo, Step, StepContext
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
@@ -218,13 +219,11 @@ class SelfRecoveryFlow(Flow):
         number = ctx.services.factors.phone_on_file(ctx.tenant, user)
         if number:
             try:
-                from datetime import datetime, timezone
-
                 from idp.messaging import Brand, Sms, render_sms
 
                 lang = user.locale or ctx.request.locale
-                when = datetime.fromtimestamp(ctx.request.now, timezone.utc)
+                when = datetime.fromtimestamp(ctx.request.now, UTC)
                 text = render_sms(template, lang, brand=Brand.of(ctx.tenant), when=when, lock_link=lock_url)
                 ctx.services.texter.send(Sms(to_e164=number, text=text, sender_id=config.sms_sender_id or ctx.tenant.config.sms.sender_id))
-            except Exception:  # noqa: BLE001 - the account is recovered; a lost notice is logged, not fatal
-                log.exception("recovery SMS notice not sent", extra={"tenant": ctx.tenant.slug})
+            except Exception as exc:
+                log.error("recovery SMS notice not sent: %s", exc.__class__.__name__, extra={"tenant": ctx.tenant.slug})

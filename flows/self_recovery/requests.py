@@ -85,7 +85,7 @@ def process_request(services: "Services", tenant: "TenantView", config: SelfReco
     """Look up the account and send the link; returns an outcome word for logs and tests, never to the user."""
     try:
         return _process(services, tenant, config, request)
-    except Exception as exc:  # noqa: BLE001 - a background job must log, not die silently
+    except Exception as exc:
         # the class only: a driver's message can carry a host, a DSN or an address (R-46)
         log.error("recovery request failed: %s", exc.__class__.__name__, extra={"tenant": tenant.slug})
         return "error"
@@ -114,7 +114,7 @@ def _process(services: "Services", tenant: "TenantView", config: SelfRecoveryCon
                 tags={"kind": "recovery-link"},
             )
         )
-    except Exception as exc:  # noqa: BLE001 - DeliveryRefused/DeliveryFailed: the link is useless, void it
+    except Exception as exc:
         links.void(tenant, user.id)
         services.audit.record(tenant.id, "recovery.email_failed", user_id=user.id, reason=exc.__class__.__name__)
         log.warning("recovery email not sent: %s", exc.__class__.__name__, extra={"tenant": tenant.slug})

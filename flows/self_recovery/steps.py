@@ -6,12 +6,11 @@ bound into this flow by :mod:`flows.self_recovery` with the recovery paths' rule
 
 from __future__ import annotations
 
-from typing import Mapping
-
-from idp.flowengine.contract import Abort, Challenge, Failure, Skip, Step, StepContext, Success, Outcome
+from collections.abc import Mapping
 
 from flows.self_recovery.config import SelfRecoveryConfig
 from flows.self_recovery.requests import RecoveryRequest, submit_request
+from idp.flowengine.contract import Abort, Challenge, Failure, Outcome, Skip, Step, StepContext, Success
 
 PASSWORD = "password"
 SECOND_FACTOR = "second-factor"
@@ -118,4 +117,4 @@ class NewPasswordStep(Step):
         return Success(proofs=("password_replaced",))
 
 
-__all__ = ["RequestStep", "ChooseStep", "NewPasswordStep", "Skip", "chosen_path", "recovery_config"]
+__all__ = ["ChooseStep", "NewPasswordStep", "RequestStep", "Skip", "chosen_path", "recovery_config"]

@@ -496,7 +496,7 @@ class FactorService:
         is_opted_out = getattr(texter, "is_opted_out", None)
         try:
             opted_out = bool(is_opted_out(number)) if callable(is_opted_out) else False
-        except Exception:  # noqa: BLE001 - a failed look-up must not block; the send itself refuses opted-out numbers
+        except Exception:
             opted_out = False
         if opted_out:
             store.destroy(cooldown_key)

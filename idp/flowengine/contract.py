@@ -28,8 +28,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Union
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
@@ -82,7 +83,7 @@ class Abort:
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
-Outcome = Union[Challenge, Success, Failure, Skip, Abort]
+Outcome = Challenge | Success | Failure | Skip | Abort
 
 
 @dataclass(frozen=True)

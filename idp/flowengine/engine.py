@@ -7,13 +7,13 @@ and written to the ephemeral store, so any worker continues any flow.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from idp.flowengine.contract import (
     Abort,
     Challenge,
-    Entry,
     Failure,
     Flow,
     FlowState,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
-from typing import Iterable, Iterator
 
 from idp.flowengine.contract import Flow, Step
 

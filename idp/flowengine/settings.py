@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from idp.flowengine.contract import Flow
-from idp.tenants.config import ConfigError, _coerce  # the same coercion rules as the tenant file
+from idp.tenants.config import _coerce  # the same coercion rules as the tenant file
 
 
 def build_flow_config(flow: Flow, settings: Mapping[str, Any], path: str) -> Any:

@@ -100,7 +100,7 @@ def unavailable_page() -> Response:
                 break
             except TemplateNotFound:
                 continue
-            except Exception:  # noqa: BLE001
+            except Exception:
                 break
         response = Response(body if body is not None else _PAGE.format(ref=escape(ref)), status=503, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"

@@ -114,7 +114,7 @@ class RedactingFilter(logging.Filter):
             return True
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string must not lose the line
+        except Exception:
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None

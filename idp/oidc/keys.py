@@ -28,7 +28,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -72,7 +72,7 @@ class KeyInfo:
 
     def status(self, now: datetime | None = None) -> str:
         """``pending`` (published, not signing yet), ``active``, ``retired`` (still published) or ``expired``."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         unpublish, retired, active = _aware(self.unpublish_at), _aware(self.retired_at), _aware(self.active_from)
         if unpublish is not None and unpublish <= now:
             return "expired"
@@ -153,7 +153,7 @@ def _b64(data: bytes) -> bytes:
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -210,13 +210,13 @@ class KeyService:
             alg=alg,
             private_key_encrypted=self.services.secrets.encrypt(pem, _purpose(tenant_id, kid)),
             public_jwk=public,
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
             active_from=active_from,
         )
 
     def create_initial(self, session: "Session", tenant_id: int, alg: str) -> KeyInfo:
         """Add a tenant's first key inside the caller's unit of work; it signs at once."""
-        row = self._new_row(tenant_id, alg, datetime.now(timezone.utc))
+        row = self._new_row(tenant_id, alg, datetime.now(UTC))
         session.add(row)
         session.flush()
         self.invalidate(tenant_id)
@@ -229,7 +229,7 @@ class KeyService:
         the JWKS once the tokens it signed have all expired.
         """
         delay = JWKS_MAX_AGE if publish_delay is None else max(0, int(publish_delay))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         takeover = now + timedelta(seconds=delay)
         longest = max(tenant.config.tokens.id_token_ttl, tenant.config.tokens.access_token_ttl)
         with self.services.db.session() as s:

@@ -39,8 +39,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from idp.store import user_label
 from idp.security.secrets import random_token
+from idp.store import user_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.oidc.clients import ClientView

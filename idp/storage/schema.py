@@ -9,7 +9,6 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
-import fcntl
 from pathlib import Path
 
 from alembic import command

@@ -79,7 +79,7 @@ class EphemeralStore(ABC):
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` when the backend cannot be reached."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: backends without connections keep it
         """Release connections."""
 
 

@@ -10,9 +10,10 @@ import json
 import sqlite3
 import threading
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from idp.store.base import Consumed, EphemeralStore, StoreUnavailable
 

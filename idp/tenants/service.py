@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -58,7 +58,7 @@ class TenantView:
         return self.config.branding.display_name or self.display_name
 
     def flow_live(self, name: str, now: datetime | None = None) -> bool:
-        return self.config.flow(name).is_live(now or datetime.now(timezone.utc))
+        return self.config.flow(name).is_live(now or datetime.now(UTC))
 
     def flow_settings(self, flow: "Flow") -> Any:
         """The flow's ``Config`` built from this tenant's ``flows.<name>.settings`` (validated)."""
@@ -225,7 +225,7 @@ class TenantService:
 
     def flow_status(self, tenant: TenantView) -> list[dict[str, Any]]:
         """Every registered flow with its state for ``tenant`` and every reason it is not compatible."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         out = []
         for flow in sorted(self.services.registry, key=lambda f: f.name):
             binding = tenant.config.flow(flow.name)

@@ -25,7 +25,7 @@ def readyz():  # type: ignore[no-untyped-def]
         with services.db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:
         checks["database"] = f"unavailable: {exc.__class__.__name__}"
     try:
         services.store.ping()

@@ -56,7 +56,7 @@ def current_tenant() -> Any:
     if isinstance(slug, str):
         try:
             tenant = current_app.extensions["idp"].tenants.get(slug)
-        except Exception:  # noqa: BLE001 - a page without branding beats no page (R-45: fail closed, generic page)
+        except Exception:
             tenant = None
     g.idp_tenant = tenant
     return tenant

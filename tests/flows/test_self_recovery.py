@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC
 from typing import Any
 
 import pyotp
 import pytest
-
-from flows.self_recovery.links import RecoveryLinks
-from flows.self_recovery import requests as recovery_requests
-
 from recovery_support import PASSWORD, PHONE, Account, Walk, code_in, link_in, lock_link_in, make_account, manual_key_in
+
+from flows.self_recovery import requests as recovery_requests
+from flows.self_recovery.links import RecoveryLinks
 
 
 @pytest.fixture
@@ -293,10 +293,10 @@ def test_tenant_config_refuses_a_path_that_skips_a_proof(services: Any) -> None:
 
 def test_scheduled_activation(services: Any) -> None:
     """The platform admin may schedule the activation date agreed with the customer."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     tenant = services.tenants.create("sched-co")
-    later = datetime.now(timezone.utc) + timedelta(days=3)
+    later = datetime.now(UTC) + timedelta(days=3)
     view = services.tenants.enable_flow(tenant.slug, "self-recovery", enabled_from=later)
     assert not view.flow_live("self-recovery")
     assert view.flow_live("self-recovery", now=later + timedelta(seconds=1))
@@ -307,7 +307,6 @@ def test_recovery_started_from_a_relying_party_ends_signed_in_there(server: Any)
     refresh tokens issued before the recovery no longer work."""
     from authlib.common.security import generate_token
     from authlib.integrations.base_client.errors import OAuthError
-
     from oidc.support import make_realm
 
     realm = make_realm(server, f"rp-{generate_token(6).lower()}", {"flows": {"self-recovery": {"enabled": True}}})
@@ -320,7 +319,7 @@ def test_recovery_started_from_a_relying_party_ends_signed_in_there(server: Any)
     walk = Walk(server, tenant)
     rp = realm.rp()
     verifier = generate_token(48)
-    url, state = rp.create_authorization_url(realm.endpoint("auth"), code_verifier=verifier, nonce=generate_token(16))
+    url, _state = rp.create_authorization_url(realm.endpoint("auth"), code_verifier=verifier, nonce=generate_token(16))
     login = walk.get(url)
     lost = re.search(r'href="([^"]+/flow/self-recovery)"', login.text)
     assert lost, "the sign-in page links to the recovery"

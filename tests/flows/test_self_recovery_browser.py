@@ -12,13 +12,12 @@ from typing import Any
 
 import pyotp
 import pytest
-
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
-
-from flows.self_recovery import requests as recovery_requests
 from oidc.support import make_realm
 from recovery_support import PASSWORD, PHONE, code_in, link_in, lock_link_in
+
+from flows.self_recovery import requests as recovery_requests
 
 WORDS = {
     "en": {

@@ -65,7 +65,7 @@ def test_email_subject_is_one_line_and_tags_are_ses_safe() -> None:
     "number", ["0612345678", "+0612345678", "+33 6 12 34 56 78", "+12", "+" + "1" * 16]
 )
 def test_sms_takes_an_e164_number(number: str) -> None:
-    with pytest.raises(ValueError, match="E.164"):
+    with pytest.raises(ValueError, match=r"E\.164"):
         Sms(number, "text")
 
 

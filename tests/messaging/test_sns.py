@@ -102,7 +102,7 @@ def test_invalid_number_is_refused_not_retried(
         "InvalidParameter",
     )
     assert len(aws_proxy.calls("CheckIfPhoneNumberIsOptedOut")) == 1
-    with pytest.raises(ValueError, match="E.164"):
+    with pytest.raises(ValueError, match=r"E\.164"):
         Sms("0612345678", "text")
 
 
