@@ -54,7 +54,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
             value = predicate()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - the service is still starting
+        except Exception as exc:
             last = exc
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what} ({last!r})")
