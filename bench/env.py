@@ -40,7 +40,7 @@ def _pg_ok(url: str) -> bool:
         with psycopg.connect(url, connect_timeout=2) as conn:
             conn.execute("SELECT 1")
         return True
-    except Exception:  # noqa: BLE001 - any failure means: use the embedded default
+    except Exception:
         return False
 
 
@@ -52,7 +52,7 @@ def _redis_ok(url: str) -> bool:
 
         redis.Redis.from_url(url, socket_timeout=2).ping()
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -108,7 +108,7 @@ class BenchEnv:
             try:
                 with psycopg.connect(self.database_url, autocommit=True, options="") as conn:
                     conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-            except Exception:  # noqa: BLE001 - best effort
+            except Exception:
                 pass
 
 

@@ -61,7 +61,7 @@ def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = N
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             last = exc
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s: {last}")
