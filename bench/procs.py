@@ -73,7 +73,7 @@ class Server:
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], log: Path, cwd: str | None = None) -> None:
         self.name = name
         self.log = log
-        self._logf = open(log, "ab")
+        self._logf = open(log, "ab")  # noqa: SIM115 - open for the process's lifetime, closed in stop()
         self.proc = subprocess.Popen(
             list(argv), env=env, stdout=self._logf, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
         )

@@ -112,10 +112,9 @@ def bulk_users(services: Services, tenant: Tenant, count: int, prefix: str = "u"
         if engine.dialect.name == "postgresql":
             raw = engine.raw_connection()
             try:
-                with raw.cursor() as cur:  # type: ignore[attr-defined]
-                    with cur.copy(f"COPY users ({', '.join(cols)}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
+                with raw.cursor() as cur, cur.copy(f"COPY users ({', '.join(cols)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                    for row in rows:
+                        copy.write_row(row)
                 raw.commit()
             finally:
                 raw.close()
