@@ -15,6 +15,9 @@ USERNAME = "demo"
 #: Fixed so the README and a re-run print working credentials; reset on every run.
 PASSWORD = "demo-password-42"
 EMAIL = "demo@example.com"
+#: The demo user's phone on file: recovery SMS codes land in the dev outbox (/dev/outbox).
+PHONE = "+33612345678"
+RECOVERY = "self-recovery"
 CLIENT_ID = "demo-app"
 #: Where a relying party on the developer's machine (port 5000, e.g. a Flask app) receives the code.
 REDIRECT_URIS = ("http://127.0.0.1:5000/callback", "http://localhost:5000/callback")
@@ -47,11 +50,24 @@ def ensure_demo(redirect_uris: tuple[str, ...] = ()) -> dict[str, Any]:
         check_redirect_uri(uri)
     svc = services()
     ensure_initialised(svc)
-    tenant = svc.tenants.get(TENANT) or svc.tenants.create(TENANT, display_name="Demo", experience="v2")
+    tenant = svc.tenants.get(TENANT)
+    if tenant is None:
+        # the flagship flow is on where the set-up allows it (the dev outbox counts outside production)
+        offer = (RECOVERY,) if RECOVERY in svc.registry and not svc.tenants.compatibility_for_new(TENANT, "v2", RECOVERY) else ()
+        tenant = svc.tenants.create(
+            TENANT,
+            display_name="Demo",
+            experience="v2",
+            config={"branding": {"support_url": "mailto:support@idp.localhost"}},
+            enable_flows=offer,
+            actor="cli:demo",
+        )
 
     user = svc.users.by_username(tenant, USERNAME)
     if user is None:
-        svc.users.create(tenant, USERNAME, PASSWORD, email=EMAIL, email_verified=True, given_name="Demo", family_name="User", locale="en")
+        svc.users.create(
+            tenant, USERNAME, PASSWORD, email=EMAIL, email_verified=True, phone=PHONE, given_name="Demo", family_name="User", locale="en"
+        )
     else:
         svc.users.set_password(tenant, user, PASSWORD)
 
@@ -78,4 +94,6 @@ def ensure_demo(redirect_uris: tuple[str, ...] = ()) -> dict[str, Any]:
         "client_secret": secret,
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "self_recovery": tenant.flow_live(RECOVERY),
+        "outbox": f"{svc.settings.public_url}/dev/outbox" if not svc.settings.is_production else None,
     }

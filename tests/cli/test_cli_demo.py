@@ -18,6 +18,9 @@ def test_demo_creates_tenant_user_and_client(idp: Idp) -> None:
     assert secret_works(idp, "demo", "demo-app", out["client_secret"])
     # `idp demo` initialises on its own when `idp init` has not run.
     assert [t["slug"] for t in idp.json("tenant", "list")] == ["demo", "master"]
+    # the flagship flow is live on the demo tenant, with a phone on file and the dev outbox to read codes from
+    assert out["self_recovery"] is True and out["outbox"] == "http://127.0.0.1:8080/dev/outbox"
+    assert idp.json("user", "show", "demo", "demo")["phone"] == "+33612345678"
 
 
 def test_demo_rerun_refreshes_secret_and_password(idp: Idp) -> None:
