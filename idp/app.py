@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask.sessions import SessionInterface
 
 from idp.flowengine.registry import FlowRegistry
 from idp.services import Services
@@ -26,6 +27,10 @@ def create_app(settings: Settings | None = None, registry: FlowRegistry | None =
         JSON_SORT_KEYS=False,
     )
 
+    # nothing lives in Flask's signed-cookie session (flow state is server-side, bound to the browser,
+    # R-99): skip building its serializer on every request; any write to it raises
+    app.session_interface = _NoCookieSession()
+
     if registry is None:
         registry = FlowRegistry()
         registry.load_entry_points()
@@ -48,3 +53,13 @@ def create_app(settings: Settings | None = None, registry: FlowRegistry | None =
 def services_of(app: Flask) -> Services:
     """The :class:`Services` of ``app``."""
     return app.extensions["idp"]  # type: ignore[no-any-return]
+
+
+class _NoCookieSession(SessionInterface):
+    """Flask's session, always the null one: the IdP keeps no state in a client-side cookie."""
+
+    def open_session(self, app: Flask, request: object) -> None:  # type: ignore[override]
+        return None  # Flask then uses make_null_session(), which refuses writes
+
+    def save_session(self, app: Flask, session: object, response: object) -> None:  # type: ignore[override]
+        return None
