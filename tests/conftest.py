@@ -111,10 +111,11 @@ class LiveServer:
 def make_live_server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., LiveServer]]:
     servers: list[tuple[Any, threading.Thread, Services]] = []
 
-    def make(**overrides: Any) -> LiveServer:
+    def make(registry: Any = None, **overrides: Any) -> LiveServer:
+        """A server on a free port; ``overrides`` are settings, ``registry`` a flow registry of the test's own."""
         port = free_port()
         overrides.setdefault("public_url", f"http://127.0.0.1:{port}")
-        app = create_app(make_settings(**overrides))
+        app = create_app(make_settings(**overrides), registry=registry)
         services: Services = app.extensions["idp"]
         upgrade(services.db)
         server = make_server("127.0.0.1", port, app, threaded=True)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import LiveServer, free_port
-from werkzeug.serving import make_server
 
-from idp import create_app
-from idp.flowengine.registry import FlowRegistry
-from idp.storage.schema import upgrade
 from web.support import Site, make_site
 
 
@@ -32,23 +26,6 @@ def site_factory(live_server: Any) -> Callable[..., Site]:
 
 
 @pytest.fixture
-def make_registry_server(make_settings: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+def make_registry_server(make_live_server: Callable[..., Any]) -> Callable[..., Any]:
     """A live server (real HTTP, loopback) whose app is built with a given flow registry."""
-    made: list[tuple[Any, threading.Thread, Any]] = []
-
-    def make(registry: FlowRegistry) -> LiveServer:
-        port = free_port()
-        app = create_app(make_settings(public_url=f"http://127.0.0.1:{port}"), registry=registry)
-        services = app.extensions["idp"]
-        upgrade(services.db)
-        server = make_server("127.0.0.1", port, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        made.append((server, thread, services))
-        return LiveServer(url=f"http://127.0.0.1:{port}", app=app, services=services)
-
-    yield make
-    for server, thread, services in made:
-        server.shutdown()
-        thread.join(5)
-        services.close()
+    return lambda registry: make_live_server(registry=registry)
