@@ -29,6 +29,7 @@ from idp.store import user_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
+    from idp.storage.models import User
     from idp.tenants.service import TenantView
 
 #: Lifetime of an unfinished flow in the store (seconds).
@@ -149,7 +150,10 @@ class FlowEngine:
 
     # -- running --------------------------------------------------------------
 
-    def _context(self, tenant: "TenantView", flow: Flow, state: FlowState, step: type[Step] | None, request: RequestInfo) -> StepContext:
+    def _context(
+        self, tenant: "TenantView", flow: Flow, state: FlowState, step: type[Step] | None, request: RequestInfo, user: "User | None" = None
+    ) -> StepContext:
+        """A step's context; ``user`` is the run's user already read in this request (read once, not per step)."""
         flow_config = self.flow_config(tenant, flow)
         return StepContext(
             tenant=tenant,
@@ -158,18 +162,21 @@ class FlowEngine:
             request=request,
             config=flow.step_config(step, flow_config) if step is not None else None,
             flow_config=flow_config,
+            _user=user if user is not None and user.id == state.user_id else None,
         )
 
     def flow_config(self, tenant: "TenantView", flow: Flow) -> Any:
         return tenant.flow_settings(flow)
 
-    def _next(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo) -> tuple[Step, StepContext] | None:
+    def _next(
+        self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, user: "User | None" = None
+    ) -> tuple[Step, StepContext] | None:
         """The first step that has not run; steps that do not apply are skipped on the way."""
         for step_cls in flow.steps:
             if step_cls.name in state.done:
                 continue
             step = step_cls()
-            ctx = self._context(tenant, flow, state, step_cls, request)
+            ctx = self._context(tenant, flow, state, step_cls, request, user)
             if not step.applies(ctx):
                 state.done.append(step_cls.name)
                 continue
@@ -195,15 +202,17 @@ class FlowEngine:
         form: Mapping[str, str] | None,
         step_name: str = "",
     ) -> EngineResult:
-        if state.user_id is not None and not self._user_active(tenant, state.user_id):
+        user = self.services.users.get(tenant, state.user_id) if state.user_id is not None else None
+        if state.user_id is not None and (user is None or user.status != "active"):
             # the account was disabled or locked since this run identified it: nothing more happens in its name
             self.discard(state)
             return Ended("account_unavailable", 403)
         while True:
-            nxt = self._next(tenant, flow, state, request)
+            nxt = self._next(tenant, flow, state, request, user)
             if nxt is None:
-                return self._complete(tenant, flow, state, request)
+                return self._complete(tenant, flow, state, request, user)
             step, ctx = nxt
+            user = ctx._user or user
             missing = [p for p in step.requires if p not in state.proofs]
             if missing:  # a step never runs on proofs the state does not hold (R-43)
                 self.discard(state)
@@ -245,17 +254,13 @@ class FlowEngine:
             state.done.append(step.name)
             self.save(state)
 
-    def _user_active(self, tenant: "TenantView", user_id: int) -> bool:
-        user = self.services.users.get(tenant, user_id)
-        return user is not None and user.status == "active"
-
-    def _complete(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo) -> EngineResult:
+    def _complete(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, user: "User | None" = None) -> EngineResult:
         missing = [p for p in flow.completion_requires if p not in state.proofs]
         if missing:
             self.discard(state)
             return Ended("steps_out_of_order", 400, {"missing": missing})
         state.completed = True
-        ctx = self._context(tenant, flow, state, None, request)
+        ctx = self._context(tenant, flow, state, None, request, user)
         page = flow.finish(ctx)
         self.save(state)
         if isinstance(page, Challenge):
