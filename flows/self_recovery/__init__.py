@@ -38,6 +38,7 @@ from idp.flowengine.contract import Abort, Challenge, Entry, Flow, FlowState, Re
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
+    from idp.storage.models import User
     from idp.tenants.service import TenantView
 
 log = logging.getLogger("idp.recovery")
@@ -47,6 +48,13 @@ def _on_path(ctx: StepContext, path: str, step_name: str) -> bool:
     config = recovery_config(ctx)
     steps = config.second_factor_path if path == SECOND_FACTOR else config.password_path
     return chosen_path(ctx) == path and step_name in steps
+
+
+def _still_to_prove(ctx: StepContext, step_name: str) -> "User | None":
+    """On the password path, the user who has yet to prove a second factor at ``step_name``, else None."""
+    if not _on_path(ctx, PASSWORD, step_name) or second_factor_proved(ctx):
+        return None
+    return ctx.user
 
 
 class RecoveryPasswordStep(PasswordStep):
@@ -83,13 +91,8 @@ class VerifyTotpStep(TotpStep):
     requires = ("email_link",)
 
     def applies(self, ctx: StepContext) -> bool:
-        user = ctx.user
-        return (
-            _on_path(ctx, PASSWORD, self.name)
-            and user is not None
-            and not second_factor_proved(ctx)
-            and ctx.services.factors.has_totp(ctx.tenant, user)
-        )
+        user = _still_to_prove(ctx, self.name)
+        return user is not None and ctx.services.factors.has_totp(ctx.tenant, user)
 
 
 class VerifySmsStep(SmsStep):
@@ -99,14 +102,8 @@ class VerifySmsStep(SmsStep):
     requires = ("email_link",)
 
     def applies(self, ctx: StepContext) -> bool:
-        user = ctx.user
-        return (
-            _on_path(ctx, PASSWORD, self.name)
-            and user is not None
-            and not second_factor_proved(ctx)
-            and ctx.tenant.config.sms.allowed_as_second_factor
-            and ctx.services.factors.sms_number(ctx.tenant, user) is not None
-        )
+        user = _still_to_prove(ctx, self.name)
+        return user is not None and ctx.services.factors.sms_number(ctx.tenant, user) is not None
 
 
 class RecoveryNewPasswordStep(NewPasswordStep):
