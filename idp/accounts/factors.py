@@ -492,17 +492,7 @@ class FactorService:
             render_sms,
         )
 
-        texter = self.services.texter
-        is_opted_out = getattr(texter, "is_opted_out", None)
-        try:
-            opted_out = bool(is_opted_out(number)) if callable(is_opted_out) else False
-        except Exception:
-            opted_out = False
-        if opted_out:
-            store.destroy(cooldown_key)
-            self._audit(None, tenant, user, "sms.refused", request, reason="opted-out")
-            raise SmsError("sms_opted_out", "this phone number has opted out of text messages")
-
+        texter = self.services.texter  # it refuses an opted-out number before publishing: no second check here
         code = random_digits(TOTP_DIGITS)
         code_id = random_token(9)
         key = self._sms_key(tenant, user)
