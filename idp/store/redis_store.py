@@ -67,7 +67,18 @@ class RedisStore(EphemeralStore):
     def from_url(cls, url: str) -> RedisStore:
         """``redis://``, ``rediss://`` (TLS), ``redis+sentinel://host:port[,host:port]/service``,
         or ``redis+cluster://host:port``."""
-        opts: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, "health_check_interval": 30}
+        from redis.backoff import ExponentialWithJitterBackoff
+        from redis.retry import Retry
+
+        # redis-py 6+ retries a failed command by itself (ten times, up to a second apart, in 8.x): that would
+        # hold a request through a whole outage instead of failing closed with a 503 the client can retry
+        # (R-95). Two quick retries still ride over a stale pooled connection after a restart or fail-over.
+        opts: dict[str, Any] = {
+            "socket_timeout": 2.0,
+            "socket_connect_timeout": 2.0,
+            "health_check_interval": 30,
+            "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
+        }
         parsed = urlparse(url)
         if parsed.scheme in ("redis+sentinel", "rediss+sentinel"):
             from redis.sentinel import Sentinel
@@ -77,14 +88,9 @@ class RedisStore(EphemeralStore):
             sentinel = Sentinel(hosts, password=parsed.password, ssl=parsed.scheme.startswith("rediss"), **opts)
             return cls(sentinel.master_for(service, password=parsed.password, **opts))
         if parsed.scheme in ("redis+cluster", "rediss+cluster"):
-            from redis.backoff import ExponentialWithJitterBackoff
-            from redis.retry import Retry
-
             plain = url.replace("+cluster", "", 1)
+            # the same retry policy also bounds redis-py's CLUSTERDOWN retries (ten by default, about 2 s per call)
             cluster_opts = {k: v for k, v in opts.items() if k != "health_check_interval"}
-            # redis-py retries a CLUSTERDOWN ten times by default (about 2 s per call); a request should
-            # fail closed sooner and let the client retry (R-95), so: two retries, short backoff.
-            cluster_opts["retry"] = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2)
             return cls(redis.RedisCluster.from_url(plain, **cluster_opts))
         return cls(redis.Redis.from_url(url, **opts))
 
