@@ -1,6 +1,6 @@
 """``python -m bench [--quick]``: the whole benchmark in one command (see the README's "Performance" section).
 
-Starts the IdP in its production shape (``idp serve``: gunicorn, one worker per core), on PostgreSQL + Redis
+Starts the IdP in its production shape (``idp serve``: granian, one worker process per core), on PostgreSQL + Redis
 when they answer (a fresh schema) else the embedded default; seeds tenants, clients and users; measures every
 case with wrk (1 thread, 16 connections, loopback) or a threaded load generator for the browser flows; runs
 node-oidc-provider (RS256 and ES256) with the same wrk settings; prints and writes ``bench/results/``.
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="short runs and smaller scale steps (about 3 minutes)")
     ap.add_argument("--duration", type=float, help="seconds measured per wrk case (default 10, quick 4)")
     ap.add_argument("--warmup", type=float, help="unrecorded seconds before each wrk case (default 2, quick 1)")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (default: cores)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="server worker processes (default: cores)")
     ap.add_argument("--backend", choices=("auto", "embedded"), default="auto")
     ap.add_argument("--no-peer", action="store_true", help="skip node-oidc-provider")
     ap.add_argument("--users", type=int, help="user count of the scale step (default 1,000,000, quick 20,000)")
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     mach = machine()
     raw = Path(tempfile.mkdtemp(prefix="bench-raw-"))
     env: BenchEnv = make_env(args.backend)
-    log(f"state: {env.description}; server {env.public_url}, {args.workers} gunicorn workers; raw wrk output in {raw}")
+    log(f"state: {env.description}; server {env.public_url}, {args.workers} server workers; raw wrk output in {raw}")
     results: list[Result] = []
     extras: dict[str, Any] = {"machine": mach, "backend": env.description, "workers": args.workers, "duration": duration, "warmup": warmup}
     server = None
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         base = env.public_url
         procs.wait_http(f"{base}/realms/bench-rs/.well-known/openid-configuration", 90, server.proc)
         pid = server.pid
-        log(f"idp serve up (gunicorn master {pid}, workers {server.workers()})")
+        log(f"idp serve up (main process {pid}, workers {server.workers()})")
         realm = f"{base}/realms/bench-rs"
         proto = f"{realm}/protocol/openid-connect"
         basic_rs = base64.b64encode(f"bench:{rs.secret}".encode()).decode()

@@ -29,7 +29,7 @@ def children(pid: int) -> list[int]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` and its direct children (a gunicorn master and its workers), seconds."""
+    """User + system CPU time of ``pid`` and its direct children (a server's main process and its workers), seconds."""
     total = 0
     for p in [pid, *children(pid)]:
         try:
@@ -68,7 +68,7 @@ def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = N
 
 
 class Server:
-    """One server process (a gunicorn master with its workers, or node) started by the bench, in its own session."""
+    """One server process (the IdP's main process with its workers, or node) started by the bench, in its own session."""
 
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], log: Path, cwd: str | None = None) -> None:
         self.name = name
@@ -104,7 +104,7 @@ class Server:
 
 
 def start_idp(env: dict[str, str], port: int, workers: int, log: Path) -> Server:
-    """``idp serve`` (gunicorn, ``idp/cli/gunicorn_conf.py``) with ``workers`` workers."""
+    """``idp serve`` (granian, ``idp/cli/server_conf.py``) with ``workers`` worker processes."""
     full = {**os.environ, **env}
     argv = [sys.executable, "-m", "idp.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     return Server("idp", argv, full, log)

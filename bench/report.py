@@ -89,7 +89,7 @@ def table(results: list[Result], extras: dict[str, Any]) -> str:
     m = extras["machine"]
     lines = [
         (f"Run of {extras.get('finished') or time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {m['cores']} cores ({m['cpu']}), Python {m['python']}, "
-        f"{extras['backend']}, gunicorn {extras['workers']} workers; wrk 1 thread, 16 connections, {extras['warmup']:g} s warm-up + "
+        f"{extras['backend']}, granian {extras['workers']} workers; wrk 1 thread, 16 connections, {extras['warmup']:g} s warm-up + "
         f"{extras['duration']:g} s; load average {m['load_before']:.1f} before, {m.get('load_after', 0):.1f} after (shared machine)."),
         "",
         "| case | rps | rps / server core | p50 ms | p99 ms | errors | worker RSS MiB | peer rps | peer rps / core | ours / peer (per core) |",
@@ -155,7 +155,7 @@ def chart(results: list[Result], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 4.8))
     xs = range(len(cases))
     w = 0.38
-    ax.bar([x - w / 2 for x in xs], [ours[c].rps_per_core for c in cases], w, label="idp (Flask + Authlib, gunicorn)", color="#2b6cb0")
+    ax.bar([x - w / 2 for x in xs], [ours[c].rps_per_core for c in cases], w, label="idp (Flask + Authlib, granian)", color="#2b6cb0")
     peer_vals = [peers[PEER_OF[c]].rps_per_core if PEER_OF.get(c) in peers and c in PEER_OF else 0 for c in cases]
     ax.bar([x + w / 2 for x in xs], peer_vals, w, label="node-oidc-provider (peer; code/refresh vs its RS256 cc)", color="#c05621")
     ax.set_xticks(list(xs))

@@ -1,4 +1,4 @@
-"""The WSGI application for servers: ``gunicorn idp.wsgi:app`` (settings from ``IDP_*`` variables)."""
+"""The WSGI application that ``idp serve`` runs under granian (settings from ``IDP_*`` variables)."""
 
 from idp import create_app
 

@@ -1,4 +1,4 @@
-"""``idp serve``: run the IdP under gunicorn, or Flask's reloader with ``--dev``."""
+"""``idp serve``: run the IdP under granian (:mod:`idp.cli.server_conf`), or Flask's reloader with ``--dev``."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from idp.cli.base import CliError, cli, json_option, services
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Gunicorn worker processes (default: WEB_CONCURRENCY or 2).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default: WEB_CONCURRENCY or 2).")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="Threads per worker process (default: 4).")
 @click.option("--dev", is_flag=True, help="Development server with Flask's reloader (one process, restarts on code changes).")
 @json_option
-def serve(host: str, port: int, workers: int | None, dev: bool, as_json: bool) -> None:
+def serve(host: str, port: int, workers: int | None, threads: int | None, dev: bool, as_json: bool) -> None:
     """Serve the IdP over HTTP (settings from IDP_*; run `idp init` first)."""
     svc = services()
     _require_schema(svc)
@@ -27,18 +28,12 @@ def serve(host: str, port: int, workers: int | None, dev: bool, as_json: bool) -
     if dev:
         _serve_dev(host, port)
         return
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:idp.cli.gunicorn_conf",
-        "--bind",
-        f"{_bind_host(host)}:{port}",
-    ]
-    if workers is not None:
-        argv += ["--workers", str(workers)]
-    argv.append("idp.wsgi:app")
+    from idp.cli import server_conf
+    from idp.observability.metrics_dir import prepare_multiproc_dir
+
+    # before any worker starts: values a previous run left in PROMETHEUS_MULTIPROC_DIR would be counted again
+    prepare_multiproc_dir()
+    argv = server_conf.argv(host, port, workers, threads)
     svc.close()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -17,9 +17,9 @@ to short identifiers; the ``tenant`` label is used only on the login and MFA
 counters and is capped per process (:data:`MAX_TENANTS`). Label values never
 carry a user, an address, a code or a token (R-46).
 
-Several gunicorn workers: when ``PROMETHEUS_MULTIPROC_DIR`` is set before this
-module is imported (the Dockerfile, the compose file and the gunicorn
-configuration set it), prometheus-client writes every worker's values to
+Several worker processes: when ``PROMETHEUS_MULTIPROC_DIR`` is set before this
+module is imported (the Dockerfile and the compose file set it; ``idp serve``
+empties it before its workers start, :mod:`.metrics_dir`), prometheus-client writes every worker's values to
 memory-mapped files in that folder and :func:`exposition` aggregates them at
 scrape time. Without it, one in-process registry is used.
 """
@@ -41,8 +41,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-#: Environment variable read by prometheus-client to switch to multiprocess mode.
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from idp.observability.metrics_dir import MULTIPROC_ENV  # read by prometheus-client to switch to multiprocess mode
+
 #: At most this many distinct tenant label values per process; later tenants count as ``_other``.
 MAX_TENANTS = 1000
 

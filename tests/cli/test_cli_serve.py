@@ -1,4 +1,4 @@
-"""``idp serve``: gunicorn (several workers) and ``--dev`` (Flask's reloader), on real loopback ports."""
+"""``idp serve``: granian (several worker processes) and ``--dev`` (Flask's reloader), on real loopback ports."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def start(initialised: Idp, tmp_path: Path) -> Iterator:  # type: ignore[type-ar
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: the reloader's child and gunicorn's workers stop with it
+                start_new_session=True,  # its own process group: the reloader's child and the server's workers stop with it
             )
         procs.append(proc)
         return f"http://127.0.0.1:{port}", proc, log
@@ -70,7 +70,7 @@ def start(initialised: Idp, tmp_path: Path) -> Iterator:  # type: ignore[type-ar
                 proc.wait(5)
 
 
-def test_serve_runs_gunicorn_workers(start) -> None:  # type: ignore[no-untyped-def]
+def test_serve_runs_worker_processes(start) -> None:  # type: ignore[no-untyped-def]
     url, proc, log = start("--workers", "2")
     wait_until_up(f"{url}/healthz", proc, log)
     ready = requests.get(f"{url}/readyz", timeout=5)
@@ -78,8 +78,9 @@ def test_serve_runs_gunicorn_workers(start) -> None:  # type: ignore[no-untyped-
     assert ready.json()["checks"] == {"database": "ok", "store": "ok"}
     time.sleep(0.5)
     text = log.read_text()
-    assert text.count("Booting worker") == 2
-    assert "Control socket" not in text  # one fixed path per host would be shared by every server
+    assert text.count("Spawning worker-") == 2
+    workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert len(workers) == 2  # `idp serve` became the server's main process, which runs two workers
     os.killpg(proc.pid, signal.SIGTERM)
     assert proc.wait(15) == 0
 

@@ -3,7 +3,7 @@ and path they name is one the IdP really has (issue 6, item 4).
 
 No Docker engine runs here, so the Dockerfile, the compose file and the Kubernetes manifests are
 checked by reading them: settings against :class:`idp.settings.Settings` and botocore's own list
-of environment variables, ports against the gunicorn configuration ``idp serve`` uses, paths
+of environment variables, ports against the server settings ``idp serve`` uses, paths
 against the app's URL map. The IAM policy grants exactly the calls the messaging code makes.
 """
 
@@ -64,13 +64,15 @@ def _allowed(name: str) -> bool:
     return name in OTHER_ENV
 
 
-def gunicorn_port() -> int:
-    """The port the image serves on: ``idp serve``'s default, as passed to gunicorn's bind."""
-    from idp.cli import gunicorn_conf
+def server_port() -> int:
+    """The port the image serves on: ``idp serve``'s default, as passed to the server."""
+    from idp.cli import server_conf
     from idp.cli.serve import serve
 
     port = next(p.default for p in serve.params if p.name == "port")
-    assert any(b.rsplit(":", 1)[1] == str(port) for b in gunicorn_conf.bind), "idp serve and gunicorn_conf disagree"
+    assert port == server_conf.PORT, "idp serve and server_conf disagree"
+    argv = server_conf.argv("0.0.0.0", port)
+    assert argv[argv.index("--port") + 1] == str(port)
     return int(port)
 
 
@@ -168,7 +170,7 @@ def test_dockerfile_settings_ports_and_command_are_real() -> None:
     assert env["IDP_ENV"] == "production"
     # The metrics folder is under a path the compose file and the manifests mount as tmpfs.
     assert env["PROMETHEUS_MULTIPROC_DIR"] == "/run/idp/metrics"
-    port = gunicorn_port()
+    port = server_port()
     assert [a for k, a in final if k == "EXPOSE"] == [str(port)]
     entry = json.loads(next(a for k, a in final if k == "ENTRYPOINT"))
     cmd = json.loads(next(a for k, a in final if k == "CMD"))
@@ -234,7 +236,7 @@ def test_compose_idp_containers_use_only_real_settings(compose: dict[str, Any]) 
 
 
 def test_compose_replicas_are_read_only_non_root_with_tmpfs_for_what_they_write(compose: dict[str, Any]) -> None:
-    port = gunicorn_port()
+    port = server_port()
     for name, service in _idp_services(compose).items():
         assert service["read_only"] is True and service["user"].split(":")[0] not in ("0", "root")
         mounts = {t.split(":")[0] for t in service["tmpfs"]}
@@ -245,8 +247,8 @@ def test_compose_replicas_are_read_only_non_root_with_tmpfs_for_what_they_write(
             assert service["expose"] == [str(port)]
 
 
-def test_the_load_balancer_targets_both_replicas_on_the_gunicorn_port(compose: dict[str, Any]) -> None:
-    port = gunicorn_port()
+def test_the_load_balancer_targets_both_replicas_on_the_server_port(compose: dict[str, Any]) -> None:
+    port = server_port()
     conf = (DEPLOY / "nginx.conf").read_text()
     upstream = re.search(r"upstream idp \{(.*?)\}", conf, re.DOTALL)
     assert upstream is not None
@@ -307,7 +309,7 @@ def test_configmap_and_secret_hold_only_real_settings(manifests: dict[str, dict[
 def test_deployment_probes_ports_and_scrape_annotations_are_real(
     manifests: dict[str, dict[str, Any]], app_paths: set[str]
 ) -> None:
-    port = gunicorn_port()
+    port = server_port()
     deployment = manifests["Deployment"]
     (container,) = _containers(deployment)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -363,9 +365,9 @@ def test_service_hpa_and_pdb_point_at_the_deployment(manifests: dict[str, dict[s
     assert pdb["selector"]["matchLabels"].items() <= pod_labels.items()
     assert pdb["minAvailable"] < hpa["minReplicas"], "a PDB as large as the replica count blocks every drain"
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    from idp.cli import gunicorn_conf
+    from idp.cli import server_conf
 
-    assert grace > gunicorn_conf.graceful_timeout
+    assert grace > server_conf.GRACEFUL_TIMEOUT
 
 
 def test_the_migration_job_runs_idp_init(manifests: dict[str, dict[str, Any]]) -> None:

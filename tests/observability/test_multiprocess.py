@@ -1,7 +1,7 @@
-"""Several gunicorn workers, one ``/metrics``: with ``PROMETHEUS_MULTIPROC_DIR`` set, every worker
+"""Several worker processes, one ``/metrics``: with ``PROMETHEUS_MULTIPROC_DIR`` set, every worker
 writes its values to that folder and whichever worker answers the scrape reports the sum.
 
-The server is the deployment's own: ``gunicorn -c python:idp.cli.gunicorn_conf idp.wsgi:app``
+The server is the deployment's own: granian with :mod:`idp.cli.server_conf`'s command
 (what ``idp serve`` and the image run), two workers, on a free loopback port. Its stderr is
 also where the JSON request lines go, so the log format is checked on a real server too (R-46).
 """
@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,17 +21,18 @@ import pytest
 import requests
 from conftest import free_port
 
+from idp.cli import server_conf
 from observability.conftest import scrape, value
 
 N_REQUESTS = 60
 
 
 @pytest.fixture(scope="module")
-def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
-    tmp_path = tmp_path_factory.mktemp("gunicorn")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+    tmp_path = tmp_path_factory.mktemp("server")
     port = free_port()
     metrics_dir = tmp_path / "metrics"
-    log = tmp_path / "gunicorn.log"
+    log = tmp_path / "server.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PROMETHEUS_"))},
         "IDP_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -40,14 +40,7 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
         "IDP_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
-    argv = [
-        sys.executable, "-m", "gunicorn",
-        "--config", "python:idp.cli.gunicorn_conf",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", "2",
-        "--threads", "2",
-        "idp.wsgi:app",
-    ]  # fmt: skip
+    argv = server_conf.argv("127.0.0.1", port, workers=2, threads=2)
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"
@@ -72,8 +65,8 @@ def _worker_pids(metrics_dir: Path) -> set[str]:
     return {p.stem.rsplit("_", 1)[1] for p in metrics_dir.glob("histogram_*.db")}
 
 
-def test_counts_from_two_workers_add_up(gunicorn: tuple[str, Path, Path]) -> None:
-    url, metrics_dir, _log = gunicorn
+def test_counts_from_two_workers_add_up(server: tuple[str, Path, Path]) -> None:
+    url, metrics_dir, _log = server
     labels = {"endpoint": "health.healthz", "method": "GET"}
     before = value(scrape(url), "idp_http_request_duration_seconds_count", **labels)
 
@@ -98,8 +91,8 @@ def test_counts_from_two_workers_add_up(gunicorn: tuple[str, Path, Path]) -> Non
         assert value(samples, "idp_http_requests_total", status="200", **labels) - before == sent
 
 
-def test_request_lines_on_a_real_server_are_json_with_request_ids(gunicorn: tuple[str, Path, Path]) -> None:
-    url, _metrics_dir, log = gunicorn
+def test_request_lines_on_a_real_server_are_json_with_request_ids(server: tuple[str, Path, Path]) -> None:
+    url, _metrics_dir, log = server
     rid = "trace-0123456789abcdef"
     secret_code = "Sp1iOx7cQ9zLr"
     response = requests.get(

@@ -1,4 +1,4 @@
-"""IdP nodes as real processes: ``idp init`` and ``idp serve`` (gunicorn) with their own ports, one database.
+"""IdP nodes as real processes: ``idp init`` and ``idp serve`` (granian) with their own ports, one database.
 
 The database is PostgreSQL when ``IDP_TEST_DATABASE_URL`` is set (a fresh schema per deployment, as
 ``tests/conftest.py`` does), otherwise one SQLite file that every node opens. Every node shares the

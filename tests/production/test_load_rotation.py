@@ -4,7 +4,7 @@ Bounded in time (about 8 s of load) and count, loopback only. A live server (wer
 Redis of the test's own takes concurrent MFA logins (password + TOTP through the hosted pages, then
 the token endpoint) and ``client_credentials`` token requests, while the test rotates the tenant's
 signing key three times with ``publish_delay=0``. The server shares the test's service layer, so a
-rotation takes effect at once (a gunicorn worker of another process re-reads keys within
+rotation takes effect at once (a worker of another process re-reads keys within
 ``idp.oidc.keys.CACHE_TTL``). Every answer must be a success; every token issued (ID tokens and JWT
 access tokens) must verify against the JWKS fetched after the run, which still publishes the keys
 that signed them; access tokens signed by a retired key still work at userinfo.

@@ -1,6 +1,6 @@
 """Two IdP nodes, one Redis, one database: state follows the browser, limits add up (issue 6, tests).
 
-Two ``idp serve`` processes (gunicorn; node A with two workers, node B with one) on their own ports
+Two ``idp serve`` processes (granian; node A with two workers, node B with one) on their own ports
 share a Redis of the test's own and one database: PostgreSQL (a fresh schema) when
 ``IDP_TEST_DATABASE_URL`` is set, which ``scripts/test`` does when PostgreSQL answers; otherwise one
 SQLite file that both nodes open (same host, so the proof of shared state still holds, but not the
