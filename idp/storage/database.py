@@ -1,14 +1,43 @@
-"""The persistent database: one engine per process, short sessions per unit of work."""
+"""The persistent database: one engine per process, short sessions per unit of work.
+
+On PostgreSQL, a unit of work that only reads costs one round trip per query
+(the hot paths read one row: the user of a code exchange or of userinfo):
+
+- **Reads run outside a transaction until the first write.** A pooled connection
+  is handed out in autocommit mode; the first statement that is not a plain
+  ``SELECT`` (a write, DDL, ``SELECT ... FOR UPDATE``, an advisory lock, a
+  sequence) switches it back to transactional mode before it runs, so psycopg
+  sends ``BEGIN`` and everything from there commits or rolls back as one unit.
+  Under PostgreSQL's default READ COMMITTED isolation every statement takes its
+  own snapshot anyway and a plain ``SELECT`` takes no row lock, so a read before
+  the ``BEGIN`` sees exactly what it would have seen inside it. A read-only
+  unit of work thus sends neither ``BEGIN`` nor ``COMMIT`` (3 round trips → 1).
+- **A pooled connection is pinged only after it sat idle** for
+  :data:`PING_AFTER_IDLE` seconds, instead of on every checkout
+  (``pool_pre_ping``: one more round trip per unit of work). A connection that
+  fails the ping is replaced, as ``pool_pre_ping`` does; one that breaks while
+  busy fails its request (503, R-95) and SQLAlchemy recycles the whole pool.
+"""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+#: Seconds a pooled PostgreSQL connection may sit idle before its next checkout pings it.
+PING_AFTER_IDLE = 10.0
+#: A statement that may run outside a transaction: a ``SELECT`` that takes no lock and changes nothing.
+_PLAIN_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+_NOT_PLAIN = re.compile(r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY|KEY)\b|pg_advisory|nextval|setval|\bINTO\b", re.IGNORECASE)
+_IDLE_SINCE = "idp_idle_since"
 
 
 def make_engine(url: str) -> Engine:
@@ -31,9 +60,37 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # a bounded connect time: an unreachable database host must give a 503 quickly, not hang a worker (R-95)
-    return create_engine(
-        url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_recycle=1800, pool_timeout=5, connect_args={"connect_timeout": 3}
-    )
+    engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_timeout=5, connect_args={"connect_timeout": 3})
+    if engine.dialect.name == "postgresql":
+        _reads_outside_transactions(engine)
+    return engine
+
+
+def _reads_outside_transactions(engine: Engine) -> None:
+    """Autocommit until the first statement that is not a plain read; ping only idle connections (module docstring)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if not dbapi_conn.autocommit:
+            dbapi_conn.autocommit = True  # idle here: the previous unit of work committed or rolled back
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE:
+            try:
+                with dbapi_conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+            except Exception as error:
+                # the pool discards this connection and checks out another (up to three attempts)
+                raise exc.DisconnectionError(f"stale pooled connection: {error.__class__.__name__}") from error
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_before_first_write(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        dbapi_conn = cursor.connection
+        if dbapi_conn.autocommit and (not _PLAIN_READ.match(statement) or _NOT_PLAIN.search(statement)):
+            dbapi_conn.autocommit = False  # psycopg sends BEGIN before this statement
 
 
 class Database:
