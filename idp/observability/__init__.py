@@ -60,6 +60,49 @@ def _logged_path(req: Request) -> str:
     return redact(f"{path}?{query}") if query else redact(path)
 
 
+def log_access(
+    request_id: str | None,
+    method: str,
+    path: str,
+    route: str | None,
+    endpoint: str,
+    tenant: Any,
+    status: int,
+    elapsed: float,
+    remote_addr: str | None,
+    content_length: int | None,
+) -> None:
+    """The one JSON access line of a request (``path`` already redacted); also used by :mod:`idp.oidc.fastlane`."""
+    level = logging.DEBUG if endpoint in QUIET_ENDPOINTS else logging.INFO
+    if not access_log.isEnabledFor(level):
+        return
+    # makeRecord + handle is logger.log without the caller look-up (a stack walk per request).
+    record = access_log.makeRecord(
+        access_log.name,
+        level,
+        __file__,
+        0,
+        "request",
+        (),
+        None,
+        extra={
+            "request_id": request_id,
+            "method": method,
+            "path": path,
+            "route": route,
+            "endpoint": endpoint,
+            "tenant": redact(tenant) if isinstance(tenant, str) else None,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 3),
+            "remote_addr": remote_addr,
+            "bytes": content_length,
+            # Every field above is fixed or already redacted: the filter skips this record.
+            "_idp_redacted": True,
+        },
+    )
+    access_log.handle(record)
+
+
 def _finish(timer: metrics.RequestTimer) -> Any:
     def finish(response: Response) -> Response:
         # The real objects once: each access through Flask's proxies costs a context look-up.
@@ -75,34 +118,11 @@ def _finish(timer: metrics.RequestTimer) -> Any:
         request_id = getattr(ctx, "request_id", None)
         if request_id:
             response.headers[HEADER] = request_id
-        level = logging.DEBUG if endpoint in QUIET_ENDPOINTS else logging.INFO
-        if access_log.isEnabledFor(level):
-            tenant = (req.view_args or {}).get("tenant")
-            # makeRecord + handle is logger.log without the caller look-up (a stack walk per request).
-            record = access_log.makeRecord(
-                access_log.name,
-                level,
-                __file__,
-                0,
-                "request",
-                (),
-                None,
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "path": _logged_path(req),
-                    "route": rule.rule if rule is not None else None,
-                    "endpoint": endpoint,
-                    "tenant": redact(tenant) if isinstance(tenant, str) else None,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "remote_addr": req.remote_addr,
-                    "bytes": response.content_length,
-                    # Every field above is fixed or already redacted: the filter skips this record.
-                    "_idp_redacted": True,
-                },
-            )
-            access_log.handle(record)
+        tenant = (req.view_args or {}).get("tenant")
+        log_access(
+            request_id, method, _logged_path(req), rule.rule if rule is not None else None, endpoint,
+            tenant, status, elapsed, req.remote_addr, response.content_length,
+        )  # fmt: skip
         return response
 
     return finish

@@ -272,6 +272,14 @@ class KeyService:
         body, etag, _ = self._published(tenant)
         return body, etag
 
+    def cached_jwks_document(self, tenant: "TenantView") -> tuple[bytes, str] | None:
+        """:meth:`jwks_document` when this process holds fresh keys (within :data:`CACHE_TTL`), else None; never queries."""
+        entry = self._cache.get(tenant.id)
+        if entry is None or time.monotonic() - entry.loaded_at >= CACHE_TTL:
+            return None
+        body, etag, _ = self._published(tenant, entry)
+        return body, etag
+
     def verification_keys(self, tenant: "TenantView") -> KeySet:
         """The published keys as a joserfc KeySet (tokens are verified against these only)."""
         return self._published(tenant)[2]
@@ -283,9 +291,9 @@ class KeyService:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _published(self, tenant: "TenantView") -> tuple[bytes, str, KeySet]:
+    def _published(self, tenant: "TenantView", entry: _TenantKeys | None = None) -> tuple[bytes, str, KeySet]:
         now = time.time()
-        entry = self._entry(tenant.id)
+        entry = entry or self._entry(tenant.id)
         published = tuple(k for k in entry.keys if k.published_at(now))
         kids = tuple(k.kid for k in published)
         cached = entry.jwks_cache

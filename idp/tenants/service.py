@@ -103,6 +103,17 @@ class TenantService:
             self._cache[slug] = (now + CACHE_TTL, view)
         return view
 
+    def cached(self, slug: str) -> TenantView | None:
+        """The tenant ``slug`` if this process holds a fresh copy (the same :data:`CACHE_TTL` as :meth:`get`), else None.
+
+        Never queries: the protocol fast lane (:mod:`idp.oidc.fastlane`) serves from caches only and hands
+        everything else (a miss, an unknown tenant) to Flask, whose :meth:`get` loads it.
+        """
+        hit = self._cache.get(slug)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     def require(self, slug: str) -> TenantView:
         view = self.get(slug)
         if view is None:

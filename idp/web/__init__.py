@@ -33,3 +33,7 @@ def init_web(app: Flask) -> None:
     observability.init_app(app)  # metrics, JSON logs, 503s for outages
     outbox_pages.init_app(app)  # /dev/outbox (development only)
     admin.init_app(app)  # /admin API and console (issue 5)
+
+    from idp.oidc import fastlane
+
+    fastlane.init_app(app)  # discovery and JWKS from the caches, before Flask (issue 7)
