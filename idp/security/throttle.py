@@ -130,13 +130,13 @@ class Throttle:
         store = self.services.store
         now = time.time()
         waits = [0.0]
-        rec = store.find(ip_until)
-        if rec is not None:
-            waits.append(float(rec.get("until", 0)) - now)
-        if not self._exempt(kind, trusted):
-            rec = store.find(acct_until)
-            if rec is not None:
-                waits.append(float(rec.get("until", 0)) - now)
+        # the delays (and, for the password, the trusted-address mark) in one round trip
+        ip_rec, acct_rec, *trusted_rec = store.find_many([ip_until, acct_until, trusted] if kind == "password" else [ip_until, acct_until])
+        if ip_rec is not None:
+            waits.append(float(ip_rec.get("until", 0)) - now)
+        if not (trusted_rec and trusted_rec[0] is not None):  # what _exempt() says, from the same read
+            if acct_rec is not None:
+                waits.append(float(acct_rec.get("until", 0)) - now)
             if store.counter(acct_n) >= MAX_CONSECUTIVE_FAILURES:
                 rec = store.find(acct_n + ":first")
                 started = float(rec["at"]) if rec else now
