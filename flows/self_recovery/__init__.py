@@ -92,7 +92,7 @@ class VerifyTotpStep(TotpStep):
 
     def applies(self, ctx: StepContext) -> bool:
         user = _still_to_prove(ctx, self.name)
-        return user is not None and ctx.services.factors.has_totp(ctx.tenant, user)
+        return user is not None and ctx.services.factors.has_totp(ctx.tenant, user, ctx.factors)
 
 
 class VerifySmsStep(SmsStep):
@@ -103,7 +103,7 @@ class VerifySmsStep(SmsStep):
 
     def applies(self, ctx: StepContext) -> bool:
         user = _still_to_prove(ctx, self.name)
-        return user is not None and ctx.services.factors.sms_number(ctx.tenant, user) is not None
+        return user is not None and ctx.services.factors.sms_number(ctx.tenant, user, ctx.factors) is not None
 
 
 class RecoveryNewPasswordStep(NewPasswordStep):

@@ -62,6 +62,7 @@ class PasswordStep(Step):
             self._audit(ctx, "login.password_failed", user.id if user is not None else None)
             return Failure("invalid_credentials", {"username": login})
         assert user is not None  # verify_password is False for None
+        ctx.identified(user)
         throttle.record_success(ctx.tenant, user.id, "password", ctx.request.client_ip)
         self._audit(ctx, "login.password_ok", user.id)
         return Success(proofs=self.provides, amr=("pwd",), user_id=user.id)

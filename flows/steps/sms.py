@@ -92,8 +92,8 @@ class SmsStep(Step):
             return None
         factors = ctx.services.factors
         if self._only_path(ctx):
-            return factors.phone_on_file(ctx.tenant, user) or factors.sms_number(ctx.tenant, user)
-        return factors.sms_number(ctx.tenant, user)
+            return factors.phone_on_file(ctx.tenant, user) or factors.sms_number(ctx.tenant, user, ctx.factors)
+        return factors.sms_number(ctx.tenant, user, ctx.factors)
 
     def _support(self, ctx: StepContext) -> str:
         return getattr(ctx.config, "support_url", "") or ctx.tenant.config.branding.support_url
@@ -141,7 +141,7 @@ class SmsStep(Step):
             return False
         if self._only_path(ctx):
             return True
-        if ctx.services.factors.sms_number(ctx.tenant, ctx.user) is None:
+        if ctx.services.factors.sms_number(ctx.tenant, ctx.user, ctx.factors) is None:
             return False
         return second_factor_needed(ctx)
 

@@ -65,8 +65,8 @@ def user_has_second_factor(ctx: StepContext) -> bool:
     user = ctx.user
     if user is None:
         return False
-    factors = ctx.services.factors
-    return factors.has_totp(ctx.tenant, user) or factors.sms_number(ctx.tenant, user) is not None
+    factors, known = ctx.services.factors, ctx.factors
+    return factors.has_totp(ctx.tenant, user, known) or factors.sms_number(ctx.tenant, user, known) is not None
 
 
 def second_factor_needed(ctx: StepContext) -> bool:
@@ -150,7 +150,7 @@ class TotpStep(Step):
 
     def applies(self, ctx: StepContext) -> bool:
         user = ctx.user
-        if user is None or not ctx.services.factors.has_totp(ctx.tenant, user):
+        if user is None or not ctx.services.factors.has_totp(ctx.tenant, user, ctx.factors):
             return False
         return second_factor_needed(ctx)
 
@@ -158,7 +158,7 @@ class TotpStep(Step):
         user = ctx.user
         if user is None or not getattr(ctx.config, "offer_sms", True):
             return False
-        return ctx.services.factors.sms_number(ctx.tenant, user) is not None
+        return ctx.services.factors.sms_number(ctx.tenant, user, ctx.factors) is not None
 
     def challenge(self, ctx: StepContext) -> Outcome:
         return Challenge(self.template, {"sms_offered": self._sms_offered(ctx)})
@@ -176,7 +176,7 @@ class TotpStep(Step):
         wait = throttle.check(ctx.tenant, user.id, "totp", ip)
         if wait:
             return Failure("too_many_attempts", {"retry_after": wait}, status=429)
-        result = ctx.services.factors.verify_totp(ctx.tenant, user, form.get("code", ""), ctx.request)
+        result = ctx.services.factors.verify_totp(ctx.tenant, user, form.get("code", ""), ctx.request, ctx.factors)
         if result:
             throttle.record_success(ctx.tenant, user.id, "totp", ip)
             audit(ctx, "login.second_factor_ok", factor="totp")

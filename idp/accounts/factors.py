@@ -108,6 +108,17 @@ class PendingTotp:
 
 
 @dataclass(frozen=True)
+class UserFactors:
+    """One user's active factors as read at one moment (oldest first), for several decisions in one request."""
+
+    user_id: int
+    rows: tuple[Factor, ...]
+
+    def of_type(self, type: str) -> list[Factor]:
+        return [f for f in self.rows if f.type == type]
+
+
+@dataclass(frozen=True)
 class TotpCheck:
     """The result of :meth:`FactorService.verify_totp`; true when the code was accepted."""
 
@@ -193,14 +204,23 @@ class FactorService:
                 select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id, Factor.id == factor_id)
             )
 
-    def has_totp(self, tenant: TenantView, user: User) -> bool:
-        return bool(self.active(tenant, user, "totp"))
+    def of_user(self, tenant: TenantView, user: User) -> UserFactors:
+        """The user's active factors in one read, to pass as ``known`` to the checks below within one request."""
+        return UserFactors(user.id, tuple(self.active(tenant, user)))
 
-    def sms_number(self, tenant: TenantView, user: User) -> str | None:
+    def _rows(self, tenant: TenantView, user: User, type: str, known: UserFactors | None) -> list[Factor]:
+        if known is not None and known.user_id == user.id:
+            return known.of_type(type)
+        return self.active(tenant, user, type)
+
+    def has_totp(self, tenant: TenantView, user: User, known: UserFactors | None = None) -> bool:
+        return bool(self._rows(tenant, user, "totp", known))
+
+    def sms_number(self, tenant: TenantView, user: User, known: UserFactors | None = None) -> str | None:
         """The number of the user's active SMS factor, when the tenant allows SMS as a second factor (R-37)."""
         if not tenant.config.sms.allowed_as_second_factor:
             return None
-        rows = self.active(tenant, user, "sms")
+        rows = self._rows(tenant, user, "sms", known)
         return rows[-1].phone if rows and rows[-1].phone else None
 
     def phone_on_file(self, tenant: TenantView, user: User) -> str | None:
@@ -303,10 +323,20 @@ class FactorService:
             self._audit(s, tenant, user, "factor.enrolled", None, actor=actor, factor_id=factor.id, factor_type="totp")
         return factor, self.otpauth_uri(tenant, user, secret)
 
-    def verify_totp(self, tenant: TenantView, user: User, code: str, request: RequestInfo | None = None) -> TotpCheck:
-        """Check ``code`` against the user's TOTP factors; a step is accepted once per credential (R-82, R-36)."""
+    def verify_totp(
+        self,
+        tenant: TenantView,
+        user: User,
+        code: str,
+        request: RequestInfo | None = None,
+        known: UserFactors | None = None,
+    ) -> TotpCheck:
+        """Check ``code`` against the user's TOTP factors; a step is accepted once per credential (R-82, R-36).
+
+        ``known``: the user's factors as this request already read them (:meth:`of_user`).
+        """
         code = normalise_code(code)
-        factors = self.active(tenant, user, "totp")
+        factors = self._rows(tenant, user, "totp", known)
         if not factors:
             return TotpCheck(False, "no_factor")
         if len(code) != TOTP_DIGITS or not code.isdigit():

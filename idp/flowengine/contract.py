@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # pragma: no cover
+    from idp.accounts.factors import UserFactors
     from idp.services import Services
     from idp.storage.models import User
     from idp.tenants.service import TenantView
@@ -152,6 +153,19 @@ class RequestInfo:
 
 
 @dataclass
+class RunReads:
+    """What one request has read about the run's user, shared by every step context of that request.
+
+    The account is read once per request; its active factors once until a step's
+    submission (which may change them), so a step's ``applies()``, its page and its
+    check do not each go back to the database. Nothing here outlives the request.
+    """
+
+    user: "User | None" = None
+    factors: "UserFactors | None" = None
+
+
+@dataclass
 class StepContext:
     """Everything a step may use: the tenant, the state, the services, the request."""
 
@@ -163,13 +177,38 @@ class StepContext:
     config: Any = None
     #: The flow's settings (the flow's ``Config`` instance).
     flow_config: Any = None
-    _user: "User | None" = None
+    #: This request's reads of the run's user (set by the engine; shared by the request's contexts).
+    reads: RunReads = field(default_factory=RunReads)
 
     @property
     def user(self) -> "User | None":
-        if self._user is None and self.state.user_id is not None:
-            self._user = self.services.users.get(self.tenant, self.state.user_id)
-        return self._user
+        """The run's user (``state.user_id``), read at most once per request."""
+        user_id = self.state.user_id
+        if user_id is None:
+            return None
+        reads = self.reads
+        if reads.user is None or reads.user.id != user_id:
+            reads.user = self.services.users.get(self.tenant, user_id)
+            reads.factors = None
+        return reads.user
+
+    def identified(self, user: "User") -> None:
+        """A step that found the run's user (by login) hands the row on, so later steps of this request
+        need not read it again; it only counts once the engine records the step's ``Success(user_id=...)``."""
+        if self.reads.user is None or self.reads.user.id != user.id:
+            self.reads.user = user
+            self.reads.factors = None
+
+    @property
+    def factors(self) -> "UserFactors | None":
+        """The run's user's active factors, read at most once per request until a step submits."""
+        user = self.user
+        if user is None:
+            return None
+        reads = self.reads
+        if reads.factors is None or reads.factors.user_id != user.id:
+            reads.factors = self.services.factors.of_user(self.tenant, user)
+        return reads.factors
 
     @property
     def data(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from idp.flowengine.contract import (
     Flow,
     FlowState,
     RequestInfo,
+    RunReads,
     Skip,
     Step,
     StepContext,
@@ -150,10 +151,17 @@ class FlowEngine:
 
     # -- running --------------------------------------------------------------
 
-    def _context(
-        self, tenant: "TenantView", flow: Flow, state: FlowState, step: type[Step] | None, request: RequestInfo, user: "User | None" = None
-    ) -> StepContext:
-        """A step's context; ``user`` is the run's user already read in this request (read once, not per step)."""
+    def user(self, tenant: "TenantView", state: FlowState, reads: RunReads) -> "User | None":
+        """The run's user, read at most once per request (``reads`` is the request's)."""
+        if state.user_id is None:
+            return None
+        if reads.user is None or reads.user.id != state.user_id:
+            reads.user = self.services.users.get(tenant, state.user_id)
+            reads.factors = None
+        return reads.user
+
+    def _context(self, tenant: "TenantView", flow: Flow, state: FlowState, step: type[Step] | None, request: RequestInfo, reads: RunReads) -> StepContext:
+        """A step's context; every context of one request shares ``reads`` (the user is read once, not per step)."""
         flow_config = self.flow_config(tenant, flow)
         return StepContext(
             tenant=tenant,
@@ -162,36 +170,42 @@ class FlowEngine:
             request=request,
             config=flow.step_config(step, flow_config) if step is not None else None,
             flow_config=flow_config,
-            _user=user if user is not None and user.id == state.user_id else None,
+            reads=reads,
         )
 
     def flow_config(self, tenant: "TenantView", flow: Flow) -> Any:
         return tenant.flow_settings(flow)
 
-    def _next(
-        self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, user: "User | None" = None
-    ) -> tuple[Step, StepContext] | None:
+    def _next(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, reads: RunReads) -> tuple[Step, StepContext] | None:
         """The first step that has not run; steps that do not apply are skipped on the way."""
         for step_cls in flow.steps:
             if step_cls.name in state.done:
                 continue
             step = step_cls()
-            ctx = self._context(tenant, flow, state, step_cls, request, user)
+            ctx = self._context(tenant, flow, state, step_cls, request, reads)
             if not step.applies(ctx):
                 state.done.append(step_cls.name)
                 continue
             return step, ctx
         return None
 
-    def render(self, tenant: "TenantView", state: FlowState, request: RequestInfo) -> EngineResult:
-        """The page of the current step (GET)."""
+    def render(self, tenant: "TenantView", state: FlowState, request: RequestInfo, reads: RunReads | None = None) -> EngineResult:
+        """The page of the current step (GET). ``reads``: what this request already read of the run's user."""
         flow = self.flow_for(tenant, state.flow)
-        return self._advance(tenant, flow, state, request, form=None)
+        return self._advance(tenant, flow, state, request, None, reads or RunReads())
 
-    def submit(self, tenant: "TenantView", state: FlowState, step_name: str, form: Mapping[str, str], request: RequestInfo) -> EngineResult:
+    def submit(
+        self,
+        tenant: "TenantView",
+        state: FlowState,
+        step_name: str,
+        form: Mapping[str, str],
+        request: RequestInfo,
+        reads: RunReads | None = None,
+    ) -> EngineResult:
         """Handle the form of step ``step_name``; a post for any other step re-renders the current one (R-43)."""
         flow = self.flow_for(tenant, state.flow)
-        return self._advance(tenant, flow, state, request, form=form, step_name=step_name)
+        return self._advance(tenant, flow, state, request, form, reads or RunReads(), step_name=step_name)
 
     def _advance(
         self,
@@ -200,19 +214,19 @@ class FlowEngine:
         state: FlowState,
         request: RequestInfo,
         form: Mapping[str, str] | None,
+        reads: RunReads,
         step_name: str = "",
     ) -> EngineResult:
-        user = self.services.users.get(tenant, state.user_id) if state.user_id is not None else None
+        user = self.user(tenant, state, reads)
         if state.user_id is not None and (user is None or user.status != "active"):
             # the account was disabled or locked since this run identified it: nothing more happens in its name
             self.discard(state)
             return Ended("account_unavailable", 403)
         while True:
-            nxt = self._next(tenant, flow, state, request, user)
+            nxt = self._next(tenant, flow, state, request, reads)
             if nxt is None:
-                return self._complete(tenant, flow, state, request, user)
+                return self._complete(tenant, flow, state, request, reads)
             step, ctx = nxt
-            user = ctx._user or user
             missing = [p for p in step.requires if p not in state.proofs]
             if missing:  # a step never runs on proofs the state does not hold (R-43)
                 self.discard(state)
@@ -220,6 +234,7 @@ class FlowEngine:
             if form is not None and step_name == step.name:
                 outcome = step.submit(ctx, form)
                 form = None
+                reads.factors = None  # a submission may have bound or removed a factor: read them afresh
             else:
                 outcome = step.challenge(ctx)
             if isinstance(outcome, Challenge):
@@ -254,13 +269,13 @@ class FlowEngine:
             state.done.append(step.name)
             self.save(state)
 
-    def _complete(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, user: "User | None" = None) -> EngineResult:
+    def _complete(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, reads: RunReads) -> EngineResult:
         missing = [p for p in flow.completion_requires if p not in state.proofs]
         if missing:
             self.discard(state)
             return Ended("steps_out_of_order", 400, {"missing": missing})
         state.completed = True
-        ctx = self._context(tenant, flow, state, None, request, user)
+        ctx = self._context(tenant, flow, state, None, request, reads)
         page = flow.finish(ctx)
         self.save(state)
         if isinstance(page, Challenge):

@@ -25,7 +25,7 @@ from typing import Any, cast
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from idp.flowengine.contract import Flow, FlowState, RequestInfo
+from idp.flowengine.contract import Flow, FlowState, RequestInfo, RunReads
 from idp.flowengine.engine import (
     FLOW_TTL,
     Completed,
@@ -141,14 +141,11 @@ def _parked_auth_request(tenant: Any, flow_name: str) -> dict[str, str] | None:
     return login.auth_request if login is not None else None
 
 
-def _hint_locale(tenant: Any, state: FlowState) -> None:
-    """Feed the language choice: the flow's ``ui_locales``, then the identified user's locale."""
+def _hint_locale(tenant: Any, state: FlowState, reads: RunReads) -> None:
+    """Feed the language choice: the flow's ``ui_locales``, then the identified user's locale (the request's read of them)."""
     ui_locales = (state.auth_request or {}).get("ui_locales")
-    user_locale = None
-    if state.user_id is not None:
-        user = _services().users.get(tenant, state.user_id)
-        user_locale = user.locale if user is not None else None
-    use_locale_hints(ui_locales, user_locale)
+    user = _services().engine.user(tenant, state, reads)
+    use_locale_hints(ui_locales, user.locale if user is not None else None)
 
 
 def assurance(state: FlowState) -> tuple[list[str], str]:
@@ -186,7 +183,7 @@ def _ended(tenant: Any, flow_name: str, result: Ended) -> Response:
     return response
 
 
-def _completed(tenant: Any, flow: Flow, result: Completed) -> Response:
+def _completed(tenant: Any, flow: Flow, result: Completed, reads: RunReads) -> Response:
     state = result.state
     engine = _services().engine
     sso = None
@@ -206,7 +203,7 @@ def _completed(tenant: Any, flow: Flow, result: Completed) -> Response:
             onward = url_for("oidc.resume", tenant=tenant.slug, flow=state.id) if resumes else url_for("flows.login", tenant=tenant.slug)
             response = _page(tenant, flow.name, Render(page.template, {**page.context, "continue_url": onward}, page.status, page.step, page.error))
         elif sso is not None:
-            user = _services().users.get(tenant, state.user_id)
+            user = engine.user(tenant, state, reads)
             response = render_page("signed_in.html", tenant=tenant, username=user.username if user else "")
         else:
             response = render_page("flow_done.html", tenant=tenant)
@@ -218,12 +215,12 @@ def _completed(tenant: Any, flow: Flow, result: Completed) -> Response:
     return response
 
 
-def _respond(tenant: Any, flow: Flow, result: EngineResult) -> Response:
+def _respond(tenant: Any, flow: Flow, result: EngineResult, reads: RunReads) -> Response:
     if isinstance(result, Render):
         return _page(tenant, flow.name, result)
     if isinstance(result, Ended):
         return _ended(tenant, flow.name, result)
-    return _completed(tenant, flow, result)
+    return _completed(tenant, flow, result, reads)
 
 
 # -- the interface for other blueprints --------------------------------------------------
@@ -267,9 +264,10 @@ def flow_page(tenant: str, flow_name: str) -> Response:
     fresh = state is None
     if state is None:
         state = engine.start(view, flow_name, browser_binding(), auth_request=_parked_auth_request(view, flow_name))
-    _hint_locale(view, state)
-    result = engine.render(view, state, request_info())
-    response = _respond(view, flow, result)
+    reads = RunReads()
+    _hint_locale(view, state, reads)
+    result = engine.render(view, state, request_info(), reads)
+    response = _respond(view, flow, result, reads)
     if fresh and isinstance(result, Render):
         _set_flow_cookie(response, state)
     return response
@@ -284,12 +282,13 @@ def flow_submit(tenant: str, flow_name: str) -> Response:
     state = _load(view, flow_name)
     if state is None:
         return _ended(view, flow_name, Ended("flow_expired", 400))
-    _hint_locale(view, state)
+    reads = RunReads()
+    _hint_locale(view, state, reads)
     form = {k: v for k, v in request.form.items() if k not in (csrf.FIELD, "step")}
-    result = _services().engine.submit(view, state, request.form.get("step", ""), form, request_info())
+    result = _services().engine.submit(view, state, request.form.get("step", ""), form, request_info(), reads)
     if state.user_id is not None:
-        _hint_locale(view, state)  # the step may have just identified the user
-    return _respond(view, flow, result)
+        _hint_locale(view, state, reads)  # the step may have just identified the user
+    return _respond(view, flow, result, reads)
 
 
 @bp.get("/realms/<tenant>/flow/<flow_name>/enter")
