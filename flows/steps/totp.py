@@ -176,10 +176,18 @@ class TotpStep(Step):
         wait = throttle.check(ctx.tenant, user.id, "totp", ip)
         if wait:
             return Failure("too_many_attempts", {"retry_after": wait}, status=429)
-        result = ctx.services.factors.verify_totp(ctx.tenant, user, form.get("code", ""), ctx.request, ctx.factors)
+        # the success event is written with the factor's last use, in one transaction
+        result = ctx.services.factors.verify_totp(
+            ctx.tenant,
+            user,
+            form.get("code", ""),
+            ctx.request,
+            ctx.factors,
+            ok_event="login.second_factor_ok",
+            ok_details={"flow": ctx.state.flow, "factor": "totp"},
+        )
         if result:
             throttle.record_success(ctx.tenant, user.id, "totp", ip)
-            audit(ctx, "login.second_factor_ok", factor="totp")
             return Success(proofs=("totp",), amr=second_factor_amr(ctx, "otp"))
         throttle.record_failure(ctx.tenant, user.id, "totp", ip, ctx.request.user_agent)
         audit(ctx, "login.second_factor_failed", factor="totp", reason=result.reason)

@@ -34,13 +34,14 @@ import binascii
 import hmac
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from idp.security.secrets import random_digits, random_token
 from idp.storage.models import Factor, User
@@ -330,10 +331,13 @@ class FactorService:
         code: str,
         request: RequestInfo | None = None,
         known: UserFactors | None = None,
+        ok_event: str = "",
+        ok_details: Mapping[str, Any] | None = None,
     ) -> TotpCheck:
         """Check ``code`` against the user's TOTP factors; a step is accepted once per credential (R-82, R-36).
 
-        ``known``: the user's factors as this request already read them (:meth:`of_user`).
+        ``known``: the user's factors as this request already read them (:meth:`of_user`). ``ok_event``: an
+        audit event (with ``ok_details``) written on success in the transaction that records the factor's use.
         """
         code = normalise_code(code)
         factors = self._rows(tenant, user, "totp", known)
@@ -347,7 +351,7 @@ class FactorService:
                 continue
             key = self._replay_key(tenant, factor.id)
             if self.services.store.advance(key, step, TOTP_REPLAY_TTL):
-                self._touch(factor)
+                self._touch(factor, tenant, user, request, ok_event, ok_details or {})
                 return TotpCheck(True, "ok", factor.id)
             if self.services.store.counter(key) == step:
                 self._replayed(tenant, user, factor, request)
@@ -376,11 +380,28 @@ class FactorService:
     def _open(self, factor: Factor) -> str:
         return self.services.secrets.decrypt(factor.secret_encrypted, _SECRET_PURPOSE).decode()
 
-    def _touch(self, factor: Factor) -> None:
+    def _touch(
+        self,
+        factor: Factor,
+        tenant: TenantView,
+        user: User,
+        request: RequestInfo | None,
+        event: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record the factor's last use (R-14), with the caller's audit event in the same transaction."""
         with self.services.db.session() as s:
-            row = s.get(Factor, factor.id)
-            if row is not None:
-                row.last_used_at = _now()
+            s.execute(update(Factor).where(Factor.id == factor.id).values(last_used_at=_now()))
+            if event:
+                self.services.audit.record(
+                    tenant.id,
+                    event,
+                    user_id=user.id,
+                    client_ip=request.client_ip if request else "",
+                    user_agent=request.user_agent if request else "",
+                    session=s,
+                    **(details or {}),
+                )
 
     def _replayed(self, tenant: TenantView, user: User, factor: Factor, request: RequestInfo | None) -> None:
         log.warning("totp replay refused: tenant=%s user=%s factor=%s", tenant.slug, user.id, factor.id)
