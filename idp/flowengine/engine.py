@@ -267,7 +267,8 @@ class FlowEngine:
             elif not isinstance(outcome, Skip):  # pragma: no cover - defensive
                 raise TypeError(f"step {step.name!r} returned {outcome!r}")
             state.done.append(step.name)
-            self.save(state)
+            # no save here: the run goes on to the next step in this request, and is saved once where it stops
+            # (a page, a failure, the end); a request that fails half-way keeps the state it started from
 
     def _complete(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, reads: RunReads) -> EngineResult:
         missing = [p for p in flow.completion_requires if p not in state.proofs]

@@ -1,6 +1,7 @@
 """What one sign-in reads and writes (issue 7, performance): the run's user and factors once per request.
 
-R-46 (the second factor's success is audited, in the transaction that records the factor's last use, R-14).
+R-46 (the second factor's success is audited, in the transaction that records the factor's last use, R-14),
+R-43 (a run is saved where it stops: a request that fails half-way leaves the run as it started).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import requests
 from sqlalchemy import event
 from web.support import PASSWORD, Site, form_action, inputs, make_site
 
+from idp.accounts.factors import FactorService
 
 
 @pytest.fixture
@@ -87,3 +89,22 @@ def test_each_request_of_a_sign_in_reads_the_user_and_factors_once_r46(site: Sit
     assert event_ok.details == {"flow": "browser-login", "factor": "totp"}
     assert event_ok.client_ip == "127.0.0.1" and event_ok.actor == ""
 
+
+def test_a_request_that_fails_half_way_leaves_the_run_as_it_started_r43(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The password succeeds but reading the factors for the next step fails: a 500, and the run still asks
+    for the password (nothing it proved in the failed request was kept)."""
+    user = site.services.users.by_username(site.tenant, site.username)
+    site.services.factors.add_totp(site.tenant, user)
+    browser = site.browser("en")
+    page = site.open_login(browser)
+
+    def broken(self: FactorService, tenant: Any, user: Any) -> Any:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(FactorService, "of_user", broken)
+    failed = _post(browser, page, username=site.username, password=PASSWORD)
+    assert failed.status_code == 500
+    monkeypatch.undo()
+
+    again = browser.get(site.url("/flow/browser-login"), timeout=10)
+    assert again.status_code == 200 and 'name="password"' in again.text and 'name="code"' not in again.text
