@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.base import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint, Response, current_app, jsonify, make_response, request
 from flask.blueprints import BlueprintSetupState
 
@@ -237,6 +238,11 @@ def resume(tenant: str) -> Response:
 def token(tenant: str) -> Response:
     """The token endpoint (RFC 6749 §3.2): authorization_code, refresh_token, client_credentials."""
     server = _provider().server(_tenant(tenant))
+    repeated = next((name for name, values in request.form.lists() if len(values) > 1), None)
+    if repeated is not None:
+        # RFC 6749 §3.2: parameters MUST NOT be included more than once (Authlib reads the first)
+        error = InvalidRequestError(f"The '{repeated}' parameter is repeated.")
+        return _no_store(server.handle_error_response(request, error))
     return _no_store(server.create_token_response())
 
 

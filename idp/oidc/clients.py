@@ -263,6 +263,17 @@ class ClientService:
             self._cache[key] = (now + CACHE_TTL, view)
         return view
 
+    def cached(self, tenant: "TenantView", client_id: str) -> ClientView | None:
+        """The client if this process holds a fresh copy (the same :data:`CACHE_TTL` as :meth:`get`), else None.
+
+        Never queries: the protocol fast lane (:mod:`idp.oidc.fastlane`) hands a miss to Flask, whose
+        token endpoint loads it through :meth:`get`.
+        """
+        hit = self._cache.get((tenant.id, client_id))
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     def require(self, tenant: "TenantView", client_id: str) -> ClientView:
         view = self.get(tenant, client_id)
         if view is None:

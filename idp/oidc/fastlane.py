@@ -1,4 +1,6 @@
-"""A thin WSGI lane in front of Flask for the two static protocol documents (issue 7).
+"""A thin WSGI lane in front of Flask for the hottest protocol requests (issue 7).
+
+The two static protocol documents, and a ``client_credentials`` token request that succeeds.
 
 ``GET /realms/<t>/.well-known/openid-configuration`` and ``GET /realms/<t>/protocol/openid-connect/certs``
 are the same bytes for every request until the tenant or its key set changes. Through Flask each cost
@@ -16,19 +18,35 @@ It answers only when everything comes from a fresh cache: a plain ``GET`` withou
 ``If-None-Match``, of a tenant and keys this process holds (the same :data:`~idp.tenants.service.CACHE_TTL`
 and :data:`~idp.oidc.keys.CACHE_TTL` as the views, so the same invalidation). Anything else (a cache
 miss, an unknown tenant, ``HEAD``, a conditional request, every error) goes to Flask unchanged.
+
+``POST /realms/<t>/protocol/openid-connect/token`` with ``grant_type=client_credentials`` (RFC 6749
+§4.4), the request of every service-to-service call, costs through Flask and Authlib three times the
+work of minting its JWT. The lane answers it only when it is the plain, valid case: a form body with
+``grant_type`` and at most ``scope``, each once; HTTP Basic credentials (parsed by Authlib's own
+:func:`~authlib.oauth2.rfc6749.util.extract_basic_authorization`) of a cached client that may use
+``client_secret_basic`` and the grant, whose secret matches. The token comes from the same
+:class:`~idp.oidc.server.AccessTokenGenerator` Authlib's grant calls, and the response carries
+Authlib's body and headers, ``Cache-Control: no-store`` and ``Pragma: no-cache`` included. Anything
+else, a wrong secret included, goes to Flask with the body intact, and Authlib answers it (with the
+error of RFC 6749 §5.2): the lane never writes an error itself.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
 from idp.observability import log_access
 from idp.observability.logs import redact
 from idp.observability.request_id import HEADER, request_id_from
 from idp.oidc.keys import JWKS_MAX_AGE
-from idp.oidc.server import DISCOVERY_MAX_AGE
+from idp.oidc.server import DISCOVERY_MAX_AGE, AccessTokenGenerator
 from idp.web.security_headers import CSP_WITHOUT_NONCE, FIXED_HEADERS, HSTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +60,12 @@ _ROUTES = {
     _DISCOVERY: ("oidc.discovery", "/realms/<tenant>/.well-known/openid-configuration"),
     _CERTS: ("oidc.certs", "/realms/<tenant>/protocol/openid-connect/certs"),
 }
+_TOKEN = "protocol/openid-connect/token"
+_TOKEN_ROUTE = ("oidc.token", "/realms/<tenant>/protocol/openid-connect/token")
+#: A client_credentials body is a few dozen bytes; a larger one (or a chunked one) goes to Flask.
+_MAX_TOKEN_BODY = 2048
+#: The only parameters the lane accepts in the body, each at most once (``grant_type`` required).
+_TOKEN_PARAMS = frozenset({"grant_type", "scope"})
 
 StartResponse = Callable[..., Any]
 
@@ -63,12 +87,15 @@ class ProtocolFastLane:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
-        if path.startswith(_REALMS) and environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING") and "HTTP_IF_NONE_MATCH" not in environ:
-            slug, _, document = path[len(_REALMS) :].partition("/")
-            if document in _ROUTES:
-                body = self._document(slug, document)
+        if path.startswith(_REALMS) and not environ.get("QUERY_STRING"):
+            method = environ.get("REQUEST_METHOD")
+            slug, _, rest = path[len(_REALMS) :].partition("/")
+            if method == "GET" and rest in _ROUTES and "HTTP_IF_NONE_MATCH" not in environ:
+                body = self._document(slug, rest)
                 if body is not None:
-                    return self._answer(environ, start_response, started, path, slug, document, *body)
+                    return self._answer(environ, start_response, started, path, slug, rest, *body)
+            elif method == "POST" and rest == _TOKEN:
+                return self._client_credentials(environ, start_response, started, path, slug)
         return self.next(environ, start_response)
 
     def _document(self, slug: str, document: str) -> tuple[bytes, str] | None:
@@ -98,6 +125,66 @@ class ProtocolFastLane:
         log_access(request_id, "GET", redact(path), route, endpoint, slug, 200, elapsed, environ.get("REMOTE_ADDR"), length)
         start_response("200 OK", headers)
         return [body]
+
+
+    # -- client_credentials ---------------------------------------------------------------------
+
+    def _client_credentials(self, environ: dict[str, Any], start_response: StartResponse, started: float, path: str, slug: str) -> Iterable[bytes]:
+        """Answer a valid client_credentials request; hand anything else to Flask with its body intact."""
+        content_type = environ.get("CONTENT_TYPE", "")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            length = -1
+        if not 0 < length <= _MAX_TOKEN_BODY or content_type.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+            return self.next(environ, start_response)
+        raw = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)  # Flask reads the same bytes if the lane passes
+        token = self._mint(environ, slug, raw)
+        if token is None:
+            return self.next(environ, start_response)
+        body = json.dumps(token).encode()  # as Authlib's Flask integration encodes it
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Pragma", "no-cache"),
+            *self.security,
+            (HEADER, request_id),
+        ]
+        endpoint, route = _TOKEN_ROUTE
+        elapsed = time.perf_counter() - started
+        self.timer.observe(endpoint, "POST", 200, elapsed)
+        log_access(request_id, "POST", redact(path), route, endpoint, slug, 200, elapsed, environ.get("REMOTE_ADDR"), len(body))
+        start_response("200 OK", headers)
+        return [body]
+
+    def _mint(self, environ: dict[str, Any], slug: str, raw: bytes) -> dict[str, Any] | None:
+        """The token response of a plain, valid client_credentials request (the checks of Authlib's grant), else None."""
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        params = dict(pairs)
+        if len(params) != len(pairs) or not params.keys() <= _TOKEN_PARAMS or params.get("grant_type") != "client_credentials":
+            return None
+        client_id, secret = extract_basic_authorization({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
+        if not client_id or not secret:
+            return None
+        tenant = self.services.tenants.cached(slug)
+        if tenant is None:
+            return None
+        client = self.services.clients.cached(tenant, client_id)
+        if (
+            client is None
+            or not client.check_endpoint_auth_method("client_secret_basic", "token")
+            or not client.check_grant_type("client_credentials")
+            or not client.check_client_secret(secret)
+        ):
+            return None
+        generate = AccessTokenGenerator(self.provider.server(tenant))
+        return generate("client_credentials", client, scope=params.get("scope"), include_refresh_token=False)
 
 
 def init_app(app: "Flask") -> None:

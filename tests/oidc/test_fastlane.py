@@ -139,3 +139,117 @@ def test_a_rotated_key_shows_in_the_lane_after_invalidation(site: Any) -> None:
     app.extensions["idp"].keys.rotate(tenant)
     after = json.loads(_call(app.wsgi_app, path)[2])
     assert len(after["keys"]) == len(before["keys"]) + 1
+
+
+# -- client_credentials -------------------------------------------------------------------------------
+
+
+def _basic(client_id: str, secret: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def _token_call(wsgi: Any, tenant: Any, body: bytes, authorization: str = "", **environ: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    env = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        **({"HTTP_AUTHORIZATION": authorization} if authorization else {}),
+        **environ,
+    }
+    status, headers, raw = _call(wsgi, f"/realms/{tenant.slug}/protocol/openid-connect/token", **env)  # type: ignore[arg-type]
+    return status, dict(headers), json.loads(raw)
+
+
+@pytest.fixture
+def service_client(site: Any) -> tuple[Any, Any, Any, str]:
+    app, tenant = site
+    services = app.extensions["idp"]
+    client, secret = services.clients.create(tenant, "svc", [], grant_types=["client_credentials"], scope="profile email")
+    return app, services.tenants.get(tenant.slug), client, secret
+
+
+def _lane_spy(app: Any) -> list[str]:
+    """Paths the lane handed to Flask."""
+    lane = app.wsgi_app
+    passed: list[str] = []
+    flask = lane.next
+    lane.next = lambda env, start: (passed.append(env["PATH_INFO"]), flask(env, start))[1]
+    return passed
+
+
+def test_client_credentials_from_the_lane_match_authlibs_answer(service_client: Any) -> None:
+    """R-75: the same token, claims and headers (no-store) whether Authlib or the lane answers."""
+    app, tenant, _client, secret = service_client
+    body = b"grant_type=client_credentials&scope=profile+openid+unknown"
+    flask_status, flask_headers, flask_token = _token_call(_flask_only(app), tenant, body, _basic("svc", secret))  # fills the caches
+    passed = _lane_spy(app)
+    lane_status, lane_headers, lane_token = _token_call(app.wsgi_app, tenant, body, _basic("svc", secret), HTTP_X_REQUEST_ID="req-lane-cc001")
+    assert passed == []  # the lane answered
+    assert lane_status == flask_status == "200 OK"
+    assert {k: v for k, v in lane_headers.items() if k not in ("X-Request-ID", "Content-Length")} == {
+        k: v for k, v in flask_headers.items() if k not in ("X-Request-ID", "Content-Length")
+    }
+    assert lane_headers["Cache-Control"] == "no-store" and lane_headers["Pragma"] == "no-cache"
+    assert lane_headers["X-Request-ID"] == "req-lane-cc001"
+    assert {k: v for k, v in lane_token.items() if k != "access_token"} == {k: v for k, v in flask_token.items() if k != "access_token"}
+    assert lane_token["scope"] == "profile" and "refresh_token" not in lane_token
+    tokens = app.extensions["idp.oidc"].tokens
+    lane_claims = tokens.decode_jwt(tenant, lane_token["access_token"])
+    flask_claims = tokens.decode_jwt(tenant, flask_token["access_token"])
+    assert lane_claims is not None and flask_claims is not None
+    volatile = ("iat", "exp", "jti")
+    assert {k: v for k, v in lane_claims.items() if k not in volatile} == {k: v for k, v in flask_claims.items() if k not in volatile}
+    assert lane_claims["exp"] - lane_claims["iat"] == flask_claims["exp"] - flask_claims["iat"]
+
+
+@pytest.mark.parametrize(
+    "case,body,auth,status,error",
+    [
+        ("wrong secret", b"grant_type=client_credentials", ("svc", "not-the-secret"), 401, "invalid_client"),
+        ("unknown client", b"grant_type=client_credentials", ("ghost", "x"), 401, "invalid_client"),
+        ("no credentials", b"grant_type=client_credentials", None, 401, "invalid_client"),
+        ("duplicated parameter", b"grant_type=client_credentials&grant_type=client_credentials", ("svc", "SECRET"), 400, "invalid_request"),
+        ("other grant", b"grant_type=password&username=a&password=b", ("svc", "SECRET"), 400, "unsupported_grant_type"),
+        ("extra parameter", b"grant_type=client_credentials&audience=x", ("svc", "SECRET"), 200, None),
+        ("secret in the body", b"grant_type=client_credentials&client_id=svc&client_secret=SECRET", None, 200, None),
+    ],
+)
+def test_anything_but_a_valid_client_credentials_request_goes_to_authlib(
+    service_client: Any, case: str, body: bytes, auth: tuple[str, str] | None, status: int, error: str | None
+) -> None:
+    """R-75: the lane writes no error itself; Authlib authenticates and answers every request it does not, body intact."""
+    app, tenant, _client, secret = service_client
+    _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))  # caches warm
+    passed = _lane_spy(app)
+    body = body.replace(b"SECRET", secret.encode())
+    authorization = _basic(auth[0], auth[1].replace("SECRET", secret)) if auth else ""
+    got_status, _headers, answer = _token_call(app.wsgi_app, tenant, body, authorization)
+    assert len(passed) == 1, case
+    assert int(got_status.split()[0]) == status, (case, answer)
+    if error:
+        assert answer["error"] == error, (case, answer)
+    if status == 200:
+        assert answer["token_type"] == "Bearer"
+
+
+def test_a_client_without_the_grant_is_refused_by_authlib(site: Any) -> None:
+    app, tenant = site
+    services = app.extensions["idp"]
+    _, secret = services.clients.create(tenant, "web", ["https://rp.example.com/cb"], grant_types=["authorization_code"])
+    tenant = services.tenants.get(tenant.slug)
+    for _ in range(2):  # the second with the client cached
+        status, _, answer = _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("web", secret))
+        assert status.startswith("400") and answer["error"] == "unauthorized_client"
+
+
+def test_a_removed_client_stops_at_the_lane_once_its_cache_is_invalidated(service_client: Any) -> None:
+    app, tenant, _client, secret = service_client
+    status, _, _ = _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))
+    assert status == "200 OK"
+    services = app.extensions["idp"]
+    services.clients.delete(tenant, "svc")
+    status, _, answer = _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))
+    assert status.startswith("401") and answer["error"] == "invalid_client"
