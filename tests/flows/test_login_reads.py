@@ -6,6 +6,8 @@ R-43 (a run is saved where it stops: a request that fails half-way leaves the ru
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +19,7 @@ from sqlalchemy import event
 from web.support import PASSWORD, Site, form_action, inputs, make_site
 
 from idp.accounts.factors import FactorService
+from idp.flowengine.contract import FlowState
 
 
 @pytest.fixture
@@ -108,3 +111,25 @@ def test_a_request_that_fails_half_way_leaves_the_run_as_it_started_r43(site: Si
 
     again = browser.get(site.url("/flow/browser-login"), timeout=10)
     assert again.status_code == 200 and 'name="password"' in again.text and 'name="code"' not in again.text
+
+
+def test_flow_state_json_holds_every_field_and_round_trips() -> None:
+    """The hand-written codec (saved once per request) keeps every field of the dataclass, as copies."""
+    state = FlowState(
+        id="run",
+        tenant="acme",
+        flow="browser-login",
+        browser="b",
+        user_id=7,
+        done=["password"],
+        proofs=["identified", "password"],
+        amr=["pwd"],
+        auth_request={"client_id": "rp", "acr_values": "mfa"},
+        data={"totp": {"noticed": True}},
+    )
+    data = state.to_json()
+    assert data == dataclasses.asdict(state) and list(data) == [f.name for f in dataclasses.fields(FlowState)]
+    assert FlowState.from_json(json.loads(json.dumps(data))) == state
+    data["data"]["totp"]["noticed"] = False
+    data["done"].append("totp")
+    assert state.data == {"totp": {"noticed": True}} and state.done == ["password"]  # copies, not the state's own
