@@ -95,3 +95,20 @@ def test_a_whole_code_flow_on_the_database(request: pytest.FixtureRequest, make_
         assert realm.userinfo(token["access_token"]).json()["sub"] == realm.user.sub
         refreshed = rp.refresh_token(realm.endpoint("token"), refresh_token=token["refresh_token"])
         assert refreshed["refresh_token"] != token["refresh_token"]
+
+
+def test_a_read_only_unit_of_work_sees_committed_rows_and_refuses_changes(db_services: Any) -> None:
+    """``Database.read`` (the hot paths' reads, no COMMIT): it reads what was committed, and a change made in
+    it by mistake is refused and never written (nothing half-written)."""
+    from idp.storage.models import User
+
+    tenant = db_services.tenants.create(random_slug("sql"))
+    alice = db_services.users.create(tenant, "alice", "correct horse battery staple")
+    db = db_services.db
+    with db.read() as s:
+        assert s.get(User, alice.id).username == "alice"
+    with pytest.raises(RuntimeError, match="read-only"), db.read() as s:
+        s.get(User, alice.id).given_name = "Mallory"
+    assert db_services.users.get(tenant, alice.id).given_name == ""
+    with db.read() as s:  # the connection went back to the pool clean: the next read works
+        assert s.get(User, alice.id).given_name == ""
