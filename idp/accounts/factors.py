@@ -187,7 +187,7 @@ class FactorService:
 
     def active(self, tenant: TenantView, user: User, type: str | None = None) -> list[Factor]:
         """The user's active factors (optionally of one ``type``: ``totp`` or ``sms``), oldest first."""
-        with self.services.db.session() as s:
+        with self.services.db.read() as s:
             q = select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id, Factor.removed_at.is_(None))
             if type is not None:
                 q = q.where(Factor.type == type)
@@ -195,12 +195,12 @@ class FactorService:
 
     def history(self, tenant: TenantView, user: User) -> list[Factor]:
         """Every factor ever bound to the user, removed ones included (R-14)."""
-        with self.services.db.session() as s:
+        with self.services.db.read() as s:
             q = select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id)
             return list(s.scalars(q.order_by(Factor.created_at, Factor.id)))
 
     def get(self, tenant: TenantView, user: User, factor_id: str) -> Factor | None:
-        with self.services.db.session() as s:
+        with self.services.db.read() as s:
             return s.scalar(
                 select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id, Factor.id == factor_id)
             )

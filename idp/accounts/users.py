@@ -67,15 +67,15 @@ class UserService:
     # -- reading --------------------------------------------------------------
 
     def get(self, tenant: "TenantView", user_id: int) -> User | None:
-        with self.services.db.session() as s:
+        with self.services.db.read() as s:
             return s.scalar(select(User).where(User.tenant_id == tenant.id, User.id == user_id))
 
     def by_username(self, tenant: "TenantView", username: str) -> User | None:
-        with self.services.db.session() as s:
+        with self.services.db.read() as s:
             return s.scalar(select(User).where(User.tenant_id == tenant.id, User.username == username))
 
     def by_sub(self, tenant: "TenantView", sub: str) -> User | None:
-        with self.services.db.session() as s:
+        with self.services.db.read() as s:
             return s.scalar(select(User).where(User.tenant_id == tenant.id, User.sub == sub))
 
     def find_by_login(self, tenant: "TenantView", login: str) -> User | None:
@@ -83,7 +83,7 @@ class UserService:
         login = login.strip()
         if not login or len(login) > 320:
             return None
-        with self.services.db.session() as s:
+        with self.services.db.read() as s:
             return s.scalar(
                 select(User).where(
                     User.tenant_id == tenant.id,
@@ -92,7 +92,7 @@ class UserService:
             )
 
     def search(self, tenant: "TenantView", query: str = "", offset: int = 0, limit: int = 50) -> tuple[list[User], int]:
-        with self.services.db.session() as s:
+        with self.services.db.read() as s:
             cond = [User.tenant_id == tenant.id]
             if query:
                 like = f"%{query.lower()}%"
