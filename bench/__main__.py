@@ -72,10 +72,13 @@ def pool_case(
     from bench.wrkrun import CONNECTIONS, LUA, THREADS
 
     probe = subprocess.run(
-        ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{warmup:g}s", "-s", str(LUA / "pool.lua"), url],
+        # wrk takes whole seconds (a "0.5s" run does not start): the probe runs one second at least
+        ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{max(1, round(warmup))}s", "-s", str(LUA / "pool.lua"), url],
         check=False, env={**os.environ, **env, "WRK_POOL": probe_pool, "WRK_THREADS": str(THREADS)}, capture_output=True, text=True,
     )
-    rate = parse(probe.stdout).get("rps", 500.0)
+    rate = parse(probe.stdout).get("rps")
+    if rate is None:
+        raise RuntimeError(f"the {case} probe failed: {(probe.stderr or probe.stdout)[-300:]}")
     need = int(max(rate, 200) * duration * 1.6) + 500
     items = make(need)
     res = wrk(case, "ours", url, "pool.lua", pid, duration, 0, {**env, "WRK_POOL": write(items)}, raw)
@@ -180,10 +183,20 @@ def main(argv: list[str] | None = None) -> int:
             body = f"grant_type=authorization_code&code={{}}&redirect_uri={seed.REDIRECT_URI}&code_verifier={seed.CODE_VERIFIER}"
             results.append(pool_case("code_exchange", f"{proto}/token", lambda n: seed.mint_codes(services, rs, n), body, basic_rs,
                                      '"id_token"', pid, duration, warmup, raw, first))
+        if wanted("code_exchange_es256"):
+            log("case code_exchange_es256 (tenant signing with ES256)")
+            body = f"grant_type=authorization_code&code={{}}&redirect_uri={seed.REDIRECT_URI}&code_verifier={seed.CODE_VERIFIER}"
+            results.append(pool_case("code_exchange_es256", f"{base}/realms/bench-es/protocol/openid-connect/token",
+                                     lambda n: seed.mint_codes(services, es, n), body, basic_es, '"id_token"', pid, duration, warmup, raw, first))
         if wanted("refresh"):
             log("case refresh (grants filed with TokenService.save_grant)")
             results.append(pool_case("refresh", f"{proto}/token", lambda n: seed.mint_refresh_tokens(services, rs, n),
                                      "grant_type=refresh_token&refresh_token={}", basic_rs, '"refresh_token"', pid, duration, warmup, raw, first))
+        if wanted("refresh_es256"):
+            log("case refresh_es256 (tenant signing with ES256)")
+            results.append(pool_case("refresh_es256", f"{base}/realms/bench-es/protocol/openid-connect/token",
+                                     lambda n: seed.mint_refresh_tokens(services, es, n), "grant_type=refresh_token&refresh_token={}",
+                                     basic_es, '"refresh_token"', pid, duration, warmup, raw, first))
         if wanted("userinfo") or wanted("introspection"):
             tok = real_tokens(base, rs, services)
             run("userinfo", f"{proto}/userinfo", "bearer.lua", {"WRK_TOKEN": tok["access_token"], "WRK_EXPECT": '"sub"'})

@@ -82,7 +82,7 @@ def wrk(
     full_env = {**os.environ, "WRK_THREADS": str(THREADS), **(env or {})}
     args = [exe, f"-t{THREADS}", f"-c{CONNECTIONS}", "-s", str(LUA / script)]
     if warmup > 0:
-        subprocess.run([*args, f"-d{warmup:g}s", url], check=False, env=full_env, capture_output=True, timeout=warmup + 30)
+        subprocess.run([*args, f"-d{max(1, round(warmup))}s", url], check=False, env=full_env, capture_output=True, timeout=warmup + 30)  # whole seconds
     if before_measure is not None:
         full_env.update(before_measure())
     t0 = cpu_seconds(server_pid) if server_pid else 0.0

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = ("discovery", "jwks", "client_credentials_rs256", "client_credentials_es256", "code_exchange", "refresh",
-         "userinfo", "introspection", "login", "recovery")
+CASES = ("discovery", "jwks", "client_credentials_rs256", "client_credentials_es256", "code_exchange", "code_exchange_es256",
+         "refresh", "refresh_es256", "userinfo", "introspection", "login", "recovery")
 
 
 def test_bench_runs_end_to_end(tmp_path: Path) -> None:
