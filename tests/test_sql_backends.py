@@ -112,3 +112,26 @@ def test_a_read_only_unit_of_work_sees_committed_rows_and_refuses_changes(db_ser
     assert db_services.users.get(tenant, alice.id).given_name == ""
     with db.read() as s:  # the connection went back to the pool clean: the next read works
         assert s.get(User, alice.id).given_name == ""
+
+
+@pytest.mark.parametrize("url", [p for p in database_urls() if p.values[0] == "postgresql"] or [pytest.param("", marks=pytest.mark.skip("no PostgreSQL"))])
+def test_pooled_connections_lost_while_idle_cost_at_most_one_503(url: str, make_services: Callable[..., Any]) -> None:
+    """R-95: pooled PostgreSQL connections lost while idle (a database restart) fail at most the request that
+    meets one first, with the outage error the app answers 503 to (never a raw driver error); the pool is
+    then replaced and the next request works."""
+    import sqlalchemy.exc
+
+    services = make_services(database_url=url)
+    tenant = services.tenants.create(random_slug("sql"))  # a write: its connection goes back transactional
+    services.users.find_by_login(tenant, "nobody")  # a read: one that stays in autocommit
+    pooled = list(services.db.engine.pool._pool.queue)  # type: ignore[attr-defined]
+    assert pooled
+    for p in pooled:
+        p.dbapi_connection.close()  # the server went away while they sat in the pool
+    failures = 0
+    for _ in range(3):
+        try:
+            assert services.users.find_by_login(tenant, "nobody") is None
+        except sqlalchemy.exc.OperationalError:
+            failures += 1
+    assert failures <= 1

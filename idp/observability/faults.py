@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import redis.exceptions
 import sqlalchemy.exc
 from flask import Flask, Response, jsonify, render_template, request
@@ -42,6 +43,9 @@ OUTAGES: dict[type[Exception], str] = {
     sqlalchemy.exc.OperationalError: "database",
     sqlalchemy.exc.InterfaceError: "database",
     sqlalchemy.exc.TimeoutError: "database",
+    # the driver's own connection errors, should one ever escape SQLAlchemy's wrapping (a pool event)
+    psycopg.OperationalError: "database",
+    psycopg.InterfaceError: "database",
 }
 #: Templates the pages may provide for a 503, tried in order.
 TEMPLATES = ("errors/503.html", "503.html", "errors/unavailable.html")

@@ -75,16 +75,19 @@ def _reads_outside_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
-        if not dbapi_conn.autocommit:
-            dbapi_conn.autocommit = True  # idle here: the previous unit of work committed or rolled back
         idle_since = record.info.pop(_IDLE_SINCE, None)
-        if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE:
-            try:
+        try:
+            if not dbapi_conn.autocommit:
+                # idle here: the previous unit of work committed or rolled back (a connection that is not,
+                # or that broke while pooled, refuses the switch and is replaced below)
+                dbapi_conn.autocommit = True
+            if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE:
                 with dbapi_conn.cursor() as cur:
                     cur.execute("SELECT 1")
-            except Exception as error:
-                # the pool discards this connection and checks out another (up to three attempts)
-                raise exc.DisconnectionError(f"stale pooled connection: {error.__class__.__name__}") from error
+        except Exception as error:
+            # the pool discards this connection and checks out another (up to three attempts); a raw
+            # driver error here would escape SQLAlchemy's wrapping and the outage handler
+            raise exc.DisconnectionError(f"unusable pooled connection: {error.__class__.__name__}") from error
 
     @event.listens_for(engine, "before_cursor_execute")
     def _begin_before_first_write(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:

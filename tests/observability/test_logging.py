@@ -119,8 +119,14 @@ def test_the_filter_redacts_arguments_and_extra_fields() -> None:
 
 
 def test_the_dev_servers_own_request_lines_are_scrubbed() -> None:
-    """Werkzeug (and gunicorn) log raw request lines; the filter sits on their loggers too."""
+    """Werkzeug (and granian, if its access log is turned on) log raw request lines; the filter sits on their loggers too."""
+    from types import SimpleNamespace
+
+    from idp.observability.logs import configure_logging
+
+    configure_logging(SimpleNamespace(log_level="INFO"))  # what every worker's create_app does
     record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '"%s" %s', ("GET /cb?code=abc&state=x HTTP/1.1", 302), None)
-    assert any(isinstance(f, RedactingFilter) for f in logging.getLogger("werkzeug").filters)
+    for name in ("werkzeug", "granian.access"):
+        assert any(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters), name
     RedactingFilter().filter(record)
     assert record.getMessage() == '"GET /cb?code=[redacted]&state=[redacted] HTTP/1.1" 302'
