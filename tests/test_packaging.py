@@ -3,7 +3,7 @@
 The package is built from a copy of the working tree and installed into a fresh
 virtual environment that reuses this interpreter's site-packages (so nothing is
 downloaded); then, from a folder outside the source tree, the installed ``idp``
-runs ``init`` and ``demo``, serves with gunicorn, and answers the discovery
+runs ``init`` and ``demo``, serves with granian (``idp serve``), and answers the discovery
 document and the login page.
 """
 
