@@ -12,10 +12,11 @@ sees an error page (R-58).
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from authlib.oauth2.base import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
 from flask import Blueprint, Response, current_app, jsonify, make_response, request
 from flask.blueprints import BlueprintSetupState
 
@@ -234,10 +235,30 @@ def resume(tenant: str) -> Response:
 # -- token, userinfo, revocation, introspection --------------------------------------------------
 
 
+def _malformed_basic() -> bool:
+    """An ``Authorization: Basic`` header whose credentials are not base64 of UTF-8 text (Authlib's parser would
+    raise on it: a 500 instead of the client authentication error it is, RFC 6749 §5.2)."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        base64.b64decode(credentials.strip()).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        return True
+    return not credentials.strip()
+
+
+def _refuse_malformed_basic(server: TenantAuthorizationServer) -> Response:
+    error = InvalidClientError("Malformed HTTP Basic credentials.", status_code=401)
+    return _no_store(server.handle_error_response(request, error))
+
+
 @bp.post(f"{PROTOCOL}/token")
 def token(tenant: str) -> Response:
     """The token endpoint (RFC 6749 §3.2): authorization_code, refresh_token, client_credentials."""
     server = _provider().server(_tenant(tenant))
+    if _malformed_basic():
+        return _refuse_malformed_basic(server)
     repeated = next((name for name, values in request.form.lists() if len(values) > 1), None)
     if repeated is not None:
         # RFC 6749 §3.2: parameters MUST NOT be included more than once (Authlib reads the first)
@@ -257,6 +278,8 @@ def userinfo(tenant: str) -> Response:
 def revoke(tenant: str) -> Response:
     """Token revocation (RFC 7009)."""
     server = _provider().server(_tenant(tenant))
+    if _malformed_basic():
+        return _refuse_malformed_basic(server)
     return _no_store(server.create_endpoint_response("revocation"))
 
 
@@ -264,6 +287,8 @@ def revoke(tenant: str) -> Response:
 def introspect(tenant: str) -> Response:
     """Token introspection (RFC 7662), for authenticated clients only."""
     server = _provider().server(_tenant(tenant))
+    if _malformed_basic():
+        return _refuse_malformed_basic(server)
     return _no_store(server.create_endpoint_response("introspection"))
 
 

@@ -26,9 +26,11 @@ work of minting its JWT. The lane answers it only when it is the plain, valid ca
 :func:`~authlib.oauth2.rfc6749.util.extract_basic_authorization`) of a cached client that may use
 ``client_secret_basic`` and the grant, whose secret matches. The token comes from the same
 :class:`~idp.oidc.server.AccessTokenGenerator` Authlib's grant calls, and the response carries
-Authlib's body and headers, ``Cache-Control: no-store`` and ``Pragma: no-cache`` included. Anything
-else, a wrong secret included, goes to Flask with the body intact, and Authlib answers it (with the
-error of RFC 6749 §5.2): the lane never writes an error itself.
+Authlib's headers, ``Cache-Control: no-store`` and ``Pragma: no-cache`` included, and its body's
+members. It never queries: the tenant, the client and the signing keys must all be fresh in this
+process's caches. Anything else, a wrong secret, a malformed ``Authorization`` header or a failure
+of any kind included, goes to Flask with the body intact, and Authlib answers it (with the error of
+RFC 6749 §5.2, or the outage handler's 503): the lane never writes an error itself.
 """
 
 from __future__ import annotations
@@ -140,7 +142,12 @@ class ProtocolFastLane:
             return self.next(environ, start_response)
         raw = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(raw)  # Flask reads the same bytes if the lane passes
-        token = self._mint(environ, slug, raw)
+        try:
+            token = self._mint(environ, slug, raw)
+        except Exception:
+            # whatever went wrong (a malformed header a parser refused, a dependency down), Flask and Authlib
+            # answer it with their error, their outage handling (503, R-95) and their log line
+            token = None
         if token is None:
             return self.next(environ, start_response)
         body = json.dumps(token).encode()  # as Authlib's Flask integration encodes it
@@ -173,8 +180,8 @@ class ProtocolFastLane:
         if not client_id or not secret:
             return None
         tenant = self.services.tenants.cached(slug)
-        if tenant is None:
-            return None
+        if tenant is None or not self.services.keys.holds_fresh_keys(tenant):
+            return None  # a cache miss: Flask loads what is missing (and answers an outage with a 503)
         client = self.services.clients.cached(tenant, client_id)
         if (
             client is None

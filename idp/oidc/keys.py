@@ -280,6 +280,11 @@ class KeyService:
         body, etag, _ = self._published(tenant, entry)
         return body, etag
 
+    def holds_fresh_keys(self, tenant: "TenantView") -> bool:
+        """True when this process holds the tenant's keys within :data:`CACHE_TTL`: :meth:`signing_key` will not query."""
+        entry = self._cache.get(tenant.id)
+        return entry is not None and time.monotonic() - entry.loaded_at < CACHE_TTL
+
     def verification_keys(self, tenant: "TenantView") -> KeySet:
         """The published keys as a joserfc KeySet (tokens are verified against these only)."""
         return self._published(tenant)[2]

@@ -215,17 +215,19 @@ def test_client_credentials_from_the_lane_match_authlibs_answer(service_client: 
         ("other grant", b"grant_type=password&username=a&password=b", ("svc", "SECRET"), 400, "unsupported_grant_type"),
         ("extra parameter", b"grant_type=client_credentials&audience=x", ("svc", "SECRET"), 200, None),
         ("secret in the body", b"grant_type=client_credentials&client_id=svc&client_secret=SECRET", None, 200, None),
+        ("Basic credentials not UTF-8", b"grant_type=client_credentials", "Basic /w==", 401, "invalid_client"),
+        ("Basic credentials not base64", b"grant_type=client_credentials", "Basic ***", 401, "invalid_client"),
     ],
 )
 def test_anything_but_a_valid_client_credentials_request_goes_to_authlib(
-    service_client: Any, case: str, body: bytes, auth: tuple[str, str] | None, status: int, error: str | None
+    service_client: Any, case: str, body: bytes, auth: tuple[str, str] | str | None, status: int, error: str | None
 ) -> None:
     """R-75: the lane writes no error itself; Authlib authenticates and answers every request it does not, body intact."""
     app, tenant, _client, secret = service_client
     _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))  # caches warm
     passed = _lane_spy(app)
     body = body.replace(b"SECRET", secret.encode())
-    authorization = _basic(auth[0], auth[1].replace("SECRET", secret)) if auth else ""
+    authorization = auth if isinstance(auth, str) else _basic(auth[0], auth[1].replace("SECRET", secret)) if auth else ""
     got_status, _headers, answer = _token_call(app.wsgi_app, tenant, body, authorization)
     assert len(passed) == 1, case
     assert int(got_status.split()[0]) == status, (case, answer)
@@ -253,3 +255,33 @@ def test_a_removed_client_stops_at_the_lane_once_its_cache_is_invalidated(servic
     services.clients.delete(tenant, "svc")
     status, _, answer = _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))
     assert status.startswith("401") and answer["error"] == "invalid_client"
+
+
+def test_keys_the_process_no_longer_holds_fresh_send_the_request_to_flask(service_client: Any) -> None:
+    """The lane never queries: with the signing keys' cache expired, Flask reloads them (and would answer an
+    outage with a 503, R-95) instead of the lane reaching the database."""
+    app, tenant, _client, secret = service_client
+    status, _, _ = _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))
+    assert status == "200 OK"
+    app.extensions["idp"].keys.invalidate(tenant.id)
+    passed = _lane_spy(app)
+    status, _, answer = _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))
+    assert passed and status == "200 OK" and answer["token_type"] == "Bearer"
+    passed.clear()
+    _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))
+    assert passed == []  # fresh again: the lane answers
+
+
+@pytest.mark.parametrize("endpoint", ["token/introspect", "revoke"])
+def test_malformed_basic_credentials_are_a_401_on_the_other_client_endpoints(service_client: Any, endpoint: str) -> None:
+    app, tenant, _client, _secret = service_client
+    status, headers, _ = _call(
+        app.wsgi_app,
+        f"/realms/{tenant.slug}/protocol/openid-connect/{endpoint}",
+        REQUEST_METHOD="POST",
+        CONTENT_TYPE="application/x-www-form-urlencoded",
+        CONTENT_LENGTH="7",
+        HTTP_AUTHORIZATION="Basic /w==",
+        **{"wsgi.input": io.BytesIO(b"token=x")},  # type: ignore[arg-type]
+    )
+    assert status.startswith("401") and dict(headers)["WWW-Authenticate"].startswith("Basic")
