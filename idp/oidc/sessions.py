@@ -25,7 +25,6 @@ from idp.store import user_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
-    from idp.storage.models import User
     from idp.tenants.service import TenantView
 
 #: Name of the SSO cookie (its path is the tenant's ``/realms/<t>/``).
@@ -90,12 +89,9 @@ class SessionService:
         tokens = tenant.config.tokens
         return max(1, min(tokens.sso_idle_ttl, sso.auth_time + tokens.sso_max_ttl - now))
 
-    def establish(self, tenant: "TenantView", user_id: int, amr: list[str] | tuple[str, ...], acr: str, user: "User | None" = None) -> SsoSession:
-        """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39).
-
-        ``user``: the row the caller read in this request (a flow's run), checked again here instead of read again."""
-        if user is None or user.id != user_id:
-            user = self.services.users.get(tenant, user_id)
+    def establish(self, tenant: "TenantView", user_id: int, amr: list[str] | tuple[str, ...], acr: str) -> SsoSession:
+        """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39)."""
+        user = self.services.users.get(tenant, user_id)
         if user is None or user.status != "active":
             raise LookupError(f"no active user {user_id} in tenant {tenant.slug!r}")
         now = int(time.time())

@@ -189,7 +189,7 @@ def _completed(tenant: Any, flow: Flow, result: Completed, reads: RunReads) -> R
     sso = None
     if flow.signs_in(state) and state.user_id is not None:
         amr, acr = assurance(state)
-        sso = _services().sessions.establish(tenant, state.user_id, amr, acr, user=engine.user(tenant, state, reads))
+        sso = _services().sessions.establish(tenant, state.user_id, amr, acr)
     resumes = sso is not None and bool(state.auth_request)
     if resumes and result.page is None:
         # the authorization endpoint loads this completed state, discards it and answers the RP
