@@ -100,6 +100,8 @@ def test_a_whole_code_flow_on_the_database(request: pytest.FixtureRequest, make_
 def test_a_read_only_unit_of_work_sees_committed_rows_and_refuses_changes(db_services: Any) -> None:
     """``Database.read`` (the hot paths' reads, no COMMIT): it reads what was committed, and a change made in
     it by mistake is refused and never written (nothing half-written)."""
+    from sqlalchemy import select
+
     from idp.storage.models import User
 
     tenant = db_services.tenants.create(random_slug("sql"))
@@ -109,6 +111,9 @@ def test_a_read_only_unit_of_work_sees_committed_rows_and_refuses_changes(db_ser
         assert s.get(User, alice.id).username == "alice"
     with pytest.raises(RuntimeError, match="read-only"), db.read() as s:
         s.get(User, alice.id).given_name = "Mallory"
+    with pytest.raises(RuntimeError, match="read-only"), db.read() as s:
+        s.get(User, alice.id).given_name = "Mallory"
+        s.scalar(select(User).where(User.id == alice.id))  # a later query must not flush the change away unseen
     assert db_services.users.get(tenant, alice.id).given_name == ""
     with db.read() as s:  # the connection went back to the pool clean: the next read works
         assert s.get(User, alice.id).given_name == ""

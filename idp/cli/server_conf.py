@@ -25,6 +25,10 @@ THREADS = 4
 GRACEFUL_TIMEOUT = 30
 #: Connections waiting to be accepted.
 BACKLOG = 1024
+#: granian's HTTP/1.1 read buffer: a request whose line and headers pass about twice this size is answered
+#: 431 before the app sees it (measured; granian's default buffer lets about 800 KiB through). Bodies are
+#: capped by the app (64 KiB).
+HTTP1_BUFFER_BYTES = 32 * 1024
 
 
 def default_workers() -> int:
@@ -51,6 +55,11 @@ def argv(host: str, port: int, workers: int | None = None, threads: int | None =
         "--backlog",
         str(BACKLOG),
         "--no-ws",
+        # HTTP/1.1 only: the load balancer in front speaks it; no cleartext HTTP/2 on the workers' port
+        "--http",
+        "1",
+        "--http1-buffer-size",
+        str(HTTP1_BUFFER_BYTES),
         # a worker that dies (a crash, the OOM killer) is replaced; SIGHUP respawns them one by one
         "--respawn-failed-workers",
         "--workers-kill-timeout",

@@ -5,7 +5,7 @@ query-string and ``key=value`` parameters that carry codes, tokens, state or
 passwords, bearer credentials and JWTs are replaced by ``[redacted]``; email
 addresses and phone numbers are masked (``a***@example.com``, ``+*********23``).
 It sits on the JSON handler (so it sees every ``idp.*`` record) and on the
-``werkzeug`` and ``granian.access`` loggers, whose request lines carry raw URLs.
+``werkzeug`` and granian's loggers, whose request lines and errors carry raw URLs.
 """
 
 from __future__ import annotations
@@ -185,8 +185,9 @@ def json_handler(stream: IO[str] | None = None) -> logging.Handler:
 def configure_logging(settings: Any, stream: IO[str] | None = None) -> logging.Logger:
     """Send every ``idp.*`` record as one redacted JSON line to stderr at ``IDP_LOG_LEVEL``; idempotent.
 
-    Also puts the redacting filter on the ``werkzeug`` and ``granian.access`` loggers, whose request lines
-    would otherwise carry codes and tokens in query strings (``idp serve`` turns granian's access log off).
+    Also puts the redacting filter on the ``werkzeug``, ``granian.access`` and ``_granian`` loggers, whose
+    request lines and errors would otherwise carry codes and tokens in query strings (``idp serve`` turns
+    granian's access log off).
     """
     from flask.logging import default_handler
 
@@ -196,7 +197,7 @@ def configure_logging(settings: Any, stream: IO[str] | None = None) -> logging.L
     if not any(getattr(h, _HANDLER_MARK, False) for h in logger.handlers):
         logger.addHandler(json_handler(stream))
     logger.propagate = False
-    for name in ("werkzeug", "granian.access"):
+    for name in ("werkzeug", "granian.access", "_granian"):
         other = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in other.filters):
             other.addFilter(RedactingFilter())

@@ -60,7 +60,17 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # a bounded connect time: an unreachable database host must give a 503 quickly, not hang a worker (R-95)
-    engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800, pool_timeout=5, connect_args={"connect_timeout": 3})
+    # READ COMMITTED whatever the server's default: reads before a unit of work's first write run outside its
+    # transaction (module docstring), which sees the same rows only at this isolation level
+    engine = create_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=1800,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 3},
+        isolation_level="READ COMMITTED",
+    )
     if engine.dialect.name == "postgresql":
         _reads_outside_transactions(engine)
     return engine
@@ -103,6 +113,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: Read-only units of work never flush: a change made in one stays pending, so :meth:`read` sees and refuses it.
+        self._readers = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -121,7 +133,7 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A unit of work that only reads: nothing is committed, so no COMMIT is sent (about a third of a
         one-row read's CPU time). Adding, changing or deleting an object in it is a programming error."""
-        session = self._sessions()
+        session = self._readers()
         try:
             yield session
             if session.new or session.dirty or session.deleted:

@@ -85,6 +85,13 @@ def test_serve_runs_worker_processes(start) -> None:  # type: ignore[no-untyped-
     assert proc.wait(15) == 0
 
 
+def test_serve_refuses_oversized_headers_before_the_app(start) -> None:  # type: ignore[no-untyped-def]
+    url, proc, log = start("--workers", "1")
+    wait_until_up(f"{url}/healthz", proc, log)
+    assert requests.get(f"{url}/healthz", headers={"X-Padding": "a" * 8000}, timeout=5).status_code == 200
+    assert requests.get(f"{url}/healthz", headers={"X-Padding": "a" * 100_000}, timeout=5).status_code == 431
+
+
 def test_serve_dev_uses_the_reloader(start) -> None:  # type: ignore[no-untyped-def]
     url, proc, log = start("--dev")
     wait_until_up(f"{url}/healthz", proc, log)
