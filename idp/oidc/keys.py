@@ -274,16 +274,19 @@ class KeyService:
 
     def cached_jwks_document(self, tenant: "TenantView") -> tuple[bytes, str] | None:
         """:meth:`jwks_document` when this process holds fresh keys (within :data:`CACHE_TTL`), else None; never queries."""
-        entry = self._cache.get(tenant.id)
-        if entry is None or time.monotonic() - entry.loaded_at >= CACHE_TTL:
+        entry = self._fresh_entry(tenant)
+        if entry is None:
             return None
         body, etag, _ = self._published(tenant, entry)
         return body, etag
 
     def holds_fresh_keys(self, tenant: "TenantView") -> bool:
         """True when this process holds the tenant's keys within :data:`CACHE_TTL`: :meth:`signing_key` will not query."""
+        return self._fresh_entry(tenant) is not None
+
+    def _fresh_entry(self, tenant: "TenantView") -> "_TenantKeys | None":
         entry = self._cache.get(tenant.id)
-        return entry is not None and time.monotonic() - entry.loaded_at < CACHE_TTL
+        return entry if entry is not None and time.monotonic() - entry.loaded_at < CACHE_TTL else None
 
     def verification_keys(self, tenant: "TenantView") -> KeySet:
         """The published keys as a joserfc KeySet (tokens are verified against these only)."""
