@@ -111,23 +111,29 @@ class ProtocolFastLane:
     def _answer(
         self, environ: dict[str, Any], start_response: StartResponse, started: float, path: str, slug: str, document: str, body: bytes, etag: str
     ) -> list[bytes]:
-        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
-        length = len(body)
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(length)),
-            ("ETag", etag),
-            ("Cache-Control", self.cache_control[document]),
-            *self.security,
-            (HEADER, request_id),
-        ]
-        endpoint, route = _ROUTES[document]
-        elapsed = time.perf_counter() - started
-        self.timer.observe(endpoint, "GET", 200, elapsed)
-        log_access(request_id, "GET", redact(path), route, endpoint, slug, 200, elapsed, environ.get("REMOTE_ADDR"), length)
-        start_response("200 OK", headers)
-        return [body]
+        head = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("ETag", etag), ("Cache-Control", self.cache_control[document])]
+        return self._respond(environ, start_response, started, path, slug, "GET", _ROUTES[document], head, body)
 
+    def _respond(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        started: float,
+        path: str,
+        slug: str,
+        method: str,
+        endpoint_route: tuple[str, str],
+        head: list[tuple[str, str]],
+        body: bytes,
+    ) -> list[bytes]:
+        """A 200 with the Flask views' headers after ``head``, their metric observation and their access line."""
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        endpoint, route = endpoint_route
+        elapsed = time.perf_counter() - started
+        self.timer.observe(endpoint, method, 200, elapsed)
+        log_access(request_id, method, redact(path), route, endpoint, slug, 200, elapsed, environ.get("REMOTE_ADDR"), len(body))
+        start_response("200 OK", [*head, *self.security, (HEADER, request_id)])
+        return [body]
 
     # -- client_credentials ---------------------------------------------------------------------
 
@@ -151,21 +157,8 @@ class ProtocolFastLane:
         if token is None:
             return self.next(environ, start_response)
         body = json.dumps(token).encode()  # as Authlib's Flask integration encodes it
-        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            ("Pragma", "no-cache"),
-            *self.security,
-            (HEADER, request_id),
-        ]
-        endpoint, route = _TOKEN_ROUTE
-        elapsed = time.perf_counter() - started
-        self.timer.observe(endpoint, "POST", 200, elapsed)
-        log_access(request_id, "POST", redact(path), route, endpoint, slug, 200, elapsed, environ.get("REMOTE_ADDR"), len(body))
-        start_response("200 OK", headers)
-        return [body]
+        head = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+        return self._respond(environ, start_response, started, path, slug, "POST", _TOKEN_ROUTE, head, body)
 
     def _mint(self, environ: dict[str, Any], slug: str, raw: bytes) -> dict[str, Any] | None:
         """The token response of a plain, valid client_credentials request (the checks of Authlib's grant), else None."""
