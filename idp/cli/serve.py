@@ -47,12 +47,9 @@ def _require_schema(svc) -> None:  # type: ignore[no-untyped-def]
         raise CliError(f"the database has no schema ({svc.settings.database_url.split('@')[-1]}): run `idp init` first")
 
 
-def _bind_host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
 def _url_host(host: str) -> str:
-    return _bind_host(host)
+    """``host`` as it goes in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _serve_dev(host: str, port: int) -> None:
