@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             def factory(url: str) -> Any:
                 from dataclasses import replace
 
-                return seed.Services(replace(env.settings(), redis_url=url), services.registry)
+                return seed.build_services(replace(env.settings(), redis_url=url), services.registry)
 
             extras["sso_memory"] = extra.sso_memory(factory, rs.view, rs.users, 200 if tiny else (2000 if q else 10000))
     finally:
@@ -277,11 +277,11 @@ def scale(services: Any, rs: seed.Tenant, es: seed.Tenant, base: str, pid: int, 
           tenants_target: int, budget: float, quick: bool) -> dict[str, Any]:
     """Latency of keyed look-ups as users grow 1,000 → N and tenants grow to M (bulk SQL seeding)."""
     from bench.wrkrun import wrk as run_wrk
-    from idp.oidc.tokens import GrantUser, TokenService
+    from idp.oidc.tokens import GrantUser
 
     out: dict[str, Any] = {}
     d = 3.0 if quick else 5.0
-    tokens = TokenService(services)
+    tokens = services.tokens
     client = services.clients.get(rs.view, rs.client_id)
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
 

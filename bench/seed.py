@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from idp.oidc.tokens import AuthorizationCode, Grant, TokenService
+from idp.oidc.tokens import AuthorizationCode, Grant
 from idp.security.passwords import hash_password
-from idp.services import Services
+from idp.services import Services, build_services
 
 PASSWORD = "bench correct horse battery"
 #: One TOTP secret for every seeded user (each user still has its own factor and replay guard).
@@ -48,7 +48,7 @@ def open_services(settings: Any) -> Services:
     registry = FlowRegistry()
     registry.load_entry_points()
     registry.freeze()
-    services = Services(settings, registry)
+    services = build_services(settings, registry)
     ensure_initialised(services)
     return services
 
@@ -61,7 +61,7 @@ def make_tenant(services: Services, slug: str, alg: str, recovery: bool = False)
         config["flows"] = {
             "self-recovery": {
                 "enabled": True,
-                "settings": {"max_requests_per_ip_per_hour": 1_000_000, "max_requests_per_login_per_hour": 1_000},
+                "settings": {"max_requests_per_ip_per_hour": 100_000, "max_requests_per_login_per_hour": 1_000},
             }
         }
         config["branding"] = {"support_url": "https://support.example.org"}
@@ -128,10 +128,40 @@ def bulk_users(services: Services, tenant: Tenant, count: int, prefix: str = "u"
             conn.commit()
     with services.db.session() as s:
         got = s.execute(
-            select(User.id, User.username).where(User.tenant_id == tenant.view.id, User.id > last_id).order_by(User.id)
+            select(User.id, User.username, User.email).where(User.tenant_id == tenant.view.id, User.id > last_id).order_by(User.id)
         ).all()
-    tenant.users.extend((int(i), str(n)) for i, n in got)
+    _file_identifiers(engine, tenant.view.id, got, batch)
+    tenant.users.extend((int(i), str(n)) for i, n, _ in got)
     return time.perf_counter() - started
+
+
+def _file_identifiers(engine: Any, tenant_id: int, users: list[Any], batch: int) -> None:
+    """The sign-in identifiers of bulk-loaded users (username and email, canonical forms), as
+    :class:`~idp.accounts.users.UserService` files them, so look-ups find them."""
+    from idp.identifiers import EMAIL, USERNAME, canonical_email, canonical_username
+    from idp.storage.models import UserIdentifier
+
+    cols = ("tenant_id", "user_id", "kind", "value")
+    rows = [(tenant_id, int(i), USERNAME, canonical_username(n)) for i, n, _ in users]
+    rows += [(tenant_id, int(i), EMAIL, canonical_email(e)) for i, _, e in users if e]
+    for lo in range(0, len(rows), batch):
+        chunk = rows[lo : lo + batch]
+        if engine.dialect.name == "postgresql":
+            raw = engine.raw_connection()
+            try:
+                with raw.cursor() as cur, cur.copy(f"COPY user_identifiers ({', '.join(cols)}) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+                raw.commit()
+            finally:
+                raw.close()
+        else:
+            with engine.begin() as conn:
+                conn.execute(insert(UserIdentifier), [dict(zip(cols, r)) for r in chunk])
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE user_identifiers")
+            conn.commit()
 
 
 def phone_for(i: int) -> str:
@@ -154,7 +184,7 @@ def add_factors(services: Services, tenant: Tenant, users: list[tuple[int, str]]
 
 def mint_codes(services: Services, tenant: Tenant, n: int, threads: int = 8) -> list[str]:
     """``n`` authorization codes saved with :meth:`TokenService.save_code`, as the authorization endpoint does."""
-    tokens = TokenService(services)
+    tokens = services.tokens
     view = tenant.view
     users = tenant.users or [(0, "")]
     subs = _subs(services, tenant, users[:1000])
@@ -188,7 +218,7 @@ def mint_codes(services: Services, tenant: Tenant, n: int, threads: int = 8) -> 
 
 def mint_refresh_tokens(services: Services, tenant: Tenant, n: int, threads: int = 8) -> list[str]:
     """``n`` refresh tokens of ``n`` grants, filed with :meth:`TokenService.save_grant` as a code exchange does."""
-    tokens = TokenService(services)
+    tokens = services.tokens
     view = tenant.view
     users = tenant.users or [(0, "")]
     subs = _subs(services, tenant, users[:1000])

@@ -12,15 +12,15 @@ from idp.storage.models import AuditEvent
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session
 
-    from idp.services import Services
+    from idp.storage.database import Database
 
 #: Keys never written into an event's details, whatever a caller passes.
 _FORBIDDEN = {"password", "code", "token", "secret", "otp", "refresh_token", "access_token", "id_token", "client_secret"}
 
 
 class AuditLog:
-    def __init__(self, services: "Services") -> None:
-        self.services = services
+    def __init__(self, db: "Database") -> None:
+        self.db = db
 
     def record(
         self,
@@ -48,7 +48,7 @@ class AuditLog:
         if session is not None:
             session.add(event)
             return
-        with self.services.db.session() as s:
+        with self.db.session() as s:
             s.add(event)
 
     def query(
@@ -61,7 +61,7 @@ class AuditLog:
         offset: int = 0,
         limit: int = 100,
     ) -> list[AuditEvent]:
-        with self.services.db.session() as s:
+        with self.db.session() as s:
             q = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id)
             if type:
                 q = q.where(AuditEvent.type == type)

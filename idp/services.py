@@ -1,35 +1,49 @@
-"""The service layer: one object per app that owns every service, built lazily.
+"""The composition root: every service of one app, each built here with exactly what it uses.
 
-Blueprints, the CLI, the admin API and flow steps all go through these
-services, so each rule is enforced in one place. Nothing here knows HTTP.
+No service reaches back into this object: each takes its collaborators in its constructor
+(``UserService(db, store, audit, mailer, locks)``...), so what a service depends on is read in
+its signature, and a test can build one with fakes. Flow steps get the narrow
+:class:`~idp.flowengine.contract.StepServices` port (:attr:`Services.steps`), never the database
+or tenant administration. The HTTP layer, the CLI and the admin API hold the :class:`Services`.
+
+Services are built lazily, once per app, and building one never connects: the ephemeral store
+opens at its first call (:mod:`idp.store.deferred`) and the SES/SNS clients at the first message
+(:mod:`idp.messaging.deferred`), so a worker starts while Redis is down and a CLI command that
+lists tenants opens no Redis connection.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
 
+from idp.accounts.factors import FactorService
+from idp.accounts.locks import AccountLocks
+from idp.accounts.users import UserService
+from idp.audit import AuditLog
+from idp.flowengine.catalog import InstalledFlows
+from idp.flowengine.contract import StepServices
+from idp.flowengine.engine import FlowEngine
 from idp.flowengine.registry import FlowRegistry
+from idp.messaging import make_mailer, make_texter
+from idp.messaging.deferred import DeferredMailer, DeferredTexter
+from idp.oidc.clients import ClientService
+from idp.oidc.keys import KeyService
+from idp.oidc.server import Provider
+from idp.oidc.sessions import SessionService
+from idp.oidc.tokens import TokenService
 from idp.security.secrets import SecretBox
+from idp.security.throttle import Throttle
 from idp.settings import Settings
 from idp.storage.database import Database
-from idp.store import EphemeralStore, open_store
-
-if TYPE_CHECKING:  # pragma: no cover
-    from idp.accounts.factors import FactorService
-    from idp.accounts.users import UserService
-    from idp.audit import AuditLog
-    from idp.flowengine.engine import FlowEngine
-    from idp.messaging import Mailer, Texter
-    from idp.oidc.clients import ClientService
-    from idp.oidc.keys import KeyService
-    from idp.oidc.sessions import SessionService
-    from idp.security.throttle import Throttle
-    from idp.tenants.service import TenantService
+from idp.store import open_store
+from idp.store.deferred import DeferredStore
+from idp.tenants.logos import LogoService
+from idp.tenants.revision import AdminRevision
+from idp.tenants.service import TenantService
 
 
 class Services:
-    """Everything a request, a CLI command or a flow step may call."""
+    """Every service of one app, wired once (see the module's docstring)."""
 
     def __init__(self, settings: Settings, registry: FlowRegistry | None = None) -> None:
         self.settings = settings
@@ -38,76 +52,100 @@ class Services:
         self.registry = registry if registry is not None else FlowRegistry()
 
     @cached_property
-    def store(self) -> EphemeralStore:
-        return open_store(self.settings)
+    def store(self) -> DeferredStore:
+        """Redis or the embedded store, connected at its first use (building the services never connects)."""
+        return DeferredStore(lambda: open_store(self.settings))
 
     @cached_property
-    def tenants(self) -> "TenantService":
-        from idp.tenants.service import TenantService
-
-        return TenantService(self)
-
-    @cached_property
-    def users(self) -> "UserService":
-        from idp.accounts.users import UserService
-
-        return UserService(self)
+    def mailer(self) -> DeferredMailer:
+        """The configured mailer (SES or the dev outbox), made at the first message."""
+        return DeferredMailer(lambda: make_mailer(self.settings))
 
     @cached_property
-    def factors(self) -> "FactorService":
-        from idp.accounts.factors import FactorService
-
-        return FactorService(self)
-
-    @cached_property
-    def audit(self) -> "AuditLog":
-        from idp.audit import AuditLog
-
-        return AuditLog(self)
+    def texter(self) -> DeferredTexter:
+        """The configured texter (SNS or the dev outbox), made at the first message."""
+        return DeferredTexter(lambda: make_texter(self.settings))
 
     @cached_property
-    def keys(self) -> "KeyService":
-        from idp.oidc.keys import KeyService
-
-        return KeyService(self)
+    def audit(self) -> AuditLog:
+        return AuditLog(self.db)
 
     @cached_property
-    def clients(self) -> "ClientService":
-        from idp.oidc.clients import ClientService
-
-        return ClientService(self)
+    def revision(self) -> AdminRevision:
+        return AdminRevision(self.db, self.store)
 
     @cached_property
-    def sessions(self) -> "SessionService":
-        from idp.oidc.sessions import SessionService
-
-        return SessionService(self)
-
-    @cached_property
-    def throttle(self) -> "Throttle":
-        from idp.security.throttle import Throttle
-
-        return Throttle(self)
+    def tenants(self) -> TenantService:
+        flows = InstalledFlows(self.registry, lambda: self.steps)
+        return TenantService(self.db, self.settings.public_url, self.revision, self.audit, self.keys, flows)
 
     @cached_property
-    def mailer(self) -> "Mailer":
-        from idp.messaging import make_mailer
-
-        return make_mailer(self.settings)
+    def logos(self) -> LogoService:
+        return LogoService(self.db)
 
     @cached_property
-    def texter(self) -> "Texter":
-        from idp.messaging import make_texter
-
-        return make_texter(self.settings)
+    def locks(self) -> AccountLocks:
+        return AccountLocks(self.store, self.secrets)
 
     @cached_property
-    def engine(self) -> "FlowEngine":
-        from idp.flowengine.engine import FlowEngine
+    def users(self) -> UserService:
+        return UserService(self.db, self.store, self.audit, self.mailer, self.locks)
 
-        return FlowEngine(self.registry, self)
+    @cached_property
+    def factors(self) -> FactorService:
+        return FactorService(self.db, self.store, self.secrets, self.audit, self.mailer, self.texter, self.users)
+
+    @cached_property
+    def throttle(self) -> Throttle:
+        return Throttle(self.store, self.secrets, self.audit)
+
+    @cached_property
+    def keys(self) -> KeyService:
+        return KeyService(self.db, self.secrets, self.revision)
+
+    @cached_property
+    def clients(self) -> ClientService:
+        return ClientService(self.db, self.secrets, self.revision)
+
+    @cached_property
+    def sessions(self) -> SessionService:
+        return SessionService(self.store, self.secrets, self.users)
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        return TokenService(self.store, self.secrets, self.keys, self.clients)
+
+    @cached_property
+    def oidc(self) -> Provider:
+        """The protocol: one Authlib authorization server per tenant, and the discovery documents."""
+        return Provider(self.users, self.keys, self.clients, self.sessions, self.tokens)
+
+    @cached_property
+    def steps(self) -> StepServices:
+        """The flow steps' port."""
+        return StepServices(
+            users=self.users,
+            factors=self.factors,
+            throttle=self.throttle,
+            audit=self.audit,
+            locks=self.locks,
+            mailer=self.mailer,
+            texter=self.texter,
+            store=self.store,
+            secrets=self.secrets,
+            settings=self.settings,
+        )
+
+    @cached_property
+    def engine(self) -> FlowEngine:
+        return FlowEngine(self.registry, self.store, self.steps)
 
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
         self.db.dispose()
+
+
+def build_services(settings: Settings, registry: FlowRegistry | None = None) -> Services:
+    """The services of one app (``create_app``, the CLI and the benchmark all build them here)."""
+    return Services(settings, registry)

@@ -27,7 +27,7 @@ from idp import Settings, create_app
 from idp.services import Services
 from idp.storage.schema import upgrade
 
-pytest_plugins = ("plugins.aws", "plugins.browser")
+pytest_plugins = ("plugins.aws", "plugins.axe", "plugins.browser")
 
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL", "")

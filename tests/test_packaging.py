@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import site
 import socket
 import subprocess
 import sys
@@ -60,7 +61,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     # No pip (and so no old setuptools) inside the venv: this interpreter's pip installs into it, and the
     # build uses the setuptools of the shared site-packages (the `test` extra asks for one with bdist_wheel).
-    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], base, env)
+    # The dependencies are the ones of the environment running the tests (the checkout's .venv): a .pth
+    # file puts its site-packages after the new venv's own, so nothing is downloaded, the installed copy
+    # of idp comes first, and the test environment's editable idp (a .pth hook of its own) is not loaded.
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], base, env)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    (venv / "lib" / version / "site-packages" / "test_environment.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     pip = [sys.executable, "-m", "pip", "--python", _bin(venv, "python"), "install", "--quiet", "--no-deps", "--no-build-isolation"]
     _run([*pip, str(src)], base, env, timeout=600)
     work = base / "work"
@@ -101,7 +107,7 @@ def test_every_module_is_installed(installed: Installed) -> None:
     )
     names = set(json.loads(_run([_bin(venv, "python"), "-c", code], work, env).stdout))
     missing = sorted(_source_modules(src) - names)
-    assert not missing, f"not installed by `pip install .` (add the package to setup.cfg [options] packages): {missing}"
+    assert not missing, f"not installed by `pip install .` (setup.py finds packages with an __init__.py under idp/ and flows/): {missing}"
 
 
 def _digest(path: Path) -> str:
@@ -112,6 +118,9 @@ def _digest(path: Path) -> str:
     ("source", "installed_under", "pattern"),
     [
         ("templates", "idp/templates", "*"),
+        ("flows", "flows", "*.html"),
+        ("flows", "flows", "*.[mp]o"),
+        ("flows/self_recovery/messages", "flows/self_recovery/messages", "*"),
         ("idp/translations", "idp/translations", "*.[mp]o"),
         ("idp/messaging/templates", "idp/messaging/templates", "*"),
         ("idp/storage/migrations", "idp/storage/migrations", "*.mako"),
@@ -137,13 +146,38 @@ def test_every_data_file_is_installed(installed: Installed, source: str, install
 def test_dependencies_have_lower_bounds() -> None:
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / "setup.cfg")
-    reqs = [r.strip() for r in cfg["options"]["install_requires"].splitlines() if r.strip()]
-    for extra in ("test", "dev"):
-        reqs += [r.strip() for r in cfg["options.extras_require"][extra].splitlines() if r.strip()]
+    reqs = _declared_requirements()
     unbounded = [r for r in reqs if not re.search(r">=\s*\d", r)]
     assert not unbounded, f"dependencies without a lower bound: {unbounded}"
     assert cfg["options"]["python_requires"].startswith(">=3.11")
     assert "idp = idp.cli:main" in cfg["options.entry_points"]["console_scripts"]
+
+
+def _declared_requirements() -> list[str]:
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    reqs = [r.strip() for r in cfg["options"]["install_requires"].splitlines() if r.strip()]
+    for extra in ("test", "dev"):
+        reqs += [r.strip() for r in cfg["options.extras_require"][extra].splitlines() if r.strip()]
+    return reqs
+
+
+def test_every_dependency_is_pinned_in_the_constraints_within_its_range() -> None:
+    """constraints.txt (what the scripts and CI install) pins every declared dependency, inside setup.cfg's range."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not name==version"
+            pins[canonicalize_name(name)] = version.strip()
+    for raw in _declared_requirements():
+        req = Requirement(raw)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is declared in setup.cfg but not pinned in constraints.txt (run bash scripts/lock)"
+        assert req.specifier.contains(pins[name], prereleases=True), f"constraints.txt pins {req.name}=={pins[name]}, outside {req.specifier}"
 
 
 def _free_port() -> int:

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from conftest import database_urls, random_slug
 
 from idp.accounts.users import UserError
 from idp.oidc.clients import ClientError
-from idp.storage.schema import current_revision, upgrade
+from idp.storage.schema import alembic_config, current_revision, upgrade
 
 
 @pytest.fixture(params=database_urls())
@@ -43,14 +44,15 @@ def test_schema_upgrade_is_idempotent_and_safe_from_several_nodes_at_once(db_ser
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     upgrade(db_services.db)
-    assert current_revision(db_services.db) == "0001"
+    head = ScriptDirectory.from_config(alembic_config(db_services.db)).get_current_head()
+    assert head is not None and current_revision(db_services.db) == head
 
 
 def test_users_are_unique_per_tenant_and_emails_case_insensitive(db_services: Any) -> None:
     a = db_services.tenants.create(random_slug("sql"))
     b = db_services.tenants.create(random_slug("sql"))
     alice = db_services.users.create(a, "alice", "correct horse battery staple", email="Alice@Example.org", phone="+33612345678")
-    assert alice.email == "alice@example.org" and alice.phone == "+33612345678"
+    assert alice.email == "Alice@example.org" and alice.phone == "+33612345678"
     assert db_services.users.find_by_login(a, "ALICE@example.org").id == alice.id
     db_services.users.create(b, "alice", "correct horse battery staple", email="alice@example.org")  # another tenant: fine
     with pytest.raises(UserError) as dup:
@@ -60,6 +62,139 @@ def test_users_are_unique_per_tenant_and_emails_case_insensitive(db_services: An
         db_services.users.create(a, "alice2", "correct horse battery staple", email="alice@EXAMPLE.org")
     rows, total = db_services.users.search(a, "ali")
     assert total == 1 and rows[0].username == "alice"
+
+
+def test_one_identifier_names_one_account_across_usernames_and_emails(db_services: Any) -> None:
+    """R-28, R-44 (issue 12 item 2): a username equal to another user's email, or the reverse, is refused at
+    creation and update, and a login string finds exactly one account."""
+    users = db_services.users
+    t = db_services.tenants.create(random_slug("sql"))
+    carol = users.create(t, "carol", "correct horse battery staple", email="Carol.Martin@Example.org")
+    dave = users.create(t, "dave", "correct horse battery staple", email="dave@example.org")
+    for username in ("carol.martin@example.org", "CAROL.MARTIN@example.ORG"):
+        with pytest.raises(UserError) as taken:
+            users.create(t, username, "correct horse battery staple")
+        assert taken.value.status == 409 and taken.value.field == "username"
+    users.create(t, "henry@example.org", "correct horse battery staple")
+    with pytest.raises(UserError) as taken:
+        users.create(t, "erin", "correct horse battery staple", email="Henry@Example.org")  # another user's username
+    assert taken.value.status == 409 and taken.value.field == "email"
+    with pytest.raises(UserError) as taken:
+        users.update(t, dave, email="Carol.Martin@example.org")
+    assert taken.value.status == 409 and taken.value.field == "email"
+    assert users.get(t, dave.id).email == "dave@example.org"  # nothing half-written
+    assert users.find_by_login(t, "carol.martin@EXAMPLE.org").id == carol.id
+    assert users.find_by_login(t, "Carol").id == carol.id and users.by_username(t, "CAROL").id == carol.id
+    assert users.find_by_login(t, "dave@example.org").id == dave.id
+    # a user whose username is their own email holds it once, and can change the email away and back
+    frank = users.create(t, "frank@example.org", "correct horse battery staple", email="Frank@example.org")
+    users.update(t, frank, email="frank.new@example.org")
+    assert users.find_by_login(t, "frank@example.org").id == frank.id and users.find_by_login(t, "frank.new@example.org").id == frank.id
+    users.update(t, frank, email="frank@example.org")
+    with pytest.raises(UserError):
+        users.create(t, "gina", "correct horse battery staple", email="frank@example.org")
+    assert users.create(t, "gina", "correct horse battery staple", email="frank.new@example.org").username == "gina"  # freed
+
+
+def test_a_username_and_an_email_claimed_at_the_same_moment_give_one_account(db_services: Any) -> None:
+    """Issue 12 item 2: the uniqueness holds under concurrency (a unique index, not a check then an insert)."""
+    import threading
+
+    t = db_services.tenants.create(random_slug("sql"))
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def claim(i: int) -> None:
+        barrier.wait()
+        try:
+            if i % 2:
+                db_services.users.create(t, f"user{i}", None, email="shared@example.org")
+            else:
+                db_services.users.create(t, "Shared@Example.org" if i else "shared@example.org", None)
+            outcomes.append("created")
+        except UserError as exc:
+            outcomes.append(str(exc.status))
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(outcomes) == ["409", "409", "409", "created"]
+    assert db_services.users.search(t, "")[1] == 1
+
+
+@pytest.mark.parametrize(
+    ("username", "reason"),
+    [
+        ("pt\u200bconf", "invisible characters"),  # zero-width space
+        ("pt\u200dconf", "invisible characters"),  # zero-width joiner
+        ("pt\u00adconf", "invisible characters"),  # soft hyphen
+        ("\u0440t-conf", "different scripts"),  # Cyrillic er beside Latin letters
+        ("p\u0442-conf", "different scripts"),  # Cyrillic te
+        ("pt conf", "spaces"),
+        ("pt\u2122", "RFC 8265"),  # a compatibility symbol
+    ],
+)
+def test_confusable_usernames_are_refused(db_services: Any, username: str, reason: str) -> None:
+    """Issue 12 item 3 (RFC 8265): invisible characters and mixed scripts are refused, nothing is written."""
+    t = db_services.tenants.create(random_slug("sql"))
+    with pytest.raises(UserError) as refused:
+        db_services.users.create(t, username, "correct horse battery staple")
+    assert refused.value.field == "username" and reason in str(refused.value)
+    assert db_services.users.search(t, "")[1] == 0
+
+
+def test_usernames_that_only_look_different_name_the_same_account(db_services: Any) -> None:
+    """Issue 12 item 3 (RFC 8265 UsernameCaseMapped): case and width variants are the same username, at creation
+    and at look-up; the username keeps the form it was created with for display; scripts written alone are fine."""
+    users = db_services.users
+    t = db_services.tenants.create(random_slug("sql"))
+    conf = users.create(t, "pt-conf", "correct horse battery staple")
+    for variant in ("PT-CONF", "Pt-Conf", "\uff50\uff54-\uff43\uff4f\uff4e\uff46", "\uff30\uff34\uff0d\uff23\uff2f\uff2e\uff26"):
+        with pytest.raises(UserError) as taken:
+            users.create(t, variant, "correct horse battery staple")
+        assert taken.value.status == 409
+        assert users.find_by_login(t, variant).id == conf.id
+    assert users.find_by_login(t, "pt\u200bconf") is None and users.find_by_login(t, "\u0440t-conf") is None
+    shown = users.create(t, "Zo\u00e9.Dupont", "correct horse battery staple")
+    assert shown.username == "Zo\u00e9.Dupont" and users.find_by_login(t, "zo\u00e9.dupont").id == shown.id
+    assert users.create(t, "\u0438\u0432\u0430\u043d", "correct horse battery staple")  # Cyrillic alone
+    assert users.create(t, "\u5c71\u7530\u305f\u308d\u3046", "correct horse battery staple")  # Han with Hiragana
+
+
+def test_the_identifier_migration_files_existing_users_and_refuses_collisions(db_services: Any) -> None:
+    """Issue 12 items 2 and 3: revision 0002 gives existing rows their canonical identifiers; when existing users
+    already collide it stops, names them, and writes nothing."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from idp.storage.schema import alembic_config
+
+    t = db_services.tenants.create(random_slug("sql"))
+    cfg = alembic_config(db_services.db)
+    command.downgrade(cfg, "0001")
+    insert = text(
+        "INSERT INTO users (tenant_id, sub, username, email, email_verified, phone_verified, given_name, family_name,"
+        " password_hash, status, roles, created_at, updated_at) VALUES (:t, :sub, :u, :e, false, false, '', '', '', 'active', '[]',"
+        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    rows = [("Alice", "alice@example.org"), ("bob@example.org", None), ("Bob", "BOB@example.org"), ("\u0440aul", None)]
+    with db_services.db.engine.begin() as conn:
+        for i, (u, e) in enumerate(rows):
+            conn.execute(insert, {"t": t.id, "sub": f"{t.slug}-{i}", "u": u, "e": e})
+    with pytest.raises(Exception, match=r"existing accounts collide .*'bob@example.org' is held by users"):
+        command.upgrade(cfg, "head")
+    assert current_revision(db_services.db) == "0001"
+    with db_services.db.engine.begin() as conn:
+        conn.execute(text("UPDATE users SET email = 'robert@example.org' WHERE username = 'Bob'"))
+    command.upgrade(cfg, "head")
+    users = db_services.users
+    assert users.find_by_login(t, "ALICE").username == "Alice" and users.find_by_login(t, "Alice@Example.org").username == "Alice"
+    assert users.find_by_login(t, "Robert@example.org").username == "Bob"
+    assert users.find_by_login(t, "\u0440aul").username == "\u0440aul"  # refused today, kept working as a legacy username
+    with pytest.raises(UserError):
+        users.create(t, "ALICE", "correct horse battery staple")
 
 
 def test_clients_keys_factors_and_audit(db_services: Any) -> None:
@@ -85,7 +220,7 @@ def test_clients_keys_factors_and_audit(db_services: Any) -> None:
 
 def test_a_whole_code_flow_on_the_database(request: pytest.FixtureRequest, make_live_server: Callable[..., Any]) -> None:
     """An RP signs a user in with the code flow against a server on each database (R-62, R-63)."""
-    from oidc.support import make_realm
+    from support.builders import make_realm
 
     for url in database_urls():
         server = make_live_server(database_url=url.values[0])

@@ -162,3 +162,73 @@ def test_touch_renews_only_a_live_record(store: EphemeralStore) -> None:
     store.revoke_by_grant(g)
     assert store.touch(k, {"n": 3}, 60) is False
     assert store.find(k) is None
+
+
+def test_upsert_while_live_files_only_while_the_witness_lives(store: EphemeralStore) -> None:
+    """R-34, R-62: a record filed against a witness (a grant against its code) is written only while the witness
+    lives, under the grant label, so revoking the label removes both."""
+    label, code, grant = f"t:user:{secrets.token_hex(4)}", key("code"), key("grant")
+    assert store.upsert_while_live(grant, {"g": 1}, 60, label, witness=code) is False
+    assert store.find(grant) is None
+    store.upsert(code, {"c": 1}, 60, grant_id=label)
+    assert store.upsert_while_live(grant, {"g": 1}, 60, label, witness=code) is True
+    assert store.find(grant) == {"g": 1}
+    assert store.revoke_by_grant(label) == 2
+    assert store.find(grant) is None and store.upsert_while_live(grant, {"g": 2}, 60, label, witness=code) is False
+
+
+def test_upsert_while_live_against_a_concurrent_revocation(store: EphemeralStore) -> None:
+    """R-34: however a revocation and a filing interleave, no filed record outlives the revocation."""
+    for _ in range(30):
+        label, code, grant = f"t:user:{secrets.token_hex(4)}", key("code"), key("grant")
+        store.upsert(code, {"c": 1}, 60, grant_id=label)
+        go = threading.Barrier(2)
+
+        def revoke(lbl: str = label, go: threading.Barrier = go) -> None:
+            go.wait()
+            store.revoke_by_grant(lbl)
+
+        t = threading.Thread(target=revoke)
+        t.start()
+        go.wait()
+        store.upsert_while_live(grant, {"g": 1}, 60, label, witness=code)
+        t.join()
+        assert store.find(code) is None and store.find(grant) is None
+
+
+def test_acquire_slot_checks_and_counts_in_one_step(store: EphemeralStore) -> None:
+    """R-06, R-27: the slots of a counter are granted while counter + slots stays below the limit, and always one
+    when none is taken; a parallel burst gets exactly that many."""
+    k = key("throttle")
+    granted: list[bool] = []
+    lock = threading.Lock()
+    go = threading.Barrier(20)
+
+    def take() -> None:
+        go.wait()
+        ok = store.acquire_slot(k, 5, 30)
+        with lock:
+            granted.append(ok)
+
+    threads = [threading.Thread(target=take) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert granted.count(True) == 5
+    for _ in range(5):
+        store.release_slot(k)
+    store.release_slot(k)  # one too many: stays at none
+    store.incr(k, 60, amount=7)  # past the limit: one at a time
+    assert store.acquire_slot(k, 5, 30) is True and store.acquire_slot(k, 5, 30) is False
+    store.release_slot(k)
+    assert store.acquire_slot(k, 5, 30) is True
+
+
+def test_slots_expire_by_themselves(store: EphemeralStore) -> None:
+    """A caller that died holding a slot frees it when the slots expire."""
+    k = key("throttle")
+    store.incr(k, 60, amount=9)
+    assert store.acquire_slot(k, 5, 1) is True and store.acquire_slot(k, 5, 1) is False
+    time.sleep(1.2)
+    assert store.acquire_slot(k, 5, 1) is True

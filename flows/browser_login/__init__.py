@@ -12,7 +12,7 @@ from flows.steps.password import PasswordStep
 from flows.steps.sms import SmsStep
 from flows.steps.totp import TotpStep
 from flows.steps.totp_setup import TotpSetupStep
-from idp.flowengine.contract import Flow, Step
+from idp.flowengine.contract import LOGIN, Flow, Step
 
 #: The steps in order; extend by appending (``STEPS + (TotpStep, SmsStep)``).
 #: TOTP first, SMS as its alternative (R-30), enrolment under ``required`` for a user with no factor.
@@ -24,6 +24,7 @@ class BrowserLoginFlow(Flow):
 
     name = "browser-login"
     completes = "login"
+    designation = LOGIN
     steps = STEPS
     completion_requires = ("identified", "password")
     default_enabled = True

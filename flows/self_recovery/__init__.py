@@ -24,22 +24,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from flows.self_recovery.config import SelfRecoveryConfig
 from flows.self_recovery.links import RecoveryLinks
-from flows.self_recovery.steps import PASSWORD, SECOND_FACTOR, ChooseStep, NewPasswordStep, RequestStep, chosen_path, recovery_config
+from flows.self_recovery.mail import MESSAGES
+from flows.self_recovery.steps import PASSWORD, SECOND_FACTOR, ChooseStep, NewPasswordStep, RequestStep, chosen_path, recovery_config, run_language
 from flows.steps.password import PasswordStep
 from flows.steps.sms import SmsStep
 from flows.steps.totp import TotpStep, second_factor_proved
 from flows.steps.totp_setup import TotpSetupStep
-from idp.accounts.locks import AccountLocks
-from idp.flowengine.contract import Abort, Challenge, Entry, Flow, FlowState, RequestInfo, Step, StepContext
-
-if TYPE_CHECKING:  # pragma: no cover
-    from idp.services import Services
-    from idp.storage.models import User
-    from idp.tenants.service import TenantView
+from idp.flowengine.contract import (
+    N_,
+    RECOVERY,
+    Abort,
+    Brand,
+    Challenge,
+    Entry,
+    Flow,
+    FlowState,
+    RequestInfo,
+    Sms,
+    Step,
+    StepContext,
+    StepServices,
+    TenantView,
+    User,
+)
 
 log = logging.getLogger("idp.recovery")
 
@@ -116,7 +127,9 @@ class SelfRecoveryFlow(Flow):
 
     name = "self-recovery"
     completes = "recovery"
+    designation = RECOVERY
     requires_experience = "v2"
+    one_language = True
     Config = SelfRecoveryConfig
     steps: ClassVar[tuple[type[Step], ...]] = (
         RequestStep,
@@ -130,16 +143,29 @@ class SelfRecoveryFlow(Flow):
     )
     entry_proofs = ("email_link", "identified")
     completion_requires = ("email_link",)
+    title = N_("Self-recovery")
+    setting_words: ClassVar[Mapping[str, tuple[str, str]]] = {
+        "link_ttl": (N_("Link lifetime"), N_("In seconds, from 60 to 86400 (the product says 300).")),
+        "offer_password_reset": (N_("Offer « Reset my password »"), ""),
+        "offer_second_factor_reset": (N_("Offer « Reset my second authentication factor »"), ""),
+        "second_factor_path": (N_("Steps of the second-factor path"), N_("In order, comma-separated; ends with totp-setup.")),
+        "password_path": (N_("Steps of the password path"), N_("In order, comma-separated; ends with new-password.")),
+        "sms_sender_id": (N_("Sender ID of the recovery SMS"), N_("Empty: the tenant's SMS sender ID.")),
+        "support_url": (N_("Support address when recovery cannot go on"), N_("Empty: the tenant's support address.")),
+        "app_store_url": (N_("App Store address of the authenticator app"), ""),
+        "play_store_url": (N_("Google Play address of the authenticator app"), ""),
+        "authenticator_name": (N_("Authenticator app recommended"), ""),
+        "max_requests_per_login_per_hour": (N_("Requests per account per hour"), ""),
+        "max_requests_per_ip_per_hour": (N_("Requests per IP address per hour"), ""),
+    }
 
     # -- tenant side ----------------------------------------------------------------
 
-    def compatibility(self, tenant: "TenantView", services: "Services") -> list[str]:
+    def compatibility(self, tenant: TenantView, services: StepServices) -> list[str]:
         """Every reason the flow cannot be enabled for ``tenant``, in words an admin understands."""
         reasons = []
         if tenant.experience != "v2":
-            reasons.append(
-                f"the tenant is on the legacy login experience: migrate it first (idp tenant migrate {tenant.slug} --experience v2)"
-            )
+            reasons.append(f"the tenant is on the legacy login experience: migrate it first (idp tenant migrate {tenant.slug} --experience v2)")
         settings = services.settings
         if settings.mail_backend == "outbox" and settings.is_production:
             reasons.append("no mail channel is configured (set IDP_MAIL_BACKEND=ses)")
@@ -167,16 +193,20 @@ class SelfRecoveryFlow(Flow):
 
     # -- the emailed link -------------------------------------------------------------
 
-    def enter(self, tenant: "TenantView", services: "Services", params: Mapping[str, str], request: RequestInfo) -> Entry | Abort:
-        """Swap the link's token for this run (R-52): exactly one redemption; expired or used links end plainly."""
-        user_id = RecoveryLinks(services).redeem(tenant, params.get("token", ""))
+    def enter(self, tenant: TenantView, services: StepServices, params: Mapping[str, str], request: RequestInfo) -> Entry | Abort:
+        """Swap the link's token for this run (R-52): exactly one redemption; expired or used links end plainly.
+
+        The run speaks the language the link carries (the page where the link was asked for, issue 16).
+        """
+        opened = RecoveryLinks(services).open(tenant, params.get("token", ""))
+        user_id = opened.user_id
         if user_id is None:
-            return Abort("link_expired", status=400)
+            return Abort(opened.refusal or "link_expired", status=400)
         user = services.users.get(tenant, user_id)
         if user is None or user.status != "active":
             return Abort("link_expired", status=400)
         services.audit.record(tenant.id, "recovery.link_opened", user_id=user_id, client_ip=request.client_ip, user_agent=request.user_agent)
-        return Entry(user_id=user_id, proofs=("email_link", "identified"), done=(RequestStep.name,))
+        return Entry(user_id=user_id, proofs=("email_link", "identified"), done=(RequestStep.name,), locale=opened.locale)
 
     # -- the end ------------------------------------------------------------------------
 
@@ -191,9 +221,9 @@ class SelfRecoveryFlow(Flow):
             return Abort("steps_out_of_order")
         services, tenant = ctx.services, ctx.tenant
         # everything the old credentials could still reach goes (R-40, R-63, R-98)
-        services.sessions.revoke_user(tenant, user.id)
+        services.users.revoke_everything(tenant, user.id)
         RecoveryLinks(services).void(tenant, user.id)
-        locks = AccountLocks(services)
+        locks = services.locks
         lock_url = locks.url(tenant, locks.issue(tenant, user.id))
         template = "factor_reset_notice" if path == SECOND_FACTOR else "password_reset_notice"
         self._notify(ctx, template, lock_url)
@@ -212,15 +242,13 @@ class SelfRecoveryFlow(Flow):
         user = ctx.user
         assert user is not None
         config = recovery_config(ctx)
-        ctx.services.factors.notify(ctx.tenant, user, template, ctx.request, lock_link=lock_url)
+        lang = run_language(ctx)
+        ctx.services.factors.notify(ctx.tenant, user, template, ctx.request, locale=lang, messages=MESSAGES, lock_link=lock_url)
         number = ctx.services.factors.phone_on_file(ctx.tenant, user)
         if number:
             try:
-                from idp.messaging import Brand, Sms, render_sms
-
-                lang = user.locale or ctx.request.locale
                 when = datetime.fromtimestamp(ctx.request.now, UTC)
-                text = render_sms(template, lang, brand=Brand.of(ctx.tenant), when=when, lock_link=lock_url)
+                text = MESSAGES.render_sms(template, lang, brand=Brand.of(ctx.tenant), when=when, lock_link=lock_url)
                 ctx.services.texter.send(Sms(to_e164=number, text=text, sender_id=config.sms_sender_id or ctx.tenant.config.sms.sender_id))
             except Exception as exc:
                 log.error("recovery SMS notice not sent: %s", exc.__class__.__name__, extra={"tenant": ctx.tenant.slug})

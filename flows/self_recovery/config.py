@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idp.tenants.config import ConfigError
+from idp.flowengine.contract import DAY, ConfigError, bounded
 
 #: Proofs a path must hold before its final step changes the account (R-17, R-18, R-33, R-97).
 SECOND_FACTOR_PATH_NEEDS = ("email_link", "password", "sms")
@@ -16,7 +16,7 @@ class SelfRecoveryConfig:
     """``flows.self-recovery.settings`` of a tenant."""
 
     #: Lifetime of the emailed link, seconds (R-16: at most 24 h by email; the product says 5 minutes).
-    link_ttl: int = 300
+    link_ttl: int = bounded(300, 60, DAY, "seconds")
     #: Offer "Reset my password" (the second factor is still proved, R-18, R-32).
     offer_password_reset: bool = True
     #: Offer "Reset my second authentication factor".
@@ -35,12 +35,10 @@ class SelfRecoveryConfig:
     #: Name of the authenticator app the enrolment page recommends.
     authenticator_name: str = ""
     #: Requests per login (username or email) and per client IP per hour (R-48); more are silently dropped.
-    max_requests_per_login_per_hour: int = 5
-    max_requests_per_ip_per_hour: int = 30
+    max_requests_per_login_per_hour: int = bounded(5, 1, 1000)
+    max_requests_per_ip_per_hour: int = bounded(30, 1, 100000)
 
     def check(self, path: str) -> None:
-        if not 60 <= self.link_ttl <= 86400:
-            raise ConfigError(f"{path}.link_ttl", "must be between 60 and 86400 seconds")
         if not (self.offer_password_reset or self.offer_second_factor_reset):
             raise ConfigError(f"{path}.offer_password_reset", "at least one recovery path must be offered")
         for url_field in ("support_url", "app_store_url", "play_store_url"):

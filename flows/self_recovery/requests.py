@@ -12,14 +12,11 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from flows.self_recovery.config import SelfRecoveryConfig
 from flows.self_recovery.links import RecoveryLinks
-
-if TYPE_CHECKING:  # pragma: no cover
-    from idp.services import Services
-    from idp.tenants.service import TenantView
+from flows.self_recovery.mail import MESSAGES
+from idp.flowengine.contract import Brand, Email, StepServices, TenantView
 
 log = logging.getLogger("idp.recovery")
 
@@ -33,6 +30,7 @@ class RecoveryRequest:
     login: str
     client_ip: str
     user_agent: str
+    #: The language the person used where the link was asked for (empty: none asked); the email and the whole run use it.
     locale: str
 
 
@@ -40,7 +38,7 @@ class RecoveryRequest:
 MAX_PENDING = 200
 
 
-def submit_request(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
+def submit_request(services: StepServices, tenant: TenantView, config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
     """Apply the limits (R-48), then queue the lookup and the email. Returns ``queued`` or why it was dropped,
     for logs only: the page shows the same answer whatever happens here, and these checks do not depend
     on whether the account exists, so they take the same time for every input (R-47)."""
@@ -56,7 +54,7 @@ def submit_request(services: "Services", tenant: "TenantView", config: SelfRecov
     return "queued"
 
 
-def within_limits(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> bool:
+def within_limits(services: StepServices, tenant: TenantView, config: SelfRecoveryConfig, request: RecoveryRequest) -> bool:
     """Per client address and per typed login, each per hour (R-48)."""
     store = services.store
     login_key = services.secrets.digest(request.login.strip().lower(), "recovery-login")
@@ -81,7 +79,7 @@ def drain(timeout: float = 30.0) -> None:
 atexit.register(drain, 10.0)
 
 
-def process_request(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
+def process_request(services: StepServices, tenant: TenantView, config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
     """Look up the account and send the link; returns an outcome word for logs and tests, never to the user."""
     try:
         return _process(services, tenant, config, request)
@@ -91,16 +89,23 @@ def process_request(services: "Services", tenant: "TenantView", config: SelfReco
         return "error"
 
 
-def _process(services: "Services", tenant: "TenantView", config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
+def _process(services: StepServices, tenant: TenantView, config: SelfRecoveryConfig, request: RecoveryRequest) -> str:
     user = services.users.find_by_login(tenant, request.login)
     if user is None or not user.email or user.status != "active":
         return "no_account"
     links = RecoveryLinks(services)
-    token = links.issue(tenant, user.id, config.link_ttl)
-    locale = user.locale or request.locale
-    from idp.messaging import Brand, Email, render
+    # one language per recovery (issue 16): the page where the link was asked for, then the account's, then the tenant's
+    locale = request.locale or user.locale or tenant.config.default_locale
+    token = links.issue(tenant, user.id, config.link_ttl, locale=locale)
+    # an email change (or a disable) that committed between the look-up and the link voided the user's
+    # links before this one existed: read the account again, so the link never goes to an old address
+    # (issue 12); a change committing after this read voids it by itself
+    now = services.users.get(tenant, user.id)
+    if now is None or now.email != user.email or now.status != "active":
+        links.void(tenant, user.id)
+        return "no_account"
 
-    message = render("recovery_link", locale, brand=Brand.of(tenant), link=links.url(tenant, token), expires_minutes=max(1, config.link_ttl // 60))
+    message = MESSAGES.render("recovery_link", locale, brand=Brand.of(tenant), link=links.url(tenant, token), expires_minutes=max(1, config.link_ttl // 60))
     services.audit.record(tenant.id, "recovery.requested", user_id=user.id, client_ip=request.client_ip, user_agent=request.user_agent)
     try:
         services.mailer.send(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from flows.self_recovery.config import SelfRecoveryConfig
 from flows.self_recovery.requests import RecoveryRequest, submit_request
-from idp.flowengine.contract import Abort, Challenge, Failure, Outcome, Skip, Step, StepContext, Success
+from idp.flowengine.contract import N_, Abort, Challenge, Failure, Outcome, Skip, Step, StepContext, Success, UserError
 
 PASSWORD = "password"
 SECOND_FACTOR = "second-factor"
@@ -26,11 +26,18 @@ def recovery_config(ctx: StepContext) -> SelfRecoveryConfig:
     return config
 
 
+def run_language(ctx: StepContext) -> str:
+    """The language of this recovery's messages: the run's (where the link was asked for), the account's, the tenant's."""
+    user = ctx.user
+    return ctx.state.locale or (user.locale if user is not None else "") or ctx.tenant.config.default_locale
+
+
 class RequestStep(Step):
     """« Vos moyens d'identification sont perdus ? »: one field, the same answer for every input (R-47)."""
 
     name = "request"
     provides = ()
+    errors = {"login_missing": N_("Enter your username or email.")}
 
     def applies(self, ctx: StepContext) -> bool:
         return "email_link" not in ctx.state.proofs
@@ -47,7 +54,7 @@ class RequestStep(Step):
             ctx.services,
             ctx.tenant,
             recovery_config(ctx),
-            RecoveryRequest(login=login[:320], client_ip=ctx.request.client_ip, user_agent=ctx.request.user_agent, locale=ctx.request.locale),
+            RecoveryRequest(login=login[:320], client_ip=ctx.request.client_ip, user_agent=ctx.request.user_agent, locale=ctx.state.locale),
         )
         ctx.state.step_data(self.name)["sent"] = True
         return Challenge("recovery/request.html", {"sent": True})
@@ -58,6 +65,7 @@ class ChooseStep(Step):
 
     name = "choose"
     requires = ("email_link",)
+    errors = {"choose_a_path": N_("Choose what you would like to reset.")}
 
     def _offered(self, ctx: StepContext) -> list[str]:
         config = recovery_config(ctx)
@@ -85,6 +93,10 @@ class NewPasswordStep(Step):
     name = "new-password"
     requires = ("email_link",)
     provides = ("password_replaced",)
+    errors = {
+        "passwords_differ": N_("The two passwords do not match."),
+        "second_factor_required": N_("Your account has a second factor: prove it before choosing a new password, or contact support."),
+    }
 
     def applies(self, ctx: StepContext) -> bool:
         return chosen_path(ctx) == PASSWORD
@@ -108,8 +120,6 @@ class NewPasswordStep(Step):
         password, again = form.get("password", ""), form.get("password_confirm", "")
         if password != again:
             return Failure("passwords_differ")
-        from idp.accounts.users import UserError
-
         try:
             ctx.services.users.set_password(ctx.tenant, user, password)
         except UserError as exc:
@@ -117,4 +127,4 @@ class NewPasswordStep(Step):
         return Success(proofs=("password_replaced",))
 
 
-__all__ = ["ChooseStep", "NewPasswordStep", "RequestStep", "Skip", "chosen_path", "recovery_config"]
+__all__ = ["ChooseStep", "NewPasswordStep", "RequestStep", "Skip", "chosen_path", "recovery_config", "run_language"]

@@ -15,8 +15,9 @@ The first display sends a code bound to this run (the flow id), for
 ``sms.code_ttl`` seconds; the page shows the masked number, a ``code`` field,
 « Continuer », and a resend button posting ``action=resend`` (voids the
 previous code; cool-down ``sms.resend_cooldown``). Codes are single use and
-void after ``sms.max_attempts`` wrong tries (R-11, R-35, R-53); attempts are
-also throttled per account and per (account, address) (R-06).
+void after ``sms.max_attempts`` wrong tries (R-11, R-35, R-53); the engine also
+throttles attempts per account and per (account, address), audits them and
+sends the failed-second-factor notice (:attr:`SmsStep.attempts`, R-06, R-55).
 """
 
 from __future__ import annotations
@@ -25,20 +26,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flows.steps.errors import texts_of
 from flows.steps.totp import (
     audit,
     check_config_policy,
-    notify_failed_second_factor,
     second_factor_amr,
     second_factor_needed,
     second_factor_proved,
 )
-from idp.accounts.factors import SmsError
 from idp.flowengine.contract import (
+    AMR_SMS,
     Abort,
+    Attempts,
     Challenge,
     Failure,
     Outcome,
+    SmsError,
     Step,
     StepContext,
     Success,
@@ -64,6 +67,8 @@ class SmsStep(Step):
     requires = ("password",)
     provides = ("sms",)
     template = "steps/sms.html"
+    errors = texts_of("code_expired", "code_exhausted", "no_phone", "sms_unavailable", "sms_cooldown", "sms_cap_reached", "sms_opted_out")
+    attempts = Attempts(factor="sms")
 
     @dataclass(frozen=True)
     class Config:
@@ -112,7 +117,7 @@ class SmsStep(Step):
                 user,
                 ctx.state.id,
                 to=number,
-                locale=ctx.request.locale,
+                locale=ctx.state.locale or ctx.request.locale,
                 sender_id=getattr(ctx.config, "sender_id", ""),
                 request=ctx.request,
             )
@@ -157,6 +162,10 @@ class SmsStep(Step):
                 return Abort(error, 400, {"support_url": self._support(ctx)})
         return self._page(ctx)
 
+    def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:
+        """ "Send again" tries no code."""
+        return None if form.get("action") == "resend" else ctx.user
+
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
         user = ctx.user
         assert user is not None  # applies() guarantees it
@@ -168,23 +177,13 @@ class SmsStep(Step):
             if error:
                 return Failure(error, {"support_url": self._support(ctx)})
             return self._page(ctx, notice="sms_resent")
-        throttle = ctx.services.throttle
-        ip = ctx.request.client_ip
-        wait = throttle.check(ctx.tenant, user.id, "sms", ip)
-        if wait:
-            return Failure("too_many_attempts", {"retry_after": wait}, status=429)
         result = ctx.services.factors.verify_sms_code(ctx.tenant, user, ctx.state.id, form.get("code", ""))
         if result:
-            throttle.record_success(ctx.tenant, user.id, "sms", ip)
-            audit(ctx, "login.second_factor_ok", factor="sms")
-            return Success(proofs=("sms",), amr=second_factor_amr(ctx, "sms"))
+            return Success(proofs=("sms",), amr=second_factor_amr(ctx, AMR_SMS))
         if result.reason == "expired" and not data.get("sent"):
-            return Failure("code_expired")
-        throttle.record_failure(ctx.tenant, user.id, "sms", ip, ctx.request.user_agent)
-        audit(ctx, "login.second_factor_failed", factor="sms", reason=result.reason)
-        notify_failed_second_factor(ctx, self.name, "sms")
+            return Failure("code_expired", counted=False)  # no code to guess: not an attempt
         if result.reason == "invalid":
-            return Failure("invalid_code", {"attempts_left": result.attempts_left})
+            return Failure("invalid_code", {"attempts_left": result.attempts_left}, reason="invalid")
         if result.reason == "exhausted":
-            return Failure("code_exhausted")
-        return Failure("code_expired")
+            return Failure("code_exhausted", reason="exhausted")
+        return Failure("code_expired", reason=result.reason)

@@ -6,10 +6,12 @@ a field ``code``; where the tenant allows SMS and the user has an SMS factor, a
 button posts ``action=use_sms`` to take the SMS step instead (the step is then
 skipped without proving anything and :class:`flows.steps.sms.SmsStep` runs).
 
-Each code is throttled per account and per (account, address) (R-06, R-83),
-accepted once per credential (R-82), and a failure after a correct password
-sends the user a notice once per run (R-55). Audit events:
-``login.second_factor_ok`` and ``login.second_factor_failed`` (R-46).
+Each code is accepted once per credential (R-82). The engine throttles each
+attempt per account and per (account, address) (R-06, R-83), writes
+``login.second_factor_failed`` and sends the user a notice once per run after a
+correct password (R-55): :attr:`TotpStep.attempts`. ``login.second_factor_ok``
+is written by the factor service with the factor's last use, in one
+transaction (R-46).
 
 Policy (Keycloak's "requirement belongs to the binding"): the step's
 ``Config.policy`` when set, else the flow's ``Config.mfa_policy`` when the flow
@@ -24,8 +26,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flows.steps.errors import texts_of
 from idp.flowengine.contract import (
+    AMR_MFA,
+    AMR_OTP,
+    MFA_REQUESTS,
+    Attempts,
     Challenge,
+    ConfigError,
     Failure,
     Outcome,
     Skip,
@@ -34,8 +42,6 @@ from idp.flowengine.contract import (
     Success,
 )
 
-#: ``acr`` values that ask for a second factor (docs/CONTRACTS.md).
-MFA_ACR_VALUES = ("urn:idp:acr:mfa", "mfa")
 #: Policies a step binding may set; ``always`` runs the step whenever the user has the factor
 #: (the recovery flow's "prove your second factor").
 POLICIES = ("", "off", "optional", "required", "always")
@@ -46,7 +52,7 @@ SECOND_FACTOR_PROOFS = ("totp", "sms")
 def mfa_forced(auth_request: Mapping[str, str] | None) -> bool:
     """Whether the relying party asked for a second factor through ``acr_values``."""
     values = (auth_request or {}).get("acr_values", "") or ""
-    return any(v in MFA_ACR_VALUES for v in values.split())
+    return any(v in MFA_REQUESTS for v in values.split())
 
 
 def effective_policy(ctx: StepContext) -> str:
@@ -83,11 +89,10 @@ def second_factor_needed(ctx: StepContext) -> bool:
 
 def second_factor_amr(ctx: StepContext, method: str) -> tuple[str, ...]:
     """``amr`` of a proved second factor: the method, plus ``mfa`` when the password was proved too."""
-    return (method, "mfa") if "password" in ctx.state.proofs else (method,)
+    return (method, AMR_MFA) if "password" in ctx.state.proofs else (method,)
 
 
 def check_config_policy(policy: str, path: str) -> None:
-    from idp.tenants.config import ConfigError
 
     if policy not in POLICIES:
         raise ConfigError(f"{path}.policy", "must be empty, 'off', 'optional', 'required' or 'always'")
@@ -104,16 +109,6 @@ def with_requirements(step_cls: type[Step], requires: tuple[str, ...], name: str
         attrs["name"] = name
     suffix = "".join(p.title().replace("_", "").replace("-", "") for p in requires)
     return type(f"{step_cls.__name__}After{suffix}", (step_cls,), attrs)
-
-
-def notify_failed_second_factor(ctx: StepContext, step_name: str, factor: str) -> None:
-    """R-55: a correct password followed by a failed second factor: tell the user, once per step and run."""
-    data = ctx.state.step_data(step_name)
-    user = ctx.user
-    if user is None or "password" not in ctx.state.proofs or data.get("noticed"):
-        return
-    data["noticed"] = True
-    ctx.services.factors.notify(ctx.tenant, user, "failed_second_factor_notice", ctx.request, factor=factor)
 
 
 def audit(ctx: StepContext, event: str, **details: Any) -> None:
@@ -135,6 +130,8 @@ class TotpStep(Step):
     requires = ("password",)
     provides = ("totp",)
     template = "steps/totp.html"
+    errors = texts_of("code_replayed", "sms_unavailable")
+    attempts = Attempts(factor="totp")
 
     @dataclass(frozen=True)
     class Config:
@@ -163,6 +160,10 @@ class TotpStep(Step):
     def challenge(self, ctx: StepContext) -> Outcome:
         return Challenge(self.template, {"sms_offered": self._sms_offered(ctx)})
 
+    def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:
+        """ "Use an SMS code instead" tries no code."""
+        return None if form.get("action") == "use_sms" else ctx.user
+
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
         user = ctx.user
         assert user is not None  # applies() guarantees it
@@ -171,11 +172,6 @@ class TotpStep(Step):
                 return Failure("sms_unavailable")
             ctx.state.step_data(self.name)["declined"] = True
             return Skip()
-        throttle = ctx.services.throttle
-        ip = ctx.request.client_ip
-        wait = throttle.check(ctx.tenant, user.id, "totp", ip)
-        if wait:
-            return Failure("too_many_attempts", {"retry_after": wait}, status=429)
         # the success event is written with the factor's last use, in one transaction (R-46)
         result = ctx.services.factors.verify_totp(
             ctx.tenant,
@@ -183,13 +179,9 @@ class TotpStep(Step):
             form.get("code", ""),
             ctx.request,
             ctx.factors,
-            ok_event="login.second_factor_ok",
-            ok_details={"flow": ctx.state.flow, "factor": "totp"},
+            ok_event=self.attempts.ok_event,
+            ok_details={"flow": ctx.state.flow, "factor": self.attempts.factor},
         )
         if result:
-            throttle.record_success(ctx.tenant, user.id, "totp", ip)
-            return Success(proofs=("totp",), amr=second_factor_amr(ctx, "otp"))
-        throttle.record_failure(ctx.tenant, user.id, "totp", ip, ctx.request.user_agent)
-        audit(ctx, "login.second_factor_failed", factor="totp", reason=result.reason)
-        notify_failed_second_factor(ctx, self.name, "totp")
-        return Failure("code_replayed" if result.reason == "replay" else "invalid_code")
+            return Success(proofs=("totp",), amr=second_factor_amr(ctx, AMR_OTP), audited=True)
+        return Failure("code_replayed" if result.reason == "replay" else "invalid_code", reason=result.reason)

@@ -27,28 +27,33 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import qrcode  # type: ignore[import-untyped]
 import qrcode.image.svg  # type: ignore[import-untyped]
 from markupsafe import Markup
 
+from flows.steps.errors import texts_of
 from flows.steps.totp import (
-    audit,
     check_config_policy,
     effective_policy,
     second_factor_amr,
     second_factor_proved,
     user_has_second_factor,
 )
-from idp.accounts.factors import FactorError, group_secret
 from idp.flowengine.contract import (
+    AMR_OTP,
     Abort,
+    Attempts,
     Challenge,
+    ConfigError,
+    FactorError,
     Failure,
     Outcome,
     Step,
     StepContext,
     Success,
+    group_secret,
 )
 
 _XML_DECL = re.compile(r"^<\?xml[^>]*\?>\s*")
@@ -70,6 +75,10 @@ class TotpSetupStep(Step):
     requires = ("password",)
     provides = ("totp", "factor_enrolled", "factor_replaced")
     template = "steps/totp_setup.html"
+    errors = texts_of("code_expired")
+    #: A wrong first code counts against the account's TOTP attempts (R-06); the saved factor is audited
+    #: by the factor service, in the transaction that saves it.
+    attempts = Attempts(factor="totp", ok_event="", failed_event="factor.enrolment_failed", notify=False)
 
     @dataclass(frozen=True)
     class Config:
@@ -88,7 +97,6 @@ class TotpSetupStep(Step):
         authenticator_name: str = ""
 
         def check(self, path: str) -> None:
-            from idp.tenants.config import ConfigError
 
             check_config_policy(self.policy, path)
             for name in ("app_store_url", "play_store_url"):
@@ -138,16 +146,15 @@ class TotpSetupStep(Step):
             },
         )
 
+    def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:
+        """A first code tries the pending secret; with none pending, nothing is tried."""
+        return ctx.user if "pending" in ctx.state.step_data(self.name) else None
+
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
         user = ctx.user
         data = ctx.state.step_data(self.name)
         if user is None or "pending" not in data:
-            return Failure("code_expired")
-        throttle = ctx.services.throttle
-        ip = ctx.request.client_ip
-        wait = throttle.check(ctx.tenant, user.id, "totp", ip)
-        if wait:
-            return Failure("too_many_attempts", {"retry_after": wait}, status=429)
+            return Failure("code_expired", counted=False)
         factors = ctx.services.factors
         replace = self._replace(ctx)
         try:
@@ -162,10 +169,7 @@ class TotpSetupStep(Step):
                 request=ctx.request,
             )
         except FactorError:
-            throttle.record_failure(ctx.tenant, user.id, "totp", ip, ctx.request.user_agent)
-            audit(ctx, "factor.enrolment_failed", factor="totp")
             return Failure("invalid_code")
-        throttle.record_success(ctx.tenant, user.id, "totp", ip)
         data.pop("pending", None)  # the secret leaves the run's state once saved
         proof = "factor_replaced" if replace else "factor_enrolled"
-        return Success(proofs=("totp", proof), amr=second_factor_amr(ctx, "otp"))
+        return Success(proofs=("totp", proof), amr=second_factor_amr(ctx, AMR_OTP))

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from idp.security.secrets import random_token
 
 if TYPE_CHECKING:  # pragma: no cover
-    from idp.flowengine.contract import RequestInfo
-    from idp.services import Services
+    from idp.security.secrets import SecretBox
+    from idp.store import EphemeralStore
     from idp.tenants.service import TenantView
 
 #: A notice's lock link works this long (seconds).
@@ -23,15 +23,18 @@ LOCK_LINK_TTL = 7 * 24 * 3600
 
 
 class AccountLocks:
-    def __init__(self, services: "Services") -> None:
-        self.services = services
+    """The lock links themselves; locking the account is :meth:`idp.accounts.users.UserService.lock`."""
+
+    def __init__(self, store: "EphemeralStore", secrets: "SecretBox") -> None:
+        self.store = store
+        self.secrets = secrets
 
     def _key(self, tenant: "TenantView", token: str) -> str:
-        return f"{tenant.slug}:lock-link:{self.services.secrets.digest(token, f'lock-link:{tenant.slug}')}"
+        return f"{tenant.slug}:lock-link:{self.secrets.digest(token, f'lock-link:{tenant.slug}')}"
 
     def issue(self, tenant: "TenantView", user_id: int) -> str:
         token = random_token(32)
-        self.services.store.upsert(self._key(tenant, token), {"user_id": user_id}, LOCK_LINK_TTL)
+        self.store.upsert(self._key(tenant, token), {"user_id": user_id}, LOCK_LINK_TTL)
         return token
 
     def url(self, tenant: "TenantView", token: str) -> str:
@@ -43,22 +46,9 @@ class AccountLocks:
         if not token or len(token) > 100:
             return None
         key = self._key(tenant, token)
-        return key if self.services.store.find(key) is not None else None
+        return key if self.store.find(key) is not None else None
 
     def redeem(self, key: str) -> int | None:
         """Use up the lock link stored under ``key`` (exactly one caller wins): its user, or None."""
-        record = self.services.store.take(key)
+        record = self.store.take(key)
         return int(record["user_id"]) if record else None
-
-    def lock(self, tenant: "TenantView", user_id: int, request: "RequestInfo") -> bool:
-        """Disable the account and revoke every session and token; recovery links of a disabled account open nothing."""
-        services = self.services
-        user = services.users.get(tenant, user_id)
-        if user is None:
-            return False
-        services.users.update(tenant, user, status="disabled")
-        services.sessions.revoke_user(tenant, user_id)
-        services.audit.record(
-            tenant.id, "account.locked_by_user", user_id=user_id, actor=f"user:{user_id}", client_ip=request.client_ip, user_agent=request.user_agent
-        )
-        return True

@@ -1,24 +1,49 @@
-"""User accounts: create, find, verify and change passwords. Every rule about a user is here."""
+"""User accounts: create, find, verify and change passwords. Every rule about a user is here.
+
+Identifiers (issue 12): a tenant's usernames and emails share one namespace of canonical forms
+(:mod:`idp.identifiers`, one ``user_identifiers`` row each under a unique index), so one login
+string names at most one account, also under concurrent writes. A change of a user's email or phone,
+by any path, goes through :meth:`UserService.contact_changed`: their flow runs and recovery links end and
+the old address is told (R-15, R-29).
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
+from idp.accounts.locks import AccountLocks
+from idp.identifiers import EMAIL, USERNAME, IdentifierError, canonical_email, canonical_username, login_forms, split_email
 from idp.security.passwords import PasswordPolicy, PasswordPolicyError, burn_verify_time, hash_password, verify_password
-from idp.storage.models import User
+from idp.storage.models import User, UserIdentifier
+from idp.store import user_flows_label, user_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session
 
-    from idp.services import Services
+    from idp.audit import AuditLog
+    from idp.messaging import Mailer
+    from idp.request_info import RequestInfo
+    from idp.storage.database import Database
+    from idp.store import EphemeralStore
     from idp.tenants.service import TenantView
 
 #: Built once: a statement built per call costs about as much again as running it (SQLAlchemy's coercions
 #: and cache key), on the hottest read of the IdP.
 _BY_ID = select(User).where(User.tenant_id == bindparam("tenant_id"), User.id == bindparam("user_id"))
+#: The accounts holding any of the canonical ``values`` (at most one per value: the index is unique per tenant).
+_BY_IDENTIFIER = (
+    select(User, UserIdentifier.kind, UserIdentifier.value)
+    .join(UserIdentifier, UserIdentifier.user_id == User.id)
+    .where(UserIdentifier.tenant_id == bindparam("tenant_id"), UserIdentifier.value.in_(bindparam("values", expanding=True)))
+)
+
+log = logging.getLogger("idp.accounts")
 
 
 class UserError(ValueError):
@@ -45,63 +70,91 @@ def normalise_phone(phone: str, allowed_country_codes: tuple[str, ...] = ()) -> 
 
 
 def normalise_email(email: str) -> str:
+    """``email`` as it is kept for sending: trimmed, the domain lower-cased, the local part as typed.
+
+    Comparisons use :func:`idp.identifiers.canonical_email` (the local part case-insensitive too).
+    """
     email = email.strip()
-    local, sep, domain = email.rpartition("@")
-    if not sep or not local or "." not in domain or " " in email:
+    parts = split_email(email)
+    if parts is None or len(email) > 320:
         raise UserError(f"invalid email address {email!r}", field="email")
-    return email.lower()
+    local, domain = parts
+    return f"{local}@{domain.lower()}"
+
+
+def normalise_username(username: str) -> tuple[str, str]:
+    """``(as typed, canonical)`` of a new username (RFC 8265 and the rules of :mod:`idp.identifiers`)."""
+    username = username.strip()
+    try:
+        return username, canonical_username(username)
+    except IdentifierError as exc:
+        raise UserError(f"invalid username {username!r}: {exc}", field="username") from None
 
 
 class UserService:
     """Accounts of a tenant."""
 
-    def __init__(self, services: "Services") -> None:
-        self.services = services
+    def __init__(self, db: "Database", store: "EphemeralStore", audit: "AuditLog", mailer: "Mailer", locks: AccountLocks) -> None:
+        self.db = db
+        self.store = store
+        self.audit = audit
+        self.mailer = mailer
+        self.locks = locks
 
     def policy(self, tenant: "TenantView") -> PasswordPolicy:
         p = tenant.config.passwords
         return PasswordPolicy(min_length=p.min_length, max_length=p.max_length)
 
     def check_password(self, tenant: "TenantView", password: str, username: str = "", email: str = "") -> None:
+        """Check a NEW password against the tenant's policy (R-04): its length, the blocklist, and the account's
+        context words (username, email, the tenant's slug and names); :class:`UserError` on field ``password``."""
+        context = (tenant.slug, tenant.display_name, tenant.config.branding.display_name or "")
         try:
-            self.policy(tenant).check(password, username=username, email=email)
+            self.policy(tenant).check(password, username=username, email=email, context=context)
         except PasswordPolicyError as exc:
-            raise UserError(str(exc), field="password", code=exc.code) from None
+            raise UserError(str(exc), status=422, field="password", code=exc.code) from None
 
     # -- reading --------------------------------------------------------------
 
     def get(self, tenant: "TenantView", user_id: int) -> User | None:
         """The user ``user_id`` of ``tenant`` (the hot read of code exchange, userinfo and every flow request)."""
-        with self.services.db.read() as s:
+        with self.db.read() as s:
             return s.scalar(_BY_ID, {"tenant_id": tenant.id, "user_id": user_id})
 
     def by_username(self, tenant: "TenantView", username: str) -> User | None:
-        with self.services.db.read() as s:
-            return s.scalar(select(User).where(User.tenant_id == tenant.id, User.username == username))
+        """The user whose username is ``username`` in canonical form (``PT-Conf`` finds ``pt-conf``)."""
+        username = username.strip()
+        if not username or len(username) > 320:
+            return None
+        return self._by_identifier(tenant, login_forms(username)[:1])
+
+    def _by_identifier(self, tenant: "TenantView", forms: list[tuple[str, str]]) -> User | None:
+        """The account of the first of ``forms`` (``(kind, canonical value)``) that some account holds."""
+        with self.db.read() as s:
+            rows = s.execute(_BY_IDENTIFIER, {"tenant_id": tenant.id, "values": sorted({v for _, v in forms})}).all()
+        held = {(kind, value): user for user, kind, value in rows}
+        return next((held[f] for f in forms if f in held), None)
 
     def by_sub(self, tenant: "TenantView", sub: str) -> User | None:
-        with self.services.db.read() as s:
+        with self.db.read() as s:
             return s.scalar(select(User).where(User.tenant_id == tenant.id, User.sub == sub))
 
     def find_by_login(self, tenant: "TenantView", login: str) -> User | None:
-        """The user whose username or email is ``login`` (case-insensitive email)."""
+        """The one user whose username or email is ``login`` in canonical form; a username match wins."""
         login = login.strip()
         if not login or len(login) > 320:
             return None
-        with self.services.db.read() as s:
-            return s.scalar(
-                select(User).where(
-                    User.tenant_id == tenant.id,
-                    or_(User.username == login, User.email == login.lower()),
-                ).limit(1)
-            )
+        return self._by_identifier(tenant, login_forms(login))
 
     def search(self, tenant: "TenantView", query: str = "", offset: int = 0, limit: int = 50) -> tuple[list[User], int]:
-        with self.services.db.read() as s:
+        """Users whose username or email contains ``query`` (case-insensitive, taken literally), by username."""
+        with self.db.read() as s:
             cond = [User.tenant_id == tenant.id]
             if query:
-                like = f"%{query.lower()}%"
-                cond.append(or_(func.lower(User.username).like(like), User.email.like(like)))
+                # a substring match: ``%`` and ``_`` typed by the admin are literal characters, not wildcards;
+                # emails are stored as typed, so both sides are compared in lower case
+                needle = query.lower()
+                cond.append(or_(func.lower(User.username).contains(needle, autoescape=True), func.lower(User.email).contains(needle, autoescape=True)))
             total = s.scalar(select(func.count()).select_from(User).where(*cond)) or 0
             rows = list(s.scalars(select(User).where(*cond).order_by(User.username).offset(offset).limit(limit)))
             return rows, total
@@ -132,21 +185,20 @@ class UserService:
         email_verified: bool = False,
         session: "Session | None" = None,
     ) -> User:
-        """Create a user; every check runs before anything is written."""
-        username = username.strip()
-        if not username or len(username) > 128 or any(c.isspace() for c in username):
-            raise UserError(f"invalid username {username!r}", field="username")
+        """Create a user; every check runs before anything is written, and its identifiers are claimed with it."""
+        username, username_c = normalise_username(username)
+        if len(username) > 128:
+            raise UserError(f"invalid username {username!r}: at most 128 characters", field="username")
         email_n = normalise_email(email) if email else None
         phone_n = normalise_phone(phone, tenant.config.sms.allowed_country_codes) if phone else None
         if locale is not None and locale not in ("en", "fr"):
             raise UserError("locale must be 'en' or 'fr'", field="locale")
         if password is not None:
             self.check_password(tenant, password, username, email_n or "")
-        with self.services.db.session() as s:
-            if s.scalar(select(User.id).where(User.tenant_id == tenant.id, User.username == username)) is not None:
-                raise UserError(f"username {username!r} is already taken in tenant {tenant.slug!r}", status=409, field="username")
-            if email_n and s.scalar(select(User.id).where(User.tenant_id == tenant.id, User.email == email_n)) is not None:
-                raise UserError(f"email {email_n!r} is already used in tenant {tenant.slug!r}", status=409, field="email")
+        with self.db.session() as s:
+            self._refuse_taken(s, tenant, USERNAME, username_c, username)
+            if email_n:
+                self._refuse_taken(s, tenant, EMAIL, canonical_email(email_n), email_n)
             user = User(
                 tenant_id=tenant.id,
                 username=username,
@@ -161,18 +213,43 @@ class UserService:
                 password_hash=hash_password(password) if password is not None else "",
             )
             s.add(user)
-            s.flush()
+            self._flush_claims(s, tenant, username)
+            s.add(UserIdentifier(tenant_id=tenant.id, user_id=user.id, kind=USERNAME, value=username_c))
+            if email_n and canonical_email(email_n) != username_c:  # a username that is the user's own email is held once
+                s.add(UserIdentifier(tenant_id=tenant.id, user_id=user.id, kind=EMAIL, value=canonical_email(email_n)))
+            self._flush_claims(s, tenant, username)
             return user
+
+    def _refuse_taken(self, s: "Session", tenant: "TenantView", kind: str, value: str, typed: str, user_id: int | None = None) -> None:
+        """A 409 when another account of the tenant holds ``value`` as its username or email (issue 12)."""
+        q = select(UserIdentifier.user_id).where(UserIdentifier.tenant_id == tenant.id, UserIdentifier.value == value)
+        holder = s.scalar(q)
+        if holder is not None and holder != user_id:
+            what = "username" if kind == USERNAME else "email"
+            verb = "taken" if kind == USERNAME else "used"
+            raise UserError(f"{what} {typed!r} is already {verb} in tenant {tenant.slug!r}", status=409, field=kind)
+
+    def _flush_claims(self, s: "Session", tenant: "TenantView", typed: str) -> None:
+        """Write now; a concurrent claim of the same identifier loses here, on the unique index, with a 409."""
+        try:
+            s.flush()
+        except IntegrityError:
+            raise UserError(f"an identifier of {typed!r} was just taken in tenant {tenant.slug!r}", status=409) from None
 
     def set_password(self, tenant: "TenantView", user: User, password: str) -> None:
         self.check_password(tenant, password, user.username, user.email or "")
-        with self.services.db.session() as s:
+        with self.db.session() as s:
             row = s.get(User, user.id)
             assert row is not None and row.tenant_id == tenant.id
             row.password_hash = hash_password(password)
 
     def update(self, tenant: "TenantView", user: User, **changes: Any) -> User:
-        """Change profile fields (email, phone, locale, names, status, roles), validated first."""
+        """Change profile fields (email, phone, locale, names, status, roles), validated first.
+
+        A new email or phone ends the user's flow runs and recovery links in the same unit of work (the store
+        is cleared before the commit, so a store failure leaves the account as it was), and again after the
+        commit; then the old address is told (:meth:`contact_changed`).
+        """
         allowed = {"email", "phone", "locale", "given_name", "family_name", "status", "roles", "email_verified"}
         unknown = set(changes) - allowed
         if unknown:
@@ -184,14 +261,104 @@ class UserService:
             changes["phone_verified"] = True
         if "status" in changes and changes["status"] not in ("active", "disabled"):
             raise UserError("status must be 'active' or 'disabled'", field="status")
-        with self.services.db.session() as s:
+        with self.db.session() as s:
             row = s.get(User, user.id)
             assert row is not None and row.tenant_id == tenant.id
-            if changes.get("email") and changes["email"] != row.email:
-                taken = s.scalar(select(User.id).where(User.tenant_id == tenant.id, User.email == changes["email"]))
-                if taken is not None:
-                    raise UserError(f"email {changes['email']!r} is already used in tenant {tenant.slug!r}", status=409, field="email")
+            old_email = row.email
+            email_changed = "email" in changes and _email_key(changes["email"]) != _email_key(row.email)
+            phone_changed = "phone" in changes and (changes["phone"] or None) != (row.phone or None)
+            if email_changed:
+                self._replace_email_claim(s, tenant, row, changes["email"])
             for k, v in changes.items():
                 setattr(row, k, v)
-            s.flush()
-            return row
+            self._flush_claims(s, tenant, row.username)
+            if email_changed or phone_changed:
+                self.end_flows(tenant, row.id)
+        changed = [f for f, yes in (("email", email_changed), ("phone", phone_changed)) if yes]
+        if changed:
+            self.contact_changed(tenant, row, old_email if email_changed else None, changed)
+        return row
+
+    def _replace_email_claim(self, s: "Session", tenant: "TenantView", row: User, email: str | None) -> None:
+        """Give up the user's email identifier and claim ``email``'s (409 when another account holds it)."""
+        s.execute(delete(UserIdentifier).where(UserIdentifier.user_id == row.id, UserIdentifier.kind == EMAIL))
+        if not email:
+            return
+        value = canonical_email(email)
+        self._refuse_taken(s, tenant, EMAIL, value, email, user_id=row.id)
+        if s.scalar(select(UserIdentifier.id).where(UserIdentifier.tenant_id == tenant.id, UserIdentifier.value == value)) is None:
+            s.add(UserIdentifier(tenant_id=tenant.id, user_id=row.id, kind=EMAIL, value=value))  # else: it is their own username
+
+    def revoke_everything(self, tenant: "TenantView", user_id: int) -> int:
+        """End every SSO session, code and token grant, flow run and recovery link of the user (R-34, R-40).
+
+        Access tokens of those grants become inactive at userinfo and introspection at once; refresh
+        tokens are refused. Two store calls; returns how many live records were removed.
+        """
+        return self.store.revoke_by_grant(user_label(tenant.slug, user_id)) + self.store.revoke_by_grant(user_flows_label(tenant.slug, user_id))
+
+    def lock(self, tenant: "TenantView", user_id: int, request: "RequestInfo") -> bool:
+        """The holder's "not you?" lock: disable the account and revoke everything; recovery links of a disabled
+        account open nothing. False when the user is gone."""
+        user = self.get(tenant, user_id)
+        if user is None:
+            return False
+        self.update(tenant, user, status="disabled")
+        self.revoke_everything(tenant, user_id)
+        self.audit.record(
+            tenant.id, "account.locked_by_user", user_id=user_id, actor=f"user:{user_id}", client_ip=request.client_ip, user_agent=request.user_agent
+        )
+        return True
+
+    def end_flows(self, tenant: "TenantView", user_id: int) -> None:
+        """End the user's flow runs and void their recovery links (sessions and tokens stay)."""
+        self.store.revoke_by_grant(user_flows_label(tenant.slug, user_id))
+
+    def contact_changed(self, tenant: "TenantView", user: User, old_email: str | None, fields: list[str], actor: str = "") -> None:
+        """After a committed change of ``user``'s email or phone, by any path (issue 12, R-15, R-29).
+
+        Every flow run and recovery link of the user ends (a link mailed to the old address, or a run begun
+        with the old number, opens nothing). When the email changed the OLD address gets a notice with
+        a "not you?" lock link and the support contact; when the phone changed, the account's address does. The notice is best effort, after the commit, like
+        every other notice: a mail failure is logged and never undoes the change.
+        """
+        self.end_flows(tenant, user.id)
+        self.audit.record(tenant.id, "account.contact_changed", user_id=user.id, actor=actor, fields=fields)
+        if old_email:
+            self._notify(tenant, user, old_email, "email_changed_notice")
+        if "phone" in fields and user.email:
+            self._notify(tenant, user, user.email, "phone_changed_notice")
+
+    def _notify(self, tenant: "TenantView", user: User, to: str, template: str) -> None:
+        """Send ``template`` (a notice with a "not you?" lock link) to ``to``; best effort, logged on failure."""
+        from idp.messaging import Brand, Email, render
+
+        try:
+            locks = self.locks
+            lock_link = locks.url(tenant, locks.issue(tenant, user.id))
+            lang = user.locale or tenant.config.default_locale
+            message = render(template, lang, brand=Brand.of(tenant), when=datetime.now(UTC), lock_link=lock_link)
+            self.mailer.send(
+                Email(
+                    to=to,
+                    subject=message.subject,
+                    text=message.text,
+                    html=message.html,
+                    from_address=tenant.config.mail.from_address,
+                    configuration_set=tenant.config.mail.configuration_set,
+                    tags={"kind": template.replace("_", "-")},
+                )
+            )
+        except Exception as exc:
+            # the class only: a driver's message can carry an address (R-46)
+            log.error("%s not sent: %s", template, exc.__class__.__name__, extra={"tenant": tenant.slug})
+
+
+def _email_key(email: str | None) -> str | None:
+    """The comparison form of a stored or new address (None when there is none)."""
+    if not email:
+        return None
+    try:
+        return canonical_email(email)
+    except IdentifierError:  # an address stored before the checks: compared as it is, lower-cased
+        return email.lower()

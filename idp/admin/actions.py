@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from idp.accounts.users import UserError
 from idp.admin import auth
 from idp.admin.auth import Admin
+from idp.flowengine.contract import RECOVERY
 from idp.oidc.clients import ADMIN_SCOPE
 from idp.tenants.service import TenantError, TenantView
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
     from idp.storage.models import AuditEvent, Factor, User
 
-RECOVERY_FLOW = "self-recovery"
 #: Profile fields an admin may change with a user update (status goes through disable/enable).
 USER_FIELDS = ("email", "phone", "locale", "given_name", "family_name", "email_verified", "roles")
 
@@ -97,6 +97,11 @@ def event_json(e: AuditEvent, subs: dict[int, str]) -> dict[str, Any]:
     }
 
 
+def recovery_flow(services: Services) -> str:
+    """The name of the installed flow designated ``recovery`` (the onboarding question is about it), or ""."""
+    return services.registry.designated_name(RECOVERY)
+
+
 @dataclass
 class AdminActions:
     """The acting admin, where the request came from, and the services."""
@@ -107,6 +112,9 @@ class AdminActions:
     user_agent: str = ""
 
     # -- helpers -------------------------------------------------------------------
+
+    def recovery_flow(self) -> str:
+        return recovery_flow(self.services)
 
     def tenant(self, slug: str) -> TenantView:
         """The tenant ``slug`` if this admin may manage it: 403 first, so nothing tells whether it exists (R-44)."""
@@ -150,24 +158,31 @@ class AdminActions:
     # -- tenants -------------------------------------------------------------------
 
     def list_tenants(self) -> list[TenantView]:
-        """Every tenant for a platform admin; only its own for a tenant admin (R-44)."""
+        """Every tenant for a platform admin; only its own for a tenant admin (R-44).
+
+        An account with neither role never gets here: :func:`idp.admin.auth.authenticate` answers 403.
+        """
         if self.admin.platform:
             return self.services.tenants.list()
+        auth.require_tenant(self.admin, self.admin.tenant)
         own = self.services.tenants.get(self.admin.tenant)
-        return [own] if own is not None and self.admin.tenant_admin else []
+        return [own] if own is not None else []
 
     def create_tenant(
         self, slug: str, display_name: str = "", experience: str = "v2", self_recovery: bool = False, config: dict[str, Any] | None = None
     ) -> TenantView:
         """Platform admins only. With ``self_recovery``, the flow's compatibility is checked first: refused, nothing is written."""
         auth.require_platform(self.admin)
+        recovery = self.recovery_flow()
+        if self_recovery and not recovery:
+            raise TenantError("no self-recovery flow is installed on this server", status=422, field="self_recovery")
         try:
             return self.services.tenants.create(
                 slug,
                 display_name=display_name,
                 experience=experience,
                 config=config,
-                enable_flows=(RECOVERY_FLOW,) if self_recovery else (),
+                enable_flows=(recovery,) if self_recovery else (),
                 actor=self.admin.actor,
             )
         except TenantError as exc:
@@ -179,7 +194,25 @@ class AdminActions:
         if not isinstance(patch, dict):
             raise TenantError("the configuration patch must be a JSON object", status=422, field="(root)")
         self.tenant(slug)
-        return self.services.tenants.update_config(slug, patch, actor=self.admin.actor)
+        view = self.services.tenants.update_config(slug, patch, actor=self.admin.actor)
+        if isinstance(patch.get("branding"), dict) and "uploaded_logo" in patch["branding"]:
+            self.services.logos.prune(view)  # the logo it no longer names
+        return view
+
+    def upload_logo(self, slug: str, data: bytes, patch: dict[str, Any] | None = None) -> TenantView:
+        """Check and keep an uploaded logo, then point the branding at it, with ``patch``'s other changes, in one change.
+
+        A refused file (:class:`~idp.tenants.logos.LogoError`, 422 naming ``branding.logo_file``) changes nothing.
+        """
+        tenant = self.tenant(slug)
+        digest = self.services.logos.store(tenant, data)
+        patch = dict(patch or {})
+        patch["branding"] = {**patch.get("branding", {}), "uploaded_logo": digest, "logo_url": ""}
+        try:
+            return self.update_config(slug, patch)
+        except Exception:
+            self.services.logos.prune(self.services.tenants.require(slug))  # the stored file is named by nothing
+            raise
 
     def migrate(self, slug: str, experience: str) -> TenantView:
         """Moving a tenant to another login experience is the platform's decision (issue 5)."""

@@ -17,7 +17,8 @@ The convention (README "Administration"):
 
 Failures: no, malformed, expired, foreign or wrong-audience token → 401
 (``WWW-Authenticate: Bearer error="invalid_token"``); a valid token without the
-right → 403 (R-44).
+right → 403 (R-44), on every endpoint, the tenant list included: a user with the
+``admin`` scope but neither role gets 403, as Keycloak answers a token without realm-management roles.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from joserfc.util import urlsafe_b64decode
 
 from idp.oidc.clients import ADMIN_SCOPE
-from idp.oidc.tokens import ADMIN_AUDIENCE, TokenService
+from idp.oidc.tokens import ADMIN_AUDIENCE
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
@@ -97,7 +98,7 @@ def authenticate(services: Services, token: str) -> Admin:
     tenant = services.tenants.get(_issuer_slug(services, token))
     if tenant is None:
         raise AdminAuthError(401, "the access token was not issued by this server")
-    tokens = TokenService(services)
+    tokens = services.tokens
     claims = tokens.decode_jwt(tenant, token)  # signature against the tenant's keys, iss, typ, exp
     if claims is None:
         raise AdminAuthError(401, "the access token is invalid or expired")
@@ -123,13 +124,17 @@ def _user(services: Services, tenant: TenantView, sub: str) -> Admin:
     if user is None or user.status != "active":
         raise AdminAuthError(401, "the account behind the access token is disabled")
     roles = set(user.roles or ())
-    return Admin(
+    admin = Admin(
         tenant=tenant.slug,
         name=user.username,
         platform=tenant.slug == MASTER and PLATFORM_ADMIN in roles,
         tenant_admin=TENANT_ADMIN in roles or (tenant.slug == MASTER and PLATFORM_ADMIN in roles),
         user_sub=user.sub,
     )
+    if not (admin.platform or admin.tenant_admin):
+        # the admin scope is only a client's permission to ask; the account itself holds no admin role (R-44)
+        raise AdminAuthError(403, "the account behind the access token has no admin role")
+    return admin
 
 
 def require_tenant(admin: Admin, slug: str) -> None:

@@ -13,6 +13,12 @@ the sign-in again (silently while the tenant's SSO session lives).
 
 Every form posts ``csrf_token`` (R-42); every change goes through
 :class:`~idp.admin.actions.AdminActions`, like the API.
+
+This module holds the blueprint, the console's sign-in and session, the page helpers, the clients
+list and the statistics; the other pages register on the same blueprint from their own modules:
+``console_flows`` (flows, self-recovery onboarding), ``console_settings`` (settings forms, logo),
+``console_users``, ``console_clients`` (client page, signing keys), ``console_events`` (audit log)
+and ``console_tenants`` (platform administrators).
 """
 
 from __future__ import annotations
@@ -34,11 +40,11 @@ from idp.admin import stats
 from idp.admin.actions import AdminActions
 from idp.admin.auth import AdminAuthError, authenticate
 from idp.oidc.clients import ClientError
-from idp.oidc.tokens import TokenService
 from idp.security.secrets import random_token
 from idp.tenants.service import TenantError
 from idp.web import csrf
 from idp.web.browser import browser_binding
+from idp.web.context import current_services as _services
 from idp.web.i18n import current_language
 from idp.web.pages import render_page
 
@@ -77,10 +83,6 @@ class Refused(Exception):
 
 
 # -- sessions ---------------------------------------------------------------------------
-
-
-def _services() -> Any:
-    return current_app.extensions["idp"]
 
 
 def _secure() -> bool:
@@ -196,7 +198,7 @@ def callback(tenant: str) -> Response:
     if view is None or record is None or record["tenant"] != tenant or record["browser"] != browser_binding() or "code" not in request.args:
         return render_page("error.html", status=400, tenant=view, error="session_expired", retry_url=url_for(".login", tenant=tenant))
     token = _redeem(view, request.args["code"], record["verifier"])
-    claims = TokenService(_services()).decode_jwt(view, str(token.get("id_token", "")), typ=None)
+    claims = _services().tokens.decode_jwt(view, str(token.get("id_token", "")), typ=None)
     if claims is None or claims.get("aud") != CLIENT_ID or claims.get("nonce") != record["nonce"]:
         return render_page("error.html", status=400, tenant=view, error="access_denied", retry_url=url_for(".login", tenant=tenant))
     try:
@@ -243,120 +245,9 @@ def index(tenant: str) -> Response:
     return redirect(url_for(".flows", tenant=tenant), 303)  # type: ignore[return-value]
 
 
-@bp.get("/realms/<tenant>/flows")
-def flows(tenant: str) -> Response:
-    do = _actions(tenant)
-    return _flows_page(do, tenant)
-
-
-def _flows_page(do: AdminActions, slug: str, status: int = 200, refusal: str = "") -> Response:
-    view = _services().tenants.require(slug)
-    return _page(
-        "admin/flows.html", do, slug, status=status, flows=_services().tenants.flow_status(view), config=view.config, refusal=refusal, experience=view.experience
-    )
-
-
-@bp.post("/realms/<tenant>/flows/<flow>")
-def flow_change(tenant: str, flow: str) -> Response:
-    csrf.protect()
-    do = _actions(tenant)
-    action = request.form.get("action", "")
-    try:
-        if action == "enable":
-            do.enable_flow(tenant, flow, _parse_when(request.form.get("enabled_from", "")))
-        elif action == "disable":
-            do.disable_flow(tenant, flow)
-        elif action == "settings":
-            do.update_config(tenant, {"flows": {flow: {"settings": _parse_settings(request.form.get("settings", ""))}}})
-        else:
-            return render_page("400.html", status=400)
-    except REFUSALS as exc:
-        return _flows_page(do, tenant, status=int(exc.status), refusal=str(exc))
-    return _back(".flows", tenant=tenant)
-
-
-@bp.post("/realms/<tenant>/experience")
-def experience(tenant: str) -> Response:
-    csrf.protect()
-    do = _actions(tenant)
-    try:
-        do.migrate(tenant, request.form.get("experience", ""))
-    except REFUSALS as exc:
-        return _flows_page(do, tenant, status=int(exc.status), refusal=str(exc))
-    return _back(".flows", tenant=tenant)
-
-
-def _parse_when(raw: str) -> datetime | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw)
-    except ValueError:
-        raise TenantError("enabled_from: must be an ISO 8601 date and time with a time zone", status=422, field="enabled_from") from None
-
-
-def _parse_settings(raw: str) -> Any:
-    try:
-        value = json.loads(raw or "{}")
-    except ValueError:
-        raise TenantError("settings: must be a JSON object", status=422, field="settings") from None
-    if not isinstance(value, dict):
-        raise TenantError("settings: must be a JSON object", status=422, field="settings")
-    return value
-
-
-@bp.get("/realms/<tenant>/users")
-def users(tenant: str) -> Response:
-    do = _actions(tenant)
-    query, offset = request.args.get("q", "")[:100], _offset()
-    found, total = _services().users.search(do.tenant(tenant), query, offset, PAGE)
-    return _page("admin/users.html", do, tenant, users=found, total=total, query=query, offset=offset, page=PAGE)
-
-
 def _offset() -> int:
     raw = request.args.get("offset", "0")
     return max(0, min(int(raw), 1000000)) if raw.isdigit() else 0
-
-
-@bp.get("/realms/<tenant>/users/<user_id>")
-def user(tenant: str, user_id: str) -> Response:
-    do = _actions(tenant)
-    return _user_page(do, tenant, user_id)
-
-
-def _user_page(do: AdminActions, slug: str, user_id: str, status: int = 200, refusal: str = "") -> Response:
-    view = do.tenant(slug)
-    try:
-        found = do.user(view, user_id)
-    except UserError:
-        return render_page("404.html", status=404, tenant=view)
-    factors = _services().factors.active(view, found)
-    return _page("admin/user.html", do, slug, status=status, user=found, factors=factors, refusal=refusal)
-
-
-USER_ACTIONS = {
-    "reset_factors": lambda do, t, u: do.reset_factors(t, u),
-    "unlock": lambda do, t, u: do.unlock(t, u),
-    "sessions_revoked": lambda do, t, u: do.revoke_sessions(t, u),
-    "disabled": lambda do, t, u: do.set_enabled(t, u, False),
-    "enabled": lambda do, t, u: do.set_enabled(t, u, True),
-}
-USER_DONE = {"reset_factors": "factors_reset", "unlock": "unlocked"}
-
-
-@bp.post("/realms/<tenant>/users/<user_id>")
-def user_change(tenant: str, user_id: str) -> Response:
-    csrf.protect()
-    do = _actions(tenant)
-    action = request.form.get("action", "")
-    if action not in USER_ACTIONS:
-        return render_page("400.html", status=400)
-    try:
-        USER_ACTIONS[action](do, tenant, user_id)
-    except REFUSALS as exc:
-        return _user_page(do, tenant, user_id, status=int(exc.status), refusal=str(exc))
-    return _back(".user", done=USER_DONE.get(action, action), tenant=tenant, user_id=user_id)
 
 
 @bp.get("/realms/<tenant>/clients")
@@ -403,14 +294,6 @@ def client_change(tenant: str, client_id: str) -> Response:
     except REFUSALS as exc:
         return _clients_page(do, tenant, status=int(exc.status), refusal=str(exc))
     return render_page("400.html", status=400)
-
-
-@bp.get("/realms/<tenant>/events")
-def events(tenant: str) -> Response:
-    do = _actions(tenant)
-    type_, offset = request.args.get("type", "")[:64], _offset()
-    rows = do.events(tenant, type_ or None, None, None, None, offset, PAGE)
-    return _page("admin/events.html", do, tenant, events=rows, type=type_, offset=offset, page=PAGE)
 
 
 @bp.get("/realms/<tenant>/stats")

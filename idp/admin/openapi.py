@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
-from idp.tenants.config import TenantConfig
+from idp.tenants.config import TenantConfig, bounds_of
 
 ERROR_STATUSES = {
     "400": "The request is malformed or was refused.",
     "401": "No access token, or an invalid, expired, revoked or wrong-audience one.",
-    "403": "The token's admin may not do this, or not in this tenant (R-44).",
+    "403": "The token's admin may not do this, or not in this tenant, or its account holds no admin role (R-44).",
     "404": "No such tenant, user, client, flow or factor.",
     "409": "Refused by a rule (e.g. enabling self-recovery on a legacy tenant; a duplicate).",
     "422": "A value is invalid; `field` names it.",
@@ -66,6 +66,9 @@ def _config_schema(cls: type, partial: bool) -> dict[str, Any]:
             props[f.name] = dict(BOOL)
         elif hint is int:
             props[f.name] = dict(INT)
+            bounds = bounds_of(f)
+            if bounds is not None:
+                props[f.name].update(minimum=bounds[0], maximum=bounds[1])
         elif hint is str:
             props[f.name] = dict(STR)
         elif origin is tuple:
@@ -377,7 +380,8 @@ that scope: `client_credentials` for a service account, or the code flow with PK
 Such tokens carry `aud: "idp-admin"`. Platform admins: users of the `master` tenant with the role
 `platform-admin`, or `master` service accounts; they manage every tenant. Tenant admins: users of a
 tenant with the role `tenant-admin`, or service accounts of that tenant; they manage that tenant only.
-Roles are read from the account on each request."""
+Roles are read from the account on each request; a user token with the `admin` scope whose account
+holds neither role gets 403 on every operation, the tenant list included."""
 
 
 def _operation(op: Operation) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from idp.services import Services
+from idp.services import Services, build_services
 from idp.settings import Settings, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,10 +48,11 @@ class CliError(click.ClickException):
 def _domain_errors() -> tuple[type[BaseException], ...]:
     """The service layer's refusals: their messages are written for people, one line each."""
     from idp.accounts.users import UserError
+    from idp.admin.auth import AdminAuthError
     from idp.tenants.config import ConfigError
     from idp.tenants.service import TenantError
 
-    errors: list[type[BaseException]] = [SettingsError, TenantError, UserError, ConfigError]
+    errors: list[type[BaseException]] = [SettingsError, TenantError, UserError, ConfigError, AdminAuthError]
     try:
         from idp.oidc.clients import ClientError
     except ImportError:  # pragma: no cover - the module ships with the package
@@ -127,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 # -- the service layer ----------------------------------------------------------
 
 
-def build_services(settings: Settings | None = None) -> Services:
+def load_services(settings: Settings | None = None) -> Services:
     """The service layer from ``IDP_*`` settings, with the flow plugins loaded and frozen (as the app does)."""
     from idp.flowengine.registry import FlowRegistry
 
@@ -136,7 +137,7 @@ def build_services(settings: Settings | None = None) -> Services:
     registry = FlowRegistry()
     registry.load_entry_points()
     registry.freeze()
-    return Services(settings, registry)
+    return build_services(settings, registry)
 
 
 def services() -> Services:
@@ -144,7 +145,7 @@ def services() -> Services:
     ctx = click.get_current_context().find_root()
     obj = ctx.meta.get("idp.services")
     if obj is None:
-        obj = build_services()
+        obj = load_services()
         ctx.meta["idp.services"] = obj
         ctx.call_on_close(obj.close)
     return obj  # type: ignore[no-any-return]

@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from idp.cli.base import cli, emit, json_option, services
+from idp.cli.operator import operator_actions
 from idp.cli.views import client_view
+from idp.oidc.clients import ADMIN_SCOPE, SUPPORTED_SCOPES
+
+
+def admin_scope(grants: tuple[str, ...] | list[str]) -> str:
+    """The scopes of an admin client: ``admin`` alone for a service account, with the OIDC scopes when users sign in."""
+    if set(grants) == {"client_credentials"}:
+        return ADMIN_SCOPE
+    return " ".join((*SUPPORTED_SCOPES, ADMIN_SCOPE))
 
 
 @cli.group("client")
@@ -40,6 +49,13 @@ def client() -> None:
 )
 @click.option("--pkce/--no-pkce", "require_pkce", default=True, show_default=True, help="Require PKCE (always required for public clients).")
 @click.option("--name", default="", help="Display name of the client.")
+@click.option(
+    "--admin",
+    "admin",
+    is_flag=True,
+    help="An admin client: may ask for the scope admin (tokens for the admin API, audience idp-admin). "
+    "Without --grant: a service account (client_credentials only). In master it manages every tenant, elsewhere its own tenant.",
+)
 @json_option
 def create(
     tenant: str,
@@ -51,22 +67,39 @@ def create(
     auth_method: str | None,
     require_pkce: bool,
     name: str,
+    admin: bool,
     as_json: bool,
 ) -> None:
     """Register CLIENT_ID in TENANT; a confidential client's secret is printed this once."""
     svc = services()
     t = svc.tenants.require(tenant)
-    row, secret = svc.clients.create(
-        t,
-        client_id,
-        list(redirect_uris),
-        post_logout_redirect_uris=list(post_logout_redirect_uris),
-        public=public,
-        grant_types=list(grants) or None,
-        auth_method=auth_method,
-        require_pkce=require_pkce,
-        name=name,
-    )
+    if admin:
+        row, secret = operator_actions().create_client(
+            t.slug,
+            {
+                "client_id": client_id,
+                "redirect_uris": list(redirect_uris),
+                "post_logout_redirect_uris": list(post_logout_redirect_uris),
+                "public": public,
+                "grant_types": list(grants or ["client_credentials"]),
+                "token_endpoint_auth_method": auth_method,
+                "require_pkce": require_pkce,
+                "name": name,
+                "scope": admin_scope(grants or ("client_credentials",)),
+            },
+        )
+    else:
+        row, secret = svc.clients.create(
+            t,
+            client_id,
+            list(redirect_uris),
+            post_logout_redirect_uris=list(post_logout_redirect_uris),
+            public=public,
+            grant_types=list(grants) or None,
+            auth_method=auth_method,
+            require_pkce=require_pkce,
+            name=name,
+        )
     data = client_view(t, row)
     data["client_secret"] = secret
     if not as_json and secret:

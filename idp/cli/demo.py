@@ -6,18 +6,21 @@ from typing import Any
 
 import click
 
-from idp.cli.base import cli, emit, json_option, services
+from idp.cli.base import CliError, cli, emit, json_option, services
 from idp.cli.init import ensure_initialised
 from idp.cli.views import discovery_url
+from idp.flowengine.contract import RECOVERY
 
 TENANT = "demo"
 USERNAME = "demo"
 #: Fixed so the README and a re-run print working credentials; reset on every run.
-PASSWORD = "demo-password-42"
+PASSWORD = "violet-harbour-lantern-42"
 EMAIL = "demo@example.com"
 #: The demo user's phone on file: recovery SMS codes land in the dev outbox (/dev/outbox).
 PHONE = "+33612345678"
-RECOVERY = "self-recovery"
+#: The demo tenant's administrator (role ``tenant-admin``), for the admin console; password reset on every run.
+ADMIN_USERNAME = "demo-admin"
+ADMIN_PASSWORD = "copper-meadow-signal-17"
 CLIENT_ID = "demo-app"
 #: Where a relying party on the developer's machine (port 5000, e.g. a Flask app) receives the code.
 REDIRECT_URIS = ("http://127.0.0.1:5000/callback", "http://localhost:5000/callback")
@@ -49,11 +52,15 @@ def ensure_demo(redirect_uris: tuple[str, ...] = ()) -> dict[str, Any]:
     for uri in redirect_uris:  # refuse a bad URI before anything is written
         check_redirect_uri(uri)
     svc = services()
+    if svc.settings.is_production:
+        # its passwords are printed in the README: a known administrator credential has no place there
+        raise CliError("idp demo is for development only (IDP_ENV=production): create tenants and users with idp tenant create and idp admin create-user")
     ensure_initialised(svc)
     tenant = svc.tenants.get(TENANT)
     if tenant is None:
         # the flagship flow is on where the set-up allows it (the dev outbox counts outside production)
-        offer = (RECOVERY,) if RECOVERY in svc.registry and not svc.tenants.compatibility_for_new(TENANT, "v2", RECOVERY) else ()
+        recovery = svc.registry.designated_name(RECOVERY)
+        offer = (recovery,) if recovery and not svc.tenants.compatibility_for_new(TENANT, "v2", recovery) else ()
         tenant = svc.tenants.create(
             TENANT,
             display_name="Demo",
@@ -70,6 +77,8 @@ def ensure_demo(redirect_uris: tuple[str, ...] = ()) -> dict[str, Any]:
         )
     else:
         svc.users.set_password(tenant, user, PASSWORD)
+
+    _ensure_admin(svc, tenant)
 
     client = svc.clients.get(tenant, CLIENT_ID)
     if client is None:
@@ -94,6 +103,22 @@ def ensure_demo(redirect_uris: tuple[str, ...] = ()) -> dict[str, Any]:
         "client_secret": secret,
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
-        "self_recovery": tenant.flow_live(RECOVERY),
+        "console_url": f"{svc.settings.public_url}/admin/console/realms/{tenant.slug}/",
+        "admin_username": ADMIN_USERNAME,
+        "admin_password": ADMIN_PASSWORD,
+        "self_recovery": svc.engine.designated(tenant, RECOVERY) is not None,
         "outbox": f"{svc.settings.public_url}/dev/outbox" if not svc.settings.is_production else None,
     }
+
+
+def _ensure_admin(svc: Any, tenant: Any) -> None:
+    """The demo tenant's administrator, created with the role ``tenant-admin`` or given it back, password reset."""
+    from idp.admin.auth import TENANT_ADMIN
+
+    admin = svc.users.by_username(tenant, ADMIN_USERNAME)
+    if admin is None:
+        svc.users.create(tenant, ADMIN_USERNAME, ADMIN_PASSWORD, email="demo-admin@example.com", email_verified=True, roles=[TENANT_ADMIN], locale="en")
+        return
+    svc.users.set_password(tenant, admin, ADMIN_PASSWORD)
+    if TENANT_ADMIN not in (admin.roles or []):
+        svc.users.update(tenant, admin, roles=[*(admin.roles or []), TENANT_ADMIN])

@@ -8,8 +8,7 @@ import click
 
 from idp.cli.base import CliError, cli, emit, json_option, services
 from idp.cli.views import tenant_view
-
-SELF_RECOVERY = "self-recovery"
+from idp.flowengine.contract import RECOVERY
 
 
 @cli.group("tenant")
@@ -37,11 +36,14 @@ def tenant() -> None:
 def create(slug: str, name: str, experience: str, self_recovery: bool | None, as_json: bool) -> None:
     """Create tenant SLUG with its first signing key."""
     tenants = services().tenants
-    if self_recovery is None and not as_json and SELF_RECOVERY in services().registry:
+    recovery = services().registry.designated_name(RECOVERY)  # the installed self-recovery flow, if any
+    if self_recovery and not recovery:
+        raise CliError("no self-recovery flow is installed on this server")
+    if self_recovery is None and not as_json and recovery:
         tenants.check_new(slug, experience)  # refuse a bad name before asking anything
-        if not tenants.compatibility_for_new(slug, experience, SELF_RECOVERY):
+        if not tenants.compatibility_for_new(slug, experience, recovery):
             self_recovery = _ask("Enable account self-recovery for this tenant?")
-    flows = (SELF_RECOVERY,) if self_recovery else ()
+    flows = (recovery,) if self_recovery else ()
     view = tenants.create(slug, display_name=name, experience=experience, enable_flows=flows, actor="cli")
     emit(tenant_view(view), as_json)
 

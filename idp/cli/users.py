@@ -1,9 +1,10 @@
-"""``idp user create|list|show|set-password``: accounts of a tenant."""
+"""``idp user create|list|show|set-password|grant-role|revoke-role``: accounts of a tenant."""
 
 from __future__ import annotations
 
 import click
 
+from idp.admin.auth import ROLES
 from idp.cli.base import (
     CliError,
     cli,
@@ -13,6 +14,7 @@ from idp.cli.base import (
     read_password,
     services,
 )
+from idp.cli.operator import operator_actions
 from idp.cli.views import user_view
 
 
@@ -105,6 +107,35 @@ def set_password(tenant: str, username: str, password: str | None, password_stdi
     row = _require_user(t, username)
     svc.users.set_password(t, row, secret)
     emit({"tenant": t.slug, "username": row.username, "password_changed": True}, as_json)
+
+
+@user.command("grant-role")
+@click.argument("tenant")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+@json_option
+def grant_role(tenant: str, username: str, role: str, as_json: bool) -> None:
+    """Give USERNAME of TENANT the ROLE (platform-admin only in master); takes effect at their next admin request."""
+    _change_roles(tenant, username, role, grant=True, as_json=as_json)
+
+
+@user.command("revoke-role")
+@click.argument("tenant")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+@json_option
+def revoke_role(tenant: str, username: str, role: str, as_json: bool) -> None:
+    """Take ROLE away from USERNAME of TENANT; their admin tokens lose it at once."""
+    _change_roles(tenant, username, role, grant=False, as_json=as_json)
+
+
+def _change_roles(tenant: str, username: str, role: str, grant: bool, as_json: bool) -> None:
+    """Set the user's roles through the admin API's own rule (idp.admin.auth.check_roles)."""
+    t = services().tenants.require(tenant)
+    row = _require_user(t, username)
+    roles = [r for r in (row.roles or []) if r != role] + ([role] if grant else [])
+    row = operator_actions().update_user(t.slug, row.sub, {"roles": roles})
+    emit(user_view(t, row), as_json)
 
 
 def _require_user(tenant, username: str):  # type: ignore[no-untyped-def]

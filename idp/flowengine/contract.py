@@ -21,6 +21,10 @@ Worked example, a step that asks for a password::
             if ctx.services.users.verify_password(ctx.user, form.get("password", "")):
                 return Success(proofs=("password",), amr=("pwd",))
             return Failure("invalid_credentials")
+
+A step that checks a secret declares :attr:`Step.attempts`; the engine then throttles every attempt
+before ``submit()`` runs, counts its failures, writes its audit events and sends the failed-second-factor
+notice (:mod:`idp.flowengine.attempts`): the step only answers ``Success`` or ``Failure("invalid_code")``.
 """
 
 from __future__ import annotations
@@ -33,11 +37,77 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+# What a plugin may use besides the step contract below, re-exported so that ``flows/`` imports this
+# module alone (tests/test_layers.py checks it): the assurance names, factor and account errors, the
+# tenant-config helpers for a plugin's own settings, its own message templates, and two store helpers.
+# (Throttling is not among them: the engine counts a step's attempts, see :class:`Attempts`.)
+from idp.accounts.factor_results import FactorError, SmsError, UserFactors, group_secret
+from idp.accounts.users import UserError
+from idp.assurance import AMR_MFA, AMR_OTP, AMR_PWD, AMR_SMS, MFA_REQUESTS
+from idp.messaging import Brand, Email, MessageTemplates, Sms, TemplateSpec, message_templates
+from idp.request_info import RequestInfo
+from idp.security.secrets import random_token
+from idp.storage.models import User
+from idp.store import user_flows_label
+from idp.tenants.config import DAY, ConfigError, bounded
+from idp.tenants.service import TenantView
+
 if TYPE_CHECKING:  # pragma: no cover
-    from idp.accounts.factors import UserFactors
-    from idp.services import Services
-    from idp.storage.models import User
-    from idp.tenants.service import TenantView
+    from idp.accounts.factors import FactorService
+    from idp.accounts.locks import AccountLocks
+    from idp.accounts.users import UserService
+    from idp.audit import AuditLog
+    from idp.messaging import Mailer, Texter
+    from idp.security.secrets import SecretBox
+    from idp.security.throttle import Throttle
+    from idp.settings import Settings
+    from idp.store import EphemeralStore
+
+__all__ = [
+    "AMR_MFA",
+    "AMR_OTP",
+    "AMR_PWD",
+    "AMR_SMS",
+    "DAY",
+    "DESIGNATIONS",
+    "LOGIN",
+    "MFA_REQUESTS",
+    "N_",
+    "RECOVERY",
+    "Abort",
+    "Attempts",
+    "Brand",
+    "Challenge",
+    "ConfigError",
+    "Email",
+    "Entry",
+    "FactorError",
+    "Failure",
+    "Flow",
+    "FlowState",
+    "MessageTemplates",
+    "NoConfig",
+    "Outcome",
+    "RequestInfo",
+    "RunReads",
+    "Skip",
+    "Sms",
+    "SmsError",
+    "Step",
+    "StepContext",
+    "StepServices",
+    "Success",
+    "TemplateSpec",
+    "TenantView",
+    "User",
+    "UserError",
+    "UserFactors",
+    "bounded",
+    "group_secret",
+    "message_templates",
+    "random_token",
+    "user_flows_label",
+]
 
 
 # -- outcomes -----------------------------------------------------------------
@@ -60,6 +130,9 @@ class Success:
     amr: tuple[str, ...] = ()
     #: Set by the step that identifies the user.
     user_id: int | None = None
+    #: The step's service already wrote :attr:`Attempts.ok_event` in the transaction of the check itself
+    #: (the factor's last use with it); the engine does not write it again.
+    audited: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +142,11 @@ class Failure:
     error: str
     context: Mapping[str, Any] = field(default_factory=dict)
     status: int = 200
+    #: Why the check failed, for the audit event (``replay``, ``expired``...; empty: the error says it).
+    reason: str = ""
+    #: Whether this failure counts as a failed attempt of the step's secret (:attr:`Step.attempts`); False
+    #: for a refusal that checked nothing (no code was ever sent, say): its throttle slot is given back.
+    counted: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,6 +174,8 @@ class Entry:
     proofs: tuple[str, ...]
     #: Steps the entry stands for (they will not run).
     done: tuple[str, ...] = ()
+    #: The language the run speaks, carried by the link (``en``, ``fr``; empty: chosen on its first page).
+    locale: str = ""
 
 
 # -- state --------------------------------------------------------------------
@@ -124,6 +204,8 @@ class FlowState:
     data: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Set when the last step succeeded.
     completed: bool = False
+    #: The language of the whole run (``en``, ``fr``) for flows with ``Flow.one_language``; empty otherwise.
+    locale: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The state as JSON-ready data (copies of its lists and maps; ``dataclasses.asdict`` deep-copies far slower)."""
@@ -140,6 +222,7 @@ class FlowState:
             "auth_request": dict(self.auth_request) if self.auth_request is not None else None,
             "data": copy.deepcopy(self.data),
             "completed": self.completed,
+            "locale": self.locale,
         }
 
     @classmethod
@@ -158,13 +241,24 @@ class FlowState:
 
 
 @dataclass(frozen=True)
-class RequestInfo:
-    """What a step may know of the HTTP request, without Flask."""
+class StepServices:
+    """The port of flow steps and flow hooks: what they may call, and nothing more.
 
-    client_ip: str
-    user_agent: str
-    locale: str
-    now: float = field(default_factory=time.time)
+    Never the database, the tenant administration, the OIDC protocol or the HTTP layer: a step works on
+    accounts, factors, throttling, the audit trail, messaging and the ephemeral store through these.
+    Built once, in the composition root (:func:`idp.services.build_services`); a test hands steps fakes.
+    """
+
+    users: "UserService"
+    factors: "FactorService"
+    throttle: "Throttle"
+    audit: "AuditLog"
+    locks: "AccountLocks"
+    mailer: "Mailer"
+    texter: "Texter"
+    store: "EphemeralStore"
+    secrets: "SecretBox"
+    settings: "Settings"
 
 
 @dataclass
@@ -186,7 +280,7 @@ class StepContext:
 
     tenant: "TenantView"
     state: FlowState
-    services: "Services"
+    services: StepServices
     request: RequestInfo
     #: The step's settings as the tenant bound them (the step's ``Config`` instance).
     config: Any = None
@@ -194,6 +288,9 @@ class StepContext:
     flow_config: Any = None
     #: This request's reads of the run's user (set by the engine; shared by the request's contexts).
     reads: RunReads = field(default_factory=RunReads)
+    #: Who the submission being handled is an attempt against, as :meth:`Step.attempt` named it (an account,
+    #: or what the visitor typed when no account matches); set by the engine before ``submit()``.
+    subject: Any = None
 
     @property
     def user(self) -> "User | None":
@@ -235,6 +332,40 @@ class StepContext:
 
 
 @dataclass(frozen=True)
+class Attempts:
+    """What the engine does around the submissions of a step that checks a secret (R-06, R-46, R-55, R-83).
+
+    Before ``submit()``: the throttle is asked for the attempt's subject (:meth:`Step.attempt`) under
+    ``factor``; a wait refuses the attempt with ``too_many_attempts`` (429) and the step never runs.
+    After it: a ``Success`` resets the counters and writes ``ok_event``; a counted ``Failure`` counts a
+    failure, writes ``failed_event`` and, when ``notify`` is set and the run has proved the password,
+    sends the user the failed-second-factor notice once per step and run (R-55). Every event carries
+    ``factor``, the flow, the client address and browser.
+    """
+
+    #: The throttle's bucket and the audit events' ``factor``: ``password``, ``totp``, ``sms``...
+    factor: str
+    #: Written on success (empty: none).
+    ok_event: str = "login.second_factor_ok"
+    #: Written on every counted failure.
+    failed_event: str = "login.second_factor_failed"
+    #: A failure after a correct password tells the user (R-55).
+    notify: bool = True
+
+
+def N_(text: str) -> str:
+    """Marks a plugin's user-facing text for its own catalog (``bash scripts/catalogs`` extracts ``N_("...")``
+    into the package's ``translations/``); the page translates it when it shows it. Returns ``text``."""
+    return text
+
+
+#: The designations a flow may carry (:attr:`Flow.designation`).
+LOGIN = "login"
+RECOVERY = "recovery"
+DESIGNATIONS = (LOGIN, RECOVERY)
+
+
+@dataclass(frozen=True)
 class NoConfig:
     """For steps and flows without settings."""
 
@@ -250,10 +381,24 @@ class Step:
     provides: ClassVar[tuple[str, ...]] = ()
     #: The step's settings, a frozen dataclass built from the flow binding's ``steps.<name>``.
     Config: ClassVar[type] = NoConfig
+    #: Set by a step that checks a secret: the engine throttles, counts, audits and notifies (:class:`Attempts`).
+    attempts: ClassVar[Attempts | None] = None
+    #: The error ids this step answers with (``Failure("code_replayed")``) that the core does not know, and
+    #: their English text marked ``N_()``: the page shows it in the reader's language from the package's catalog.
+    errors: ClassVar[Mapping[str, str]] = {}
 
     def applies(self, ctx: StepContext) -> bool:
         """Whether this step runs for this state (``configuredFor`` in Keycloak's terms)."""
         return True
+
+    def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:
+        """Who this submission tries a secret against (the engine throttles it before ``submit()``), or None
+        when it tries none (a "send again" button, an empty form). Default: the run's user."""
+        return ctx.user
+
+    def echo(self, ctx: StepContext, form: Mapping[str, str]) -> dict[str, Any]:
+        """What the page shows again of a refused submission (never a secret), e.g. the typed username."""
+        return {}
 
     def challenge(self, ctx: StepContext) -> Outcome:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -269,6 +414,10 @@ class Flow:
     name: ClassVar[str] = ""
     #: What the flow's successful end means: ``login`` signs the user in; ``recovery`` does not by itself.
     completes: ClassVar[str] = "login"
+    #: The job the core asks a flow for (:data:`DESIGNATIONS`): the tenant's ``login`` flow (the sign-in page
+    #: and the authorization endpoint start it), its ``recovery`` flow (« Moyens d'identification perdus ? »).
+    #: Empty: a flow reached only by its own links. The core never names a flow; it asks for a designation.
+    designation: ClassVar[str] = ""
     steps: ClassVar[tuple[type[Step], ...]] = ()
     #: Flow-level settings, a frozen dataclass built from the tenant's ``flows.<name>.settings``.
     Config: ClassVar[type] = NoConfig
@@ -278,8 +427,18 @@ class Flow:
     entry_proofs: ClassVar[tuple[str, ...]] = ()
     #: Default for new tenants: on unless a tenant turns it off.
     default_enabled: ClassVar[bool] = False
+    #: The flow's own error ids and their English text (as :attr:`Step.errors`).
+    errors: ClassVar[Mapping[str, str]] = {}
+    #: The flow's name as admins read it in the console (English, marked ``N_()``; shown translated).
+    title: ClassVar[str] = ""
+    #: Label and hint of each field of :attr:`Config` for the console's settings form (English, ``N_()``);
+    #: a field not listed shows its name. The form itself is built from the ``Config`` fields' types.
+    setting_words: ClassVar[Mapping[str, tuple[str, str]]] = {}
+    #: The run speaks one language: the one of its first page (or the one its entry link carries) is kept
+    #: in :attr:`FlowState.locale` for every later page and message of the run (self-recovery, issue 16).
+    one_language: ClassVar[bool] = False
 
-    def compatibility(self, tenant: "TenantView", services: "Services") -> list[str]:
+    def compatibility(self, tenant: "TenantView", services: StepServices) -> list[str]:
         """Every reason this flow cannot be enabled for ``tenant`` (empty: compatible)."""
         return []
 
@@ -298,6 +457,6 @@ class Flow:
         """Whether a completed run signs the user in (a new SSO session). Default: login flows do."""
         return self.completes == "login"
 
-    def enter(self, tenant: "TenantView", services: "Services", params: Mapping[str, str], request: RequestInfo) -> "Entry | Abort | None":
+    def enter(self, tenant: "TenantView", services: StepServices, params: Mapping[str, str], request: RequestInfo) -> "Entry | Abort | None":
         """Start a run from an out-of-band link (``/flow/<name>/enter``); None: the flow has no such entry."""
         return None

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from idp.flowengine.attempts import submit_attempt
 from idp.flowengine.contract import (
     Abort,
     Challenge,
@@ -22,15 +23,17 @@ from idp.flowengine.contract import (
     Skip,
     Step,
     StepContext,
+    StepServices,
     Success,
 )
 from idp.flowengine.registry import FlowRegistry
+from idp.flowengine.settings import flow_settings
 from idp.security.secrets import random_token
-from idp.store import user_label
+from idp.store import user_flows_label
 
 if TYPE_CHECKING:  # pragma: no cover
-    from idp.services import Services
     from idp.storage.models import User
+    from idp.store import EphemeralStore
     from idp.tenants.service import TenantView
 
 #: Lifetime of an unfinished flow in the store (seconds).
@@ -75,9 +78,12 @@ class FlowNotAvailable(LookupError):
 class FlowEngine:
     """Starts, loads, renders and advances flows."""
 
-    def __init__(self, registry: FlowRegistry, services: "Services") -> None:
+    def __init__(self, registry: FlowRegistry, store: "EphemeralStore", services: StepServices) -> None:
         self.registry = registry
+        self.store = store
+        #: The steps' port (the engine itself reads only the run's user through it).
         self.services = services
+        self.users = services.users
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -86,6 +92,11 @@ class FlowEngine:
         if flow is None or not tenant.flow_live(name):
             raise FlowNotAvailable(name)
         return flow
+
+    def designated(self, tenant: "TenantView", designation: str) -> Flow | None:
+        """The tenant's flow for ``designation`` (``login``, ``recovery``): the first installed flow carrying it
+        that is live for the tenant, or None."""
+        return next((f for f in self.registry.designated(designation) if tenant.flow_live(f.name)), None)
 
     def start(
         self,
@@ -125,6 +136,7 @@ class FlowEngine:
         state.user_id = entry.user_id
         state.proofs.extend(entry.proofs)
         state.done.extend(entry.done)
+        state.locale = entry.locale if flow.one_language else ""
         self.save(state)
         return state
 
@@ -133,7 +145,7 @@ class FlowEngine:
 
     def load(self, tenant: "TenantView", flow_id: str, browser: str, name: str | None = None) -> FlowState | None:
         """The state of flow ``flow_id`` if it exists, belongs to this tenant and this browser (R-99)."""
-        raw = self.services.store.find(self._key(tenant.slug, flow_id))
+        raw = self.store.find(self._key(tenant.slug, flow_id))
         if raw is None:
             return None
         state = FlowState.from_json(raw)
@@ -142,12 +154,13 @@ class FlowEngine:
         return state
 
     def save(self, state: FlowState) -> None:
-        """Keep the state; once it names a user, it is filed under the user so revoking them ends it too."""
-        label = user_label(state.tenant, state.user_id) if state.user_id is not None else None
-        self.services.store.upsert(self._key(state.tenant, state.id), state.to_json(), FLOW_TTL, grant_id=label)
+        """Keep the state; once it names a user, it is filed under the user's flows so revoking them, or changing
+        their email or phone, ends it too."""
+        label = user_flows_label(state.tenant, state.user_id) if state.user_id is not None else None
+        self.store.upsert(self._key(state.tenant, state.id), state.to_json(), FLOW_TTL, grant_id=label)
 
     def discard(self, state: FlowState) -> None:
-        self.services.store.destroy(self._key(state.tenant, state.id))
+        self.store.destroy(self._key(state.tenant, state.id))
 
     # -- running --------------------------------------------------------------
 
@@ -156,7 +169,7 @@ class FlowEngine:
         if state.user_id is None:
             return None
         if reads.user is None or reads.user.id != state.user_id:
-            reads.user = self.services.users.get(tenant, state.user_id)
+            reads.user = self.users.get(tenant, state.user_id)
             reads.factors = None
         return reads.user
 
@@ -174,7 +187,7 @@ class FlowEngine:
         )
 
     def flow_config(self, tenant: "TenantView", flow: Flow) -> Any:
-        return tenant.flow_settings(flow)
+        return flow_settings(tenant, flow)
 
     def _next(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, reads: RunReads) -> tuple[Step, StepContext] | None:
         """The first step that has not run; steps that do not apply are skipped on the way."""
@@ -232,7 +245,7 @@ class FlowEngine:
                 self.discard(state)
                 return Ended("steps_out_of_order", 400, {"missing": missing})
             if form is not None and step_name == step.name:
-                outcome = step.submit(ctx, form)
+                outcome = submit_attempt(step, ctx, form)  # throttled, counted, audited and noticed there
                 form = None
                 reads.factors = None  # a submission may have bound or removed a factor: read them afresh
             else:

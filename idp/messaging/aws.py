@@ -55,7 +55,8 @@ THROTTLING_CODES = frozenset(
         "ThrottledException",
     }
 )
-#: Throttling codes botocore's standard mode does not retry by itself (SNS ``Throttled``, HTTP 429).
+#: Throttling codes older botocore releases' standard mode does not retry by itself (SNS ``Throttled``,
+#: HTTP 429); retried here only when botocore did not (:func:`_retried_by_botocore`).
 APP_RETRIED_CODES = frozenset({"Throttled"})
 
 _REFUSED: dict[str, str] = {
@@ -140,6 +141,13 @@ def classify(exc: Exception) -> DeliveryError:
     return DeliveryFailed("error", type(exc).__name__)
 
 
+def _retried_by_botocore(exc: ClientError) -> bool:
+    """Whether botocore already retried this answer itself (its releases from 1.44 retry an HTTP 429 whose
+    code the service model does not name, SNS ``Throttled`` included): retrying it again here would multiply
+    the attempts (R-93: 3 in all)."""
+    return int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts") or 0) > 0
+
+
 def call_with_backoff(
     call: Callable[..., Any],
     *,
@@ -155,7 +163,7 @@ def call_with_backoff(
         try:
             return call(**kwargs)
         except ClientError as exc:
-            if error_code(exc) in APP_RETRIED_CODES and attempt + 1 < attempts:
+            if error_code(exc) in APP_RETRIED_CODES and attempt + 1 < attempts and not _retried_by_botocore(exc):
                 sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))
                 continue
             raise classify(exc) from None

@@ -2,24 +2,34 @@
 
 ``templates/<locale>/<name>.subject``, ``.txt`` and ``.html`` make an email; ``<name>.sms`` an
 SMS. HTML is autoescaped; text, subjects and SMS are not (they are never read as HTML). A
-template's context is checked against :data:`TEMPLATES` before rendering, and undefined
+template's context is checked against its :class:`TemplateSpec` before rendering, and undefined
 names are errors, so a caller that forgets a value fails in its tests, not in a user's inbox.
+
+The core's messages (:data:`TEMPLATES`, rendered by :func:`render` and :func:`render_sms`) are the
+ones the core sends. A flow package ships its own beside its code and renders them through
+:func:`message_templates` (its folder first, then the core's, whose ``<locale>/_base.html`` and
+``shared/`` layouts every message extends), e.g. the self-recovery link and notices.
 
 Example::
 
     brand = Brand.of(tenant)
-    msg = render("recovery_link", "fr", brand=brand, link=url, expires_minutes=5)
+    msg = render("totp_replay_notice", "fr", brand=brand, when=now)
     services.mailer.send(Email(to=user.email, subject=msg.subject, text=msg.text, html=msg.html,
                                from_address=tenant.config.mail.from_address,
                                configuration_set=tenant.config.mail.configuration_set))
     services.texter.send(Sms(number, render_sms("sms_code", "fr", brand=brand, code=code,
                                                 expires_minutes=5), tenant.config.sms.sender_id))
+
+    # in a flow package: its templates in messages/<locale>/, beside its code
+    MESSAGES = message_templates(Path(__file__).parent / "messages",
+                                 {"recovery_link": TemplateSpec(("email",), ("link", "expires_minutes"))})
+    msg = MESSAGES.render("recovery_link", "fr", brand=brand, link=url, expires_minutes=5)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +37,7 @@ from typing import Any
 
 from babel.dates import format_datetime
 from jinja2 import (
+    ChoiceLoader,
     Environment,
     FileSystemLoader,
     StrictUndefined,
@@ -51,17 +62,18 @@ class TemplateSpec:
     optional: Mapping[str, Any] = field(default_factory=dict)
 
 
-#: Every message template: channels (``email``: .subject/.txt/.html, ``sms``: .sms) and context.
+#: The core's message templates: channels (``email``: .subject/.txt/.html, ``sms``: .sms) and context.
 #: ``when`` is an aware datetime (shown in UTC), ``*_link`` absolute URLs, ``expires_minutes`` an int.
 TEMPLATES: Mapping[str, TemplateSpec] = {
-    "recovery_link": TemplateSpec(("email",), ("link", "expires_minutes")),
     "sms_code": TemplateSpec(("sms",), ("code", "expires_minutes")),
-    "factor_reset_notice": TemplateSpec(("email", "sms"), ("when", "lock_link")),
-    "password_reset_notice": TemplateSpec(("email", "sms"), ("when", "lock_link")),
     "failed_second_factor_notice": TemplateSpec(
         ("email",), ("when", "browser"), {"location": ""}
     ),
     "totp_replay_notice": TemplateSpec(("email",), ("when",), {"browser": ""}),
+    # to the OLD address when the account's email changes (R-15, R-29)
+    "email_changed_notice": TemplateSpec(("email",), ("when", "lock_link")),
+    # to the account's address when its phone number changes (R-29)
+    "phone_changed_notice": TemplateSpec(("email",), ("when", "lock_link")),
 }
 
 
@@ -123,9 +135,9 @@ def _when(ctx: Context, value: datetime) -> str:
     return str(format_datetime(value, _WHEN_FORMAT[locale], tzinfo=UTC, locale=locale))
 
 
-def _environment() -> Environment:
+def _environment(folders: Sequence[Path]) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
         autoescape=select_autoescape(
             enabled_extensions=("html",), default_for_string=False, default=False
         ),
@@ -139,48 +151,75 @@ def _environment() -> Environment:
     return env
 
 
-_ENV = _environment()
+class MessageTemplates:
+    """Message templates found in ``folders`` (searched in order), each checked against its spec."""
+
+    def __init__(self, folders: Sequence[Path], specs: Mapping[str, TemplateSpec]) -> None:
+        self.folders = tuple(folders)
+        self.specs: Mapping[str, TemplateSpec] = dict(specs)
+        self._env = _environment(self.folders)
+
+    def extend(self, folder: Path, specs: Mapping[str, TemplateSpec]) -> "MessageTemplates":
+        """These templates plus the ones in ``folder`` (searched first), under new names only."""
+        clash = sorted(set(specs) & set(self.specs))
+        if clash:
+            raise ValueError(f"message templates {', '.join(clash)} already exist")
+        return MessageTemplates((folder, *self.folders), {**self.specs, **specs})
+
+    def _context(self, name: str, channel: str, locale: str, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        spec = self.specs.get(name)
+        if spec is None:
+            raise KeyError(f"no message template {name!r}; known: {', '.join(sorted(self.specs))}")
+        if channel not in spec.channels:
+            raise ValueError(f"message template {name!r} has no {channel} variant")
+        if not isinstance(context.get("brand"), Brand):
+            raise TypeError(f"message template {name!r} needs brand=Brand(...)")
+        missing = [k for k in spec.required if k not in context]
+        if missing:
+            raise TypeError(f"message template {name!r} needs {', '.join(missing)}")
+        values = {**spec.optional, **context}
+        lang = normalize_locale(locale)
+        values["locale"] = lang
+        return lang, values
+
+    def render(self, name: str, locale: str, **context: Any) -> RenderedMessage:
+        """Subject, text and HTML of the email template ``name`` in ``locale`` (``en`` or ``fr``)."""
+        lang, values = self._context(name, "email", locale, context)
+        subject = self._env.get_template(f"{lang}/{name}.subject").render(values).strip()
+        text = self._env.get_template(f"{lang}/{name}.txt").render(values).strip() + "\n"
+        html = self._env.get_template(f"{lang}/{name}.html").render({**values, "subject": subject})
+        return RenderedMessage(subject=subject, text=text, html=html)
+
+    def render_sms(self, name: str, locale: str, **context: Any) -> str:
+        """The text of the SMS template ``name`` in ``locale``, on one line."""
+        lang, values = self._context(name, "sms", locale, context)
+        text = self._env.get_template(f"{lang}/{name}.sms").render(values)
+        return " ".join(text.split())
+
+    def render_page(self, template: str, **context: Any) -> str:
+        """An HTML page from these folders (the dev outbox page)."""
+        return self._env.get_template(template).render(context)
 
 
-def _context(
-    name: str, channel: str, locale: str, context: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    spec = TEMPLATES.get(name)
-    if spec is None:
-        raise KeyError(
-            f"no message template {name!r}; known: {', '.join(sorted(TEMPLATES))}"
-        )
-    if channel not in spec.channels:
-        raise ValueError(f"message template {name!r} has no {channel} variant")
-    if not isinstance(context.get("brand"), Brand):
-        raise TypeError(f"message template {name!r} needs brand=Brand(...)")
-    missing = [k for k in spec.required if k not in context]
-    if missing:
-        raise TypeError(f"message template {name!r} needs {', '.join(missing)}")
-    values = {**spec.optional, **context}
-    lang = normalize_locale(locale)
-    values["locale"] = lang
-    return lang, values
+#: The core's messages.
+CORE_MESSAGES = MessageTemplates((TEMPLATE_DIR,), TEMPLATES)
+
+
+def message_templates(folder: Path, specs: Mapping[str, TemplateSpec]) -> MessageTemplates:
+    """A flow package's own messages (in ``folder``, laid out as the core's) on top of the core's."""
+    return CORE_MESSAGES.extend(folder, specs)
 
 
 def render(name: str, locale: str, **context: Any) -> RenderedMessage:
-    """Subject, text and HTML of the email template ``name`` in ``locale`` (``en`` or ``fr``)."""
-    lang, values = _context(name, "email", locale, context)
-    subject = _ENV.get_template(f"{lang}/{name}.subject").render(values).strip()
-    text = _ENV.get_template(f"{lang}/{name}.txt").render(values).strip() + "\n"
-    html = _ENV.get_template(f"{lang}/{name}.html").render(
-        {**values, "subject": subject}
-    )
-    return RenderedMessage(subject=subject, text=text, html=html)
+    """Subject, text and HTML of the core's email template ``name`` in ``locale`` (``en`` or ``fr``)."""
+    return CORE_MESSAGES.render(name, locale, **context)
 
 
 def render_sms(name: str, locale: str, **context: Any) -> str:
-    """The text of the SMS template ``name`` in ``locale``, on one line."""
-    lang, values = _context(name, "sms", locale, context)
-    text = _ENV.get_template(f"{lang}/{name}.sms").render(values)
-    return " ".join(text.split())
+    """The text of the core's SMS template ``name`` in ``locale``, on one line."""
+    return CORE_MESSAGES.render_sms(name, locale, **context)
 
 
 def render_page(template: str, **context: Any) -> str:
-    """An HTML page from this package's templates (the dev outbox page)."""
-    return _ENV.get_template(template).render(context)
+    """An HTML page from the core's message folder (the dev outbox page)."""
+    return CORE_MESSAGES.render_page(template, **context)

@@ -1,6 +1,6 @@
 """Observability: Prometheus metrics at ``/metrics``, JSON request logs with request IDs, outage handling.
 
-:func:`init_app` is called once by :func:`idp.web.init_web`. It adds, per request:
+:func:`init_app` is called once by :func:`idp.app.create_app`. It adds, per request:
 
 - a request ID (``X-Request-ID`` from the client when well-formed, else new),
   echoed on the response and attached to every log line of the request;
@@ -8,7 +8,7 @@
 - one JSON access-log line (R-46: the path's query string and any code or
   token in the URL are redacted; emails and phone numbers masked).
 
-It also serves ``/metrics``, turns outages into 503s (R-95, :mod:`.faults`),
+It also serves ``/metrics``, (the outage 503s, R-95, are :mod:`idp.web.faults`),
 counts database connection errors as store errors, and counts every committed
 audit event (:mod:`.audit_metrics`: logins, MFA, recoveries, messages).
 
@@ -28,7 +28,7 @@ import sqlalchemy.exc
 from flask import Flask, Request, Response, g, request
 from sqlalchemy import event
 
-from idp.observability import audit_metrics, faults, metrics
+from idp.observability import audit_metrics, metrics
 from idp.observability.logs import configure_logging, redact
 from idp.observability.request_id import HEADER, request_id_from
 
@@ -72,7 +72,7 @@ def log_access(
     remote_addr: str | None,
     content_length: int | None,
 ) -> None:
-    """The one JSON access line of a request (``path`` already redacted); also used by :mod:`idp.oidc.fastlane`."""
+    """The one JSON access line of a request (``path`` already redacted); also used by :mod:`idp.web.fastlane`."""
     level = logging.DEBUG if endpoint in QUIET_ENDPOINTS else logging.INFO
     if not access_log.isEnabledFor(level):
         return
@@ -140,7 +140,7 @@ def _count_db_error(context: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Wire logging, request IDs, request metrics, ``/metrics`` and the outage handlers into ``app``."""
+    """Wire logging, request IDs, request metrics and ``/metrics`` into ``app``."""
     services = app.extensions["idp"]
     configure_logging(services.settings)
     timer = metrics.RequestTimer()
@@ -148,7 +148,6 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request_funcs.setdefault(None, []).insert(0, _finish(timer))
     app.add_url_rule("/metrics", endpoint="observability.metrics", view_func=metrics_view, methods=["GET"])
-    faults.init_app(app)
     audit_metrics.install()
     event.listen(services.db.engine, "handle_error", _count_db_error)
     app.extensions["idp.observability"] = {"timer": timer}

@@ -20,6 +20,7 @@ So code that records such an audit event must not also call the matching
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import event, text
@@ -33,7 +34,9 @@ AUDIT_EVENTS = metrics.Counter("idp_audit_events", "Audit events committed, by t
 _PENDING = "_idp_audit_pending"
 _installed = False
 _install_lock = threading.Lock()
-_slugs: dict[tuple[int, int], str] = {}
+#: Engine → tenant id → slug. Keyed on the engine itself (weakly), never on ``id(engine)``: an id is
+#: reused once an engine is collected, and would then name another database's tenant.
+_slugs: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
 
 #: Audit type → (outcome, factor) of a login attempt; ``None`` factor: the event's ``factor`` detail.
 LOGIN_EVENTS: dict[str, tuple[str, str | None]] = {
@@ -68,12 +71,12 @@ MESSAGE_EVENTS: dict[str, tuple[str, str]] = {
 def _slug(session: Session, tenant_id: int) -> str:
     """The tenant's slug for the label (cached per process; tenants are few and never renamed)."""
     bind = session.get_bind()
-    key = (id(bind), tenant_id)
-    slug = _slugs.get(key)
+    slugs = _slugs.setdefault(bind, {})
+    slug = slugs.get(tenant_id)
     if slug is None:
         with bind.connect() as conn:  # type: ignore[union-attr]
             slug = conn.execute(text("SELECT slug FROM tenants WHERE id = :id"), {"id": tenant_id}).scalar() or str(tenant_id)
-        _slugs[key] = slug
+        slugs[tenant_id] = slug
     return slug
 
 

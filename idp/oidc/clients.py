@@ -13,7 +13,8 @@ Rules enforced here, once, for the CLI, the admin API and the protocol:
 
 The token endpoint must not query the database for the client: :meth:`ClientService.get`
 answers from a per-process cache for :data:`CACHE_TTL` seconds; a change made
-through this service drops the entry at once (other workers see it within the TTL).
+through this service bumps the admin revision (:mod:`idp.tenants.revision`), so every
+worker of every node drops its cached clients before its next request.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from idp.security.secrets import random_token
 from idp.storage.models import Client
 
 if TYPE_CHECKING:  # pragma: no cover
-    from idp.services import Services
+    from idp.security.secrets import SecretBox
+    from idp.storage.database import Database
+    from idp.tenants.revision import AdminRevision
     from idp.tenants.service import TenantView
 
 #: Seconds a worker trusts its cached copy of a client.
@@ -75,6 +78,8 @@ def check_redirect_uri(uri: str, field_name: str = "redirect_uris") -> str:
     """``uri`` if it may be registered as a redirect URI (R-59), else :class:`ClientError`."""
     if not isinstance(uri, str) or not uri or len(uri) > 2000 or any(c.isspace() for c in uri):
         raise ClientError(f"invalid redirect URI {uri!r}", field=field_name)
+    if "*" in uri:  # matching is exact (R-58): a '*' would never match anything but itself, so refuse it plainly
+        raise ClientError(f"redirect URI {uri!r} must not contain a wildcard '*': register each address exactly", field=field_name)
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises on a malformed port
@@ -221,10 +226,13 @@ class ClientView(ClientMixin):  # type: ignore[misc]
 class ClientService:
     """Register, read, change and remove the clients of a tenant."""
 
-    def __init__(self, services: "Services") -> None:
-        self.services = services
+    def __init__(self, db: "Database", secrets: "SecretBox", revision: "AdminRevision") -> None:
+        self.db = db
+        self.secrets = secrets
+        self.revision = revision
         self._cache: dict[tuple[int, str], tuple[float, ClientView | None]] = {}
         self._lock = threading.Lock()
+        revision.watch(self.clear)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -242,7 +250,7 @@ class ClientService:
             token_endpoint_auth_method=row.token_endpoint_auth_method,
             require_pkce=bool(row.require_pkce),
             created_at=row.created_at,
-            _secrets=self.services.secrets,
+            _secrets=self.secrets,
         )
 
     def get(self, tenant: "TenantView", client_id: str) -> ClientView | None:
@@ -254,19 +262,21 @@ class ClientService:
             return hit[1]
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
             return None
-        with self.services.db.session() as s:
+        generation = self.revision.generation
+        with self.db.session() as s:
             row = s.scalar(select(Client).where(Client.tenant_id == tenant.id, Client.client_id == client_id))
             view = self._view(tenant, row) if row is not None else None
         with self._lock:
             if len(self._cache) > 10000:
                 self._cache.clear()
-            self._cache[key] = (now + CACHE_TTL, view)
+            if generation == self.revision.generation:  # else an admin write may have come in between
+                self._cache[key] = (now + CACHE_TTL, view)
         return view
 
     def cached(self, tenant: "TenantView", client_id: str) -> ClientView | None:
         """The client if this process holds a fresh copy (the same :data:`CACHE_TTL` as :meth:`get`), else None.
 
-        Never queries: the protocol fast lane (:mod:`idp.oidc.fastlane`) hands a miss to Flask, whose
+        Never queries: the protocol fast lane (:mod:`idp.web.fastlane`) hands a miss to Flask, whose
         token endpoint loads it through :meth:`get`.
         """
         hit = self._cache.get((tenant.id, client_id))
@@ -281,13 +291,18 @@ class ClientService:
         return view
 
     def list(self, tenant: "TenantView") -> list[ClientView]:
-        with self.services.db.session() as s:
+        with self.db.session() as s:
             rows = s.scalars(select(Client).where(Client.tenant_id == tenant.id).order_by(Client.client_id)).all()
             return [self._view(tenant, r) for r in rows]
 
     def invalidate(self, tenant: "TenantView", client_id: str) -> None:
         with self._lock:
             self._cache.pop((tenant.id, client_id), None)
+
+    def clear(self) -> None:
+        """Forget every cached client (:class:`~idp.tenants.revision.AdminRevision` calls it when the revision moves)."""
+        with self._lock:
+            self._cache.clear()
 
     # -- changing -------------------------------------------------------------------------
 
@@ -320,13 +335,14 @@ class ClientService:
         )
         allowed_scope = _checked_scope(scope) if scope is not None else " ".join(SUPPORTED_SCOPES)
         secret = None if public else random_token(32)
-        with self.services.db.session() as s:
+        self.revision.bump()
+        with self.db.session() as s:
             if s.scalar(select(Client.id).where(Client.tenant_id == tenant.id, Client.client_id == client_id)) is not None:
                 raise ClientError(f"client {client_id!r} already exists in tenant {tenant.slug!r}", status=409, field="client_id")
             row = Client(
                 tenant_id=tenant.id,
                 client_id=client_id,
-                secret_hash=self.services.secrets.digest(secret, SECRET_PURPOSE) if secret else "",
+                secret_hash=self.secrets.digest(secret, SECRET_PURPOSE) if secret else "",
                 scope=allowed_scope,
                 **fields,
             )
@@ -336,7 +352,7 @@ class ClientService:
             except IntegrityError:
                 raise ClientError(f"client {client_id!r} already exists in tenant {tenant.slug!r}", status=409, field="client_id") from None
             view = self._view(tenant, row)
-        self.invalidate(tenant, client_id)
+        self._changed(tenant, client_id)
         return view, secret
 
     def update(self, tenant: "TenantView", client_id: str, **changes: Any) -> ClientView:
@@ -346,7 +362,8 @@ class ClientService:
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ClientError(f"unknown client field {unknown[0]!r}", field=unknown[0])
-        with self.services.db.session() as s:
+        self.revision.bump()
+        with self.db.session() as s:
             row = s.scalar(select(Client).where(Client.tenant_id == tenant.id, Client.client_id == client_id).with_for_update())
             if row is None:
                 raise ClientError(f"unknown client {client_id!r} in tenant {tenant.slug!r}", status=404, field="client_id")
@@ -367,30 +384,37 @@ class ClientService:
             for k, v in fields.items():
                 setattr(row, k, v)
             view = self._view(tenant, row)
-        self.invalidate(tenant, client_id)
+        self._changed(tenant, client_id)
         return view
 
     def rotate_secret(self, tenant: "TenantView", client_id: str) -> str:
         """A new secret for a confidential client (the old one stops working); shown once."""
         secret = random_token(32)
-        with self.services.db.session() as s:
+        self.revision.bump()
+        with self.db.session() as s:
             row = s.scalar(select(Client).where(Client.tenant_id == tenant.id, Client.client_id == client_id).with_for_update())
             if row is None:
                 raise ClientError(f"unknown client {client_id!r} in tenant {tenant.slug!r}", status=404, field="client_id")
             if row.token_endpoint_auth_method == "none":
                 raise ClientError(f"client {client_id!r} is public and has no secret", field="client_id")
-            row.secret_hash = self.services.secrets.digest(secret, SECRET_PURPOSE)
-        self.invalidate(tenant, client_id)
+            row.secret_hash = self.secrets.digest(secret, SECRET_PURPOSE)
+        self._changed(tenant, client_id)
         return secret
 
     def delete(self, tenant: "TenantView", client_id: str) -> None:
-        """Remove a client (its tokens stop working at the token endpoint at once in this worker)."""
-        with self.services.db.session() as s:
+        """Remove a client (it stops working at the token endpoint at once, on every worker)."""
+        self.revision.bump()
+        with self.db.session() as s:
             row = s.scalar(select(Client).where(Client.tenant_id == tenant.id, Client.client_id == client_id))
             if row is None:
                 raise ClientError(f"unknown client {client_id!r} in tenant {tenant.slug!r}", status=404, field="client_id")
             s.delete(row)
+        self._changed(tenant, client_id)
+
+    def _changed(self, tenant: "TenantView", client_id: str) -> None:
+        """After a committed change: drop this process's entry and tell every other worker (the second bump)."""
         self.invalidate(tenant, client_id)
+        self.revision.bump()
 
     # -- rules ----------------------------------------------------------------------------------
 

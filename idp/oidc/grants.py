@@ -26,17 +26,20 @@ from authlib.oidc.core.errors import (
     RequestNotSupportedError,
     RequestURINotSupportedError,
 )
+from authlib.oidc.core.grants.util import validate_form_post_redirect_uri
 from authlib.oidc.core.util import create_half_hash
 
+from idp.oidc.form_post import QUERY, RESPONSE_MODES
+from idp.oidc.tenant_server import TenantServer
 from idp.oidc.tokens import AuthorizationCode, Grant, GrantUser, RefreshTokenRecord
 from idp.security.secrets import random_token
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.oidc.clients import ClientView
-    from idp.oidc.server import TenantAuthorizationServer
     from idp.oidc.sessions import SsoSession
     from idp.storage.models import User
     from idp.tenants.service import TenantView
+
 
 #: Client authentication at the token endpoint: confidential clients send their secret, public ones ``none``.
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -103,11 +106,23 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     AUTHORIZATION_CODE_LENGTH = 43
-    server: "TenantAuthorizationServer"
+    #: ``response_mode`` when the request names none (read by Authlib's form_post check).
+    DEFAULT_RESPONSE_MODE = QUERY
+    server: TenantServer
 
     @property
     def tenant(self) -> "TenantView":
         return self.server.tenant
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: OAuth2Request, client: "ClientView") -> str:
+        """Authlib's check with a fixed description: Authlib's own quotes the requested URI, and a URI holding
+        ``"``, ``\\`` or a non-ASCII character is not a legal ``error_description`` (RFC 6749 §4.1.2.1), so
+        building the error raised instead (a 500). The URI is never echoed back."""
+        requested = request.payload.redirect_uri
+        if requested and not client.check_redirect_uri(requested):
+            raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
+        return str(grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client))
 
     def validate_authorization_request(self) -> str:
         """Authlib's checks, then the OIDC ones that may redirect (the redirect URI is known good by now)."""
@@ -119,8 +134,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise RequestNotSupportedError(redirect_uri=redirect_uri)
         if data.get("request_uri"):
             raise RequestURINotSupportedError(redirect_uri=redirect_uri)
-        if data.get("response_mode") not in (None, "", "query"):
-            raise InvalidRequestError("Unsupported 'response_mode': use query.", redirect_uri=redirect_uri)
+        if data.get("response_mode") not in (None, "", *RESPONSE_MODES):
+            # R-64: query and form_post only (no fragment for the code flow); the error goes back in query mode
+            raise InvalidRequestError("Unsupported 'response_mode': use query or form_post.", redirect_uri=redirect_uri)
+        # a form is posted only to an http(s) redirect URI, never a javascript: one (the error page, not a redirect)
+        validate_form_post_redirect_uri(self, redirect_uri)
         return redirect_uri
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
@@ -164,7 +182,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Nothing to do: the code was consumed when redeemed and stays as a used-marker (R-62)."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> GrantUser | None:
-        user = self.server.services.users.get(self.tenant, authorization_code.user_id)
+        user = self.server.users.get(self.tenant, authorization_code.user_id)
         if user is None or user.status != "active":
             return None
         tokens = self.tenant.config.tokens
@@ -189,7 +207,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
-    server: "TenantAuthorizationServer"
+    server: TenantServer
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshTokenRecord | None:
         record = self.server.tokens.find_refresh_token(self.server.tenant, refresh_token)
@@ -219,7 +237,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 class OpenIDCode(_OpenIDCode):
     """ID tokens for the code flow (OIDC Core §3.1.3.6), signed with the tenant's current key, ``kid`` in the header."""
 
-    def __init__(self, server: "TenantAuthorizationServer") -> None:
+    def __init__(self, server: TenantServer) -> None:
         super().__init__(require_nonce=False)
         self.server = server
 
@@ -232,7 +250,7 @@ class OpenIDCode(_OpenIDCode):
 
     def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
         tenant = self.server.tenant
-        key = self.server.services.keys.signing_key(tenant)
+        key = self.server.keys.signing_key(tenant)
         user: GrantUser = request.user
         now = int(time.time())
         claims: dict[str, Any] = {

@@ -15,8 +15,8 @@ Rotation (R-72) publishes first and signs later:
   (``retired_at`` + the longest token lifetime), then leaves it.
 
 Keys are hot (every token response signs): each worker keeps them decoded in
-memory and re-reads the table every :data:`CACHE_TTL` seconds (and at once
-after a rotation made by this process). The active key is chosen by time from
+memory and re-reads the table every :data:`CACHE_TTL` seconds, and at once
+after a rotation (:mod:`idp.tenants.revision`: every worker of every node). The active key is chosen by time from
 the cached rows, so every worker switches at the same instant without a query.
 """
 
@@ -43,7 +43,9 @@ from idp.storage.models import SigningKey
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session
 
-    from idp.services import Services
+    from idp.security.secrets import SecretBox
+    from idp.storage.database import Database
+    from idp.tenants.revision import AdminRevision
     from idp.tenants.service import TenantView
 
 #: ``Cache-Control: max-age`` of the JWKS, seconds; also the default publication delay of a new key.
@@ -195,10 +197,13 @@ def _import_private(pem: bytes, alg: str) -> RSAKey | ECKey:
 class KeyService:
     """Create, rotate, list and serve a tenant's signing keys."""
 
-    def __init__(self, services: "Services") -> None:
-        self.services = services
+    def __init__(self, db: "Database", secrets: "SecretBox", revision: "AdminRevision") -> None:
+        self.db = db
+        self.secrets = secrets
+        self.revision = revision
         self._cache: dict[int, _TenantKeys] = {}
         self._lock = threading.Lock()
+        revision.watch(self.clear)
 
     # -- creating ---------------------------------------------------------------------
 
@@ -208,7 +213,7 @@ class KeyService:
             tenant_id=tenant_id,
             kid=kid,
             alg=alg,
-            private_key_encrypted=self.services.secrets.encrypt(pem, _purpose(tenant_id, kid)),
+            private_key_encrypted=self.secrets.encrypt(pem, _purpose(tenant_id, kid)),
             public_jwk=public,
             created_at=datetime.now(UTC),
             active_from=active_from,
@@ -232,7 +237,8 @@ class KeyService:
         now = datetime.now(UTC)
         takeover = now + timedelta(seconds=delay)
         longest = max(tenant.config.tokens.id_token_ttl, tenant.config.tokens.access_token_ttl)
-        with self.services.db.session() as s:
+        self.revision.bump()
+        with self.db.session() as s:
             current = s.scalars(
                 select(SigningKey).where(SigningKey.tenant_id == tenant.id, SigningKey.retired_at.is_(None)).with_for_update()
             ).all()
@@ -245,13 +251,14 @@ class KeyService:
             s.flush()
             info = self._info(row)
         self.invalidate(tenant.id)
+        self.revision.bump()  # every worker publishes the new key at once
         return info
 
     # -- reading ------------------------------------------------------------------------
 
     def list(self, tenant: "TenantView") -> list[KeyInfo]:
         """Every key of the tenant, newest first, including expired ones."""
-        with self.services.db.session() as s:
+        with self.db.session() as s:
             rows = s.scalars(select(SigningKey).where(SigningKey.tenant_id == tenant.id).order_by(SigningKey.id.desc())).all()
             return [self._info(r) for r in rows]
 
@@ -297,6 +304,11 @@ class KeyService:
         with self._lock:
             self._cache.pop(tenant_id, None)
 
+    def clear(self) -> None:
+        """Forget every tenant's keys (:class:`~idp.tenants.revision.AdminRevision` calls it when the revision moves)."""
+        with self._lock:
+            self._cache.clear()
+
     # -- internals --------------------------------------------------------------------------
 
     def _published(self, tenant: "TenantView", entry: _TenantKeys | None = None) -> tuple[bytes, str, KeySet]:
@@ -322,13 +334,15 @@ class KeyService:
         entry = self._cache.get(tenant_id)
         if entry is not None and now - entry.loaded_at < CACHE_TTL:
             return entry
+        generation = self.revision.generation
         entry = _TenantKeys(loaded_at=now, keys=self._load(tenant_id))
         with self._lock:
-            self._cache[tenant_id] = entry
+            if generation == self.revision.generation:  # else an admin write may have come in between
+                self._cache[tenant_id] = entry
         return entry
 
     def _load(self, tenant_id: int) -> tuple[LoadedKey, ...]:
-        with self.services.db.session() as s:
+        with self.db.session() as s:
             rows = s.scalars(select(SigningKey).where(SigningKey.tenant_id == tenant_id).order_by(SigningKey.id)).all()
             loaded = []
             now = time.time()
@@ -336,7 +350,7 @@ class KeyService:
                 unpublish = _epoch(row.unpublish_at)
                 if unpublish is not None and unpublish <= now:
                     continue
-                pem = self.services.secrets.decrypt(row.private_key_encrypted, _purpose(tenant_id, row.kid))
+                pem = self.secrets.decrypt(row.private_key_encrypted, _purpose(tenant_id, row.kid))
                 loaded.append(
                     LoadedKey(
                         kid=row.kid,

@@ -5,6 +5,11 @@ A :class:`TenantAuthorizationServer` serves exactly one tenant: its
 tenant's issuer and are signed with that tenant's keys (R-69). Servers are
 built on first use and kept per process (:class:`Provider`), rebuilt when the
 tenant's revision changes.
+
+The endpoints it registers live in modules named after what they serve:
+:mod:`idp.oidc.rfc7009` (revocation), :mod:`idp.oidc.rfc7662` (introspection),
+:mod:`idp.oidc.userinfo` and :mod:`idp.oidc.end_session`; the discovery metadata
+in :mod:`idp.oidc.discovery`. Their names stay importable from here.
 """
 
 from __future__ import annotations
@@ -16,54 +21,42 @@ from typing import TYPE_CHECKING, Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.integrations.flask_oauth2 import (
-    ResourceProtector as FlaskResourceProtector,
-)
 from authlib.integrations.flask_oauth2.requests import (
     FlaskOAuth2Payload,
     FlaskOAuth2Request,
 )
 from authlib.oauth2.base import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Request, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
-from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
-from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
-from authlib.oidc.core import UserInfo
-from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
-from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
-from authlib.oidc.rpinitiated import EndSessionRequest
 from flask import request as flask_request
 from werkzeug.wrappers import Request
 
-from idp.oidc.clients import SUPPORTED_SCOPES, ClientView
+from idp.oidc.clients import ClientView
+from idp.oidc.discovery import DISCOVERY_MAX_AGE as DISCOVERY_MAX_AGE
+from idp.oidc.discovery import metadata
+from idp.oidc.end_session import EndSessionEndpoint
 from idp.oidc.grants import (
-    PKCE_METHODS,
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     OpenIDCode,
     RefreshTokenGrant,
     S256CodeChallenge,
     grant_from,
-    user_claims,
 )
-from idp.oidc.keys import ALGORITHMS
-from idp.oidc.sessions import COOKIE
-from idp.oidc.tokens import (
-    REFRESH_PREFIX,
-    AccessTokenRecord,
-    GrantUser,
-    RefreshTokenRecord,
-    TokenService,
-)
+from idp.oidc.rfc7009 import RevocationEndpoint
+from idp.oidc.rfc7662 import IntrospectionEndpoint
+from idp.oidc.tokens import GrantUser, TokenService
+from idp.oidc.userinfo import AccessTokenValidator as AccessTokenValidator
+from idp.oidc.userinfo import UserInfoEndpoint
+from idp.oidc.userinfo import UserInfoProtector as UserInfoProtector
 
 if TYPE_CHECKING:  # pragma: no cover
-    from idp.services import Services
+    from idp.accounts.users import UserService
+    from idp.oidc.clients import ClientService
+    from idp.oidc.keys import KeyService
+    from idp.oidc.sessions import SessionService
     from idp.tenants.service import TenantView
-
-#: Cache-Control max-age of the discovery document, seconds.
-DISCOVERY_MAX_AGE = 3600
 
 
 def _authlib_uri(public_url: str, full_path: str) -> str:
@@ -146,144 +139,27 @@ class TenantIssuerParameter(IssuerParameter):
         return self.issuer
 
 
-class AccessTokenValidator(BearerTokenValidator):
-    """Bearer tokens of this tenant: our signed JWTs whose grant is still live (RFC 6750)."""
+class UnsupportedResponseType(UnsupportedResponseTypeError):
+    """``unsupported_response_type`` with a fixed description: Authlib's echoes the requested value, which may hold
+    characters an ``error_description`` must not (RFC 6749 §4.1.2.1; building Authlib's error raised, a 500)."""
 
-    def __init__(self, server: "TenantAuthorizationServer") -> None:
-        super().__init__(realm=server.tenant.issuer)
-        self.server = server
+    def __init__(self, redirect_uri: str | None) -> None:
+        super().__init__("", "The 'response_type' is not supported: use code.", redirect_uri=redirect_uri)
 
-    def authenticate_token(self, token_string: str) -> AccessTokenRecord | None:
-        return self.server.tokens.verify_access_token(self.server.tenant, token_string)
-
-
-class UserInfoProtector(FlaskResourceProtector):
-    """Bearer token from the ``Authorization`` header, or the ``access_token`` form field of a POST (RFC 6750 §2.2)."""
-
-    def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
-        if not request.headers.get("Authorization") and flask_request.method == "POST":
-            token = flask_request.form.get("access_token")
-            if token:
-                return self.get_token_validator("bearer"), token
-        return super().parse_request_authorization(request)  # type: ignore[no-any-return]
-
-
-class UserInfoEndpoint(_UserInfoEndpoint):
-    """UserInfo (OIDC Core §5.3): the claims of the token's scope, fresh from the user record."""
-
-    def __init__(self, server: "TenantAuthorizationServer") -> None:
-        protector = UserInfoProtector()
-        protector.register_token_validator(AccessTokenValidator(server))
-        super().__init__(server=server, resource_protector=protector)
-
-    def get_issuer(self) -> str:
-        return self.server.tenant.issuer  # type: ignore[union-attr,no-any-return]
-
-    def generate_user_info(self, user: GrantUser | None, scope: str) -> UserInfo:
-        server: TenantAuthorizationServer = self.server  # type: ignore[assignment]
-        row = server.services.users.get(server.tenant, user.user_id) if user is not None else None
-        if row is None or row.status != "active":
-            raise InvalidTokenError(realm=server.tenant.issuer)
-        return user_claims(row, scope)
-
-
-class RevocationEndpoint(_RevocationEndpoint):
-    """Token revocation (RFC 7009): a refresh token revokes its whole grant; an access token is denied until it expires."""
-
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        server: TenantAuthorizationServer = self.server
-        if token_string.startswith(REFRESH_PREFIX + "."):
-            return server.tokens.find_refresh_token(server.tenant, token_string)
-        claims = server.tokens.decode_jwt(server.tenant, token_string)
-        return AccessTokenRecord(claims) if claims is not None else None
-
-    def revoke_token(self, token: Any, request: OAuth2Request) -> None:
-        server: TenantAuthorizationServer = self.server
-        if isinstance(token, RefreshTokenRecord):
-            server.tokens.revoke_grant(server.tenant, token.grant.gid)
-        else:
-            server.tokens.revoke_access_token(server.tenant, token.claims)
-
-
-class IntrospectionEndpoint(_IntrospectionEndpoint):
-    """Token introspection (RFC 7662) for authenticated (confidential) clients of the tenant."""
-
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        server: TenantAuthorizationServer = self.server
-        if token_string.startswith(REFRESH_PREFIX + "."):
-            return server.tokens.load_refresh_token(server.tenant, token_string)
-        return server.tokens.verify_access_token(server.tenant, token_string)
-
-    def check_permission(self, token: Any, client: ClientView, request: OAuth2Request) -> bool:
-        """Any authenticated client of the tenant (resource servers register as confidential clients)."""
-        return not client.is_public
-
-    def introspect_token(self, token: Any) -> dict[str, Any]:
-        issuer = self.server.tenant.issuer
-        if isinstance(token, RefreshTokenRecord):
-            g = token.grant
-            return {
-                "active": True,
-                "token_type": "refresh_token",
-                "scope": g.scope,
-                "client_id": g.client_id,
-                "sub": g.sub,
-                "iss": issuer,
-                "exp": g.expires_at,
-                "auth_time": g.auth_time,
-            }
-        c = token.claims
-        payload = {
-            "active": True,
-            "token_type": "Bearer",
-            "scope": c.get("scope", ""),
-            "client_id": c["client_id"],
-            "sub": c["sub"],
-            "aud": c["aud"],
-            "iss": c["iss"],
-            "exp": c["exp"],
-            "iat": c["iat"],
-            "jti": c["jti"],
-        }
-        for name in ("auth_time", "acr", "sid"):
-            if name in c:
-                payload[name] = c[name]
-        return payload
-
-
-class EndSessionEndpoint(_EndSessionEndpoint):
-    """RP-initiated logout (OpenID RP-Initiated Logout 1.0): the hint must be an ID token of this tenant (R-73)."""
-
-    def get_server_jwks(self) -> Any:
-        return self.server.services.keys.verification_keys(self.server.tenant)
-
-    def get_algorithms(self) -> list[str]:
-        return list(ALGORITHMS)
-
-    def validate_request(self, request: OAuth2Request) -> EndSessionRequest:
-        hint = request.payload.data.get("id_token_hint")
-        if hint:
-            claims = self.server.tokens.decode_jwt(self.server.tenant, hint, typ="jwt", check_exp=False)
-            if claims is None:
-                raise InvalidRequestError("The 'id_token_hint' is not an ID token of this issuer.")
-        return super().validate_request(request)  # type: ignore[no-any-return]
-
-    def end_session(self, end_session_request: EndSessionRequest) -> None:
-        token = flask_request.cookies.get(COOKIE, "")
-        self.server.services.sessions.end(self.server.tenant, token)
+    def get_error_description(self) -> str:
+        return str(self.description)
 
 
 class TenantAuthorizationServer(AuthorizationServer):
     """Authlib's Flask authorization server, bound to one tenant."""
 
-    def __init__(self, services: "Services", tokens: TokenService, tenant: "TenantView") -> None:
+    def __init__(self, provider: "Provider", tenant: "TenantView") -> None:
         super().__init__()
-        self.services = services
-        self.tokens = tokens
+        self.users = provider.users
+        self.keys = provider.keys
+        self.clients = provider.clients
+        self.sessions = provider.sessions
+        self.tokens = provider.tokens
         self.tenant = tenant
         self.scopes_supported = None  # unknown scopes are ignored, not refused (OIDC Core §3.1.2.1)
         self.register_token_generator("default", AccessTokenGenerator(self))
@@ -299,12 +175,30 @@ class TenantAuthorizationServer(AuthorizationServer):
     # -- Authlib hooks --------------------------------------------------------------------
 
     def query_client(self, client_id: str) -> ClientView | None:
-        return self.services.clients.get(self.tenant, client_id)
+        return self.clients.get(self.tenant, client_id)
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """The grant for the request's ``response_type``; an unsupported one is refused without echoing it.
+
+        As in Authlib, the error is redirected only to a redirect URI known good for a known client (R-58)."""
+        if any(grant_cls.check_authorization_endpoint(request) for grant_cls, _ in self._authorization_grants):
+            return super().get_authorization_grant(request)
+        client = self.query_client(request.payload.client_id) if request.payload.client_id else None
+        redirect_uri = None
+        if client is not None:
+            requested = request.payload.redirect_uri
+            redirect_uri = (requested if client.check_redirect_uri(requested) else None) if requested else client.get_default_redirect_uri()
+        raise UnsupportedResponseType(redirect_uri)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        """A code exchange files its grant (the family of its tokens); other grants store nothing."""
+        """A code exchange files its grant (the family of its tokens); other grants store nothing.
+
+        If the user was revoked since the code was redeemed, nothing is filed and the exchange fails
+        with ``invalid_grant``: the tokens just made are never sent (R-34)."""
         if request.payload.grant_type == "authorization_code" and isinstance(request.user, GrantUser):
-            self.tokens.save_grant(self.tenant, grant_from(request.user, request.client, token.get("scope", "")))
+            grant = grant_from(request.user, request.client, token.get("scope", ""))
+            if not self.tokens.save_exchanged_grant(self.tenant, grant, request.payload.data.get("code") or ""):
+                raise InvalidGrantError("The authorization was revoked.")
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):
@@ -325,9 +219,12 @@ class TenantAuthorizationServer(AuthorizationServer):
 class Provider:
     """The per-process protocol state: one server per tenant revision, and the discovery documents."""
 
-    def __init__(self, services: "Services") -> None:
-        self.services = services
-        self.tokens = TokenService(services)
+    def __init__(self, users: "UserService", keys: "KeyService", clients: "ClientService", sessions: "SessionService", tokens: TokenService) -> None:
+        self.users = users
+        self.keys = keys
+        self.clients = clients
+        self.sessions = sessions
+        self.tokens = tokens
         self._servers: dict[str, TenantAuthorizationServer] = {}
         self._discovery: dict[str, tuple[int, bytes, str]] = {}
         self._lock = threading.Lock()
@@ -336,7 +233,7 @@ class Provider:
         cached = self._servers.get(tenant.slug)
         if cached is not None and cached.tenant.revision == tenant.revision and cached.tenant.id == tenant.id:
             return cached
-        server = TenantAuthorizationServer(self.services, self.tokens, tenant)
+        server = TenantAuthorizationServer(self, tenant)
         with self._lock:
             self._servers[tenant.slug] = server
         return server
@@ -351,43 +248,3 @@ class Provider:
         with self._lock:
             self._discovery[tenant.slug] = (tenant.revision, body, etag)
         return body, etag
-
-
-def metadata(tenant: "TenantView") -> dict[str, Any]:
-    """The discovery metadata of a tenant; every value is what the endpoints really do (R-74)."""
-    base = f"{tenant.issuer}/protocol/openid-connect"
-    return {
-        "issuer": tenant.issuer,
-        "authorization_endpoint": f"{base}/auth",
-        "token_endpoint": f"{base}/token",
-        "userinfo_endpoint": f"{base}/userinfo",
-        "jwks_uri": f"{base}/certs",
-        "end_session_endpoint": f"{base}/logout",
-        "revocation_endpoint": f"{base}/revoke",
-        "introspection_endpoint": f"{base}/token/introspect",
-        "scopes_supported": list(SUPPORTED_SCOPES),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [tenant.config.tokens.signing_alg],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "code_challenge_methods_supported": list(PKCE_METHODS),
-        "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
-            "name", "given_name", "family_name", "preferred_username", "locale", "updated_at",
-            "email", "email_verified", "phone_number", "phone_number_verified",
-        ],
-        "claims_parameter_supported": False,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
-        "prompt_values_supported": ["none", "login"],
-        "acr_values_supported": ["urn:idp:acr:pwd", "urn:idp:acr:mfa"],
-        "ui_locales_supported": ["en", "fr"],
-        "claims_locales_supported": ["en", "fr"],
-        "authorization_response_iss_parameter_supported": True,
-        "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
-    }

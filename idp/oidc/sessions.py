@@ -8,8 +8,9 @@ seconds without use and ``tokens.sso_max_ttl`` seconds after sign-in, whichever
 comes first (R-21, R-41).
 
 Everything issued to a user (SSO sessions, authorization codes, token grants)
-is filed under one grant label per user, so :meth:`SessionService.revoke_user`
-ends all of it with one store call (R-34, R-40).
+is filed under one grant label per user, and their flow runs and recovery links
+under a second one, so :meth:`SessionService.revoke_user` ends all of it with two
+store calls (R-34, R-40).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, request
-
 from idp.security.secrets import random_token
 from idp.store import user_label
 
 if TYPE_CHECKING:  # pragma: no cover
-    from idp.services import Services
+    from idp.accounts.users import UserService
+    from idp.security.secrets import SecretBox
+    from idp.store import EphemeralStore
     from idp.tenants.service import TenantView
 
 #: Name of the SSO cookie (its path is the tenant's ``/realms/<t>/``).
@@ -79,11 +80,13 @@ class SsoSession:
 class SessionService:
     """Create, find, end and revoke SSO sessions."""
 
-    def __init__(self, services: "Services") -> None:
-        self.services = services
+    def __init__(self, store: "EphemeralStore", secrets: "SecretBox", users: "UserService") -> None:
+        self.store = store
+        self.secrets = secrets
+        self.users = users
 
     def _key(self, tenant: "TenantView", token: str) -> str:
-        return f"{tenant.slug}:sso:{self.services.secrets.digest(token, 'sso-session')}"
+        return f"{tenant.slug}:sso:{self.secrets.digest(token, 'sso-session')}"
 
     def _ttl(self, tenant: "TenantView", sso: SsoSession, now: int) -> int:
         tokens = tenant.config.tokens
@@ -91,7 +94,7 @@ class SessionService:
 
     def establish(self, tenant: "TenantView", user_id: int, amr: list[str] | tuple[str, ...], acr: str) -> SsoSession:
         """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39)."""
-        user = self.services.users.get(tenant, user_id)
+        user = self.users.get(tenant, user_id)
         if user is None or user.status != "active":
             raise LookupError(f"no active user {user_id} in tenant {tenant.slug!r}")
         now = int(time.time())
@@ -105,7 +108,7 @@ class SessionService:
             last_seen=now,
             token=random_token(32),
         )
-        self.services.store.upsert(
+        self.store.upsert(
             self._key(tenant, sso.token), sso.to_json(), self._ttl(tenant, sso, now), grant_id=user_label(tenant.slug, user_id)
         )
         return sso
@@ -115,71 +118,28 @@ class SessionService:
         if not token or len(token) > 128:
             return None
         key = self._key(tenant, token)
-        raw = self.services.store.find(key)
+        raw = self.store.find(key)
         if raw is None:
             return None
         sso = SsoSession.from_json(raw, token)
         now = int(time.time())
         tokens = tenant.config.tokens
         if now - sso.last_seen >= tokens.sso_idle_ttl or now - sso.auth_time >= tokens.sso_max_ttl:
-            self.services.store.destroy(key)
+            self.store.destroy(key)
             return None
         if now - sso.last_seen >= TOUCH_EVERY:
             sso = SsoSession.from_json({**sso.to_json(), "last_seen": now}, token)
             # renew only while it still exists: a revocation that landed since the read stays revoked
-            if not self.services.store.touch(key, sso.to_json(), self._ttl(tenant, sso, now)):
+            if not self.store.touch(key, sso.to_json(), self._ttl(tenant, sso, now)):
                 return None
         return sso
 
     def end(self, tenant: "TenantView", token: str) -> None:
         """End the session whose cookie value is ``token`` (logout, R-41)."""
         if token and len(token) <= 128:
-            self.services.store.destroy(self._key(tenant, token))
+            self.store.destroy(self._key(tenant, token))
 
     def revoke_user(self, tenant: "TenantView", user_id: int) -> int:
-        """End every SSO session of the user and revoke every code and token grant issued to them.
-
-        Access tokens of those grants become inactive at userinfo and introspection
-        at once; refresh tokens are refused. Returns how many live records were removed.
-        """
-        return self.services.store.revoke_by_grant(user_label(tenant.slug, user_id))
-
-
-# -- cookies (the HTTP side) ---------------------------------------------------------
-
-
-def _secure(tenant: "TenantView") -> bool:
-    return tenant.public_url.startswith("https://")
-
-
-def current_sso(services: "Services", tenant: "TenantView") -> SsoSession | None:
-    """The SSO session of this request's browser at ``tenant``, or None."""
-    token = request.cookies.get(COOKIE, "")
-    return services.sessions.find(tenant, token) if token else None
-
-
-def set_sso_cookie(response: Response, tenant: "TenantView", sso: SsoSession) -> None:
-    """Put the new session in the browser (HttpOnly, SameSite=Lax, Secure on https, per-tenant path).
-
-    The session this browser held before, if any, ends now (R-39: the old
-    session is terminated when a new one is issued).
-    """
-    previous = request.cookies.get(COOKIE, "")
-    if previous and previous != sso.token:
-        from flask import current_app
-
-        current_app.extensions["idp"].sessions.end(tenant, previous)
-    response.set_cookie(
-        COOKIE,
-        sso.token,
-        path=cookie_path(tenant.slug),
-        httponly=True,
-        samesite="Lax",
-        secure=_secure(tenant),
-        max_age=tenant.config.tokens.sso_max_ttl,
-    )
-
-
-def clear_sso_cookie(response: Response, tenant: "TenantView") -> None:
-    """Remove the session cookie from the browser."""
-    response.delete_cookie(COOKIE, path=cookie_path(tenant.slug), httponly=True, samesite="Lax", secure=_secure(tenant))
+        """End every SSO session of the user and revoke every code and token grant issued to them, their
+        flow runs and recovery links (:meth:`~idp.accounts.users.UserService.revoke_everything`)."""
+        return self.users.revoke_everything(tenant, user_id)

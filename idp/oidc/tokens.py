@@ -43,8 +43,10 @@ from idp.security.secrets import random_token
 from idp.store import user_label
 
 if TYPE_CHECKING:  # pragma: no cover
-    from idp.oidc.clients import ClientView
-    from idp.services import Services
+    from idp.oidc.clients import ClientService, ClientView
+    from idp.oidc.keys import KeyService
+    from idp.security.secrets import SecretBox
+    from idp.store import EphemeralStore
     from idp.tenants.service import TenantView
 
 #: Seconds a redeemed (or expired) code is remembered beyond its lifetime, to recognise a replay (R-62).
@@ -225,17 +227,16 @@ class RefreshTokenRecord(TokenMixin):  # type: ignore[misc]
 class TokenService:
     """Codes, grants, refresh tokens and JWT access tokens of every tenant."""
 
-    def __init__(self, services: "Services") -> None:
-        self.services = services
-
-    @property
-    def store(self) -> Any:
-        return self.services.store
+    def __init__(self, store: "EphemeralStore", secrets: "SecretBox", keys: "KeyService", clients: "ClientService") -> None:
+        self.store = store
+        self.secrets = secrets
+        self.keys = keys
+        self.clients = clients
 
     # -- authorization codes (RFC 6749 §4.1.2, R-62) ------------------------------------------
 
     def _code_key(self, tenant: "TenantView", code: str) -> str:
-        return f"{tenant.slug}:code:{self.services.secrets.digest(code, 'authorization-code')}"
+        return f"{tenant.slug}:code:{self.secrets.digest(code, 'authorization-code')}"
 
     def save_code(self, tenant: "TenantView", code: str, record: AuthorizationCode) -> None:
         """Store a new code for ``tokens.code_ttl`` seconds (kept longer as a replay marker)."""
@@ -260,8 +261,23 @@ class TokenService:
         return f"{tenant.slug}:rtgen:{gid}"
 
     def save_grant(self, tenant: "TenantView", grant: Grant) -> None:
+        """File a grant unconditionally (seeding and tools; a code exchange uses :meth:`save_exchanged_grant`)."""
         ttl = max(1, grant.expires_at - int(time.time()))
         self.store.upsert(self._grant_key(tenant, grant.gid), grant.to_json(), ttl, grant_id=user_label(tenant.slug, grant.user_id))
+
+    def save_exchanged_grant(self, tenant: "TenantView", grant: Grant, code: str) -> bool:
+        """File the grant of a code exchange, only while its code's record lives (R-34, R-62).
+
+        Revoking the user removes the code's record (filed under the user's label), so a revocation that ran
+        between the code's redemption and now leaves no grant behind: returns False. One round trip on
+        SQLite and single-node Redis (the check and the write are one atomic step).
+        """
+        ttl = max(1, grant.expires_at - int(time.time()))
+        return bool(
+            self.store.upsert_while_live(
+                self._grant_key(tenant, grant.gid), grant.to_json(), ttl, user_label(tenant.slug, grant.user_id), witness=self._code_key(tenant, code)
+            )
+        )
 
     def find_grant(self, tenant: "TenantView", gid: str) -> Grant | None:
         raw = self.store.find(self._grant_key(tenant, gid))
@@ -275,7 +291,7 @@ class TokenService:
     # -- refresh tokens (R-63) ------------------------------------------------------------------
 
     def _mac(self, tenant: "TenantView", gid: str, generation: int) -> str:
-        return self.services.secrets.digest(f"{tenant.slug}.{gid}.{generation}", "refresh-token")
+        return self.secrets.digest(f"{tenant.slug}.{gid}.{generation}", "refresh-token")
 
     def make_refresh_token(self, tenant: "TenantView", gid: str, generation: int) -> str:
         return f"{REFRESH_PREFIX}.{gid}.{generation}.{self._mac(tenant, gid, generation)}"
@@ -325,7 +341,7 @@ class TokenService:
         self, tenant: "TenantView", client: "ClientView", scope: str, user: GrantUser | None, expires_in: int
     ) -> str:
         """A signed RFC 9068 access token; bound to the user's grant when there is a user."""
-        key = self.services.keys.signing_key(tenant)
+        key = self.keys.signing_key(tenant)
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": tenant.issuer,
@@ -350,7 +366,7 @@ class TokenService:
         """Claims of a JWT this tenant signed (signature, ``iss``, ``typ``, and ``exp`` unless told), else None."""
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
             return None
-        keys: KeySet = self.services.keys.verification_keys(tenant)
+        keys: KeySet = self.keys.verification_keys(tenant)
         try:
             decoded = jwt.decode(token, keys, algorithms=["RS256", "ES256"])
         except (JoseError, ValueError):
@@ -378,7 +394,7 @@ class TokenService:
         claims = self.decode_jwt(tenant, token)
         if claims is None:
             return None
-        client = self.services.clients.get(tenant, str(claims.get("client_id", "")))
+        client = self.clients.get(tenant, str(claims.get("client_id", "")))
         if client is None:
             return None
         gid = claims.get("gid")

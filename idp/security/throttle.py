@@ -20,7 +20,12 @@ elsewhere cannot keep its owner out; that address still has its own growing
 delays. A success resets the counters of the factor for the account.
 
 Steps call :meth:`Throttle.check` before verifying, then
-:meth:`Throttle.record_failure` or :meth:`Throttle.record_success`. The
+:meth:`Throttle.record_failure` or :meth:`Throttle.record_success` (or
+:meth:`Throttle.release` when the attempt was not evaluated after all). The
+check takes an in-flight slot of the address's failure counter atomically
+(:meth:`EphemeralStore.acquire_slot`): however many attempts race, no more
+are evaluated at once than the free tries left, and past them one at a time,
+so a parallel burst cannot exceed the free tries by its size. The
 ``who`` argument is the user id when the account is known, else the login the
 visitor typed (so an unknown user is throttled exactly like a known one, R-28).
 """
@@ -31,11 +36,23 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
-    from idp.services import Services
-    from idp.tenants.service import TenantView
+    from idp.audit import AuditLog
+    from idp.security.secrets import SecretBox
+    from idp.store import EphemeralStore
+
+
+class TenantRef(Protocol):
+    """What the throttle needs of a tenant (:class:`idp.tenants.service.TenantView` is one): its id and slug."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def slug(self) -> str: ...
+
 
 log = logging.getLogger("idp.throttle")
 
@@ -58,6 +75,10 @@ MAX_CONSECUTIVE_FAILURES = 100
 WINDOW = 24 * 3600
 #: An address where the account signed in stays trusted this long.
 TRUSTED_TTL = 30 * 24 * 3600
+#: An in-flight attempt's slot is freed after this long if its worker never reported (it died).
+SLOT_TTL = 30
+#: Wait told to an attempt refused because another one from its address is being checked.
+IN_FLIGHT_WAIT = 1
 
 
 def ip_delay(failures: int) -> int:
@@ -89,8 +110,10 @@ class Verdict:
 class Throttle:
     """Counts failed attempts per account and per (account, client IP) and says how long to wait."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, store: EphemeralStore, secrets: SecretBox, audit: AuditLog) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.audit = audit
 
     # -- keys -------------------------------------------------------------------
 
@@ -98,12 +121,12 @@ class Throttle:
         if isinstance(who, int):
             return f"u{who}"
         # a login typed by the visitor: never kept in clear in the store
-        return "l" + self.services.secrets.digest(who.strip().lower(), "throttle-login")[:32]
+        return "l" + self.secrets.digest(who.strip().lower(), "throttle-login")[:32]
 
     def _ip(self, client_ip: str) -> str:
-        return self.services.secrets.digest(client_ip or "-", "throttle-ip")[:32]
+        return self.secrets.digest(client_ip or "-", "throttle-ip")[:32]
 
-    def _keys(self, tenant: TenantView, who: int | str, kind: str, client_ip: str) -> tuple[str, str, str, str, str]:
+    def _keys(self, tenant: TenantRef, who: int | str, kind: str, client_ip: str) -> tuple[str, str, str, str, str]:
         if kind not in KINDS:
             raise ValueError(f"unknown throttle kind {kind!r}")
         w, ip = self._who(who), self._ip(client_ip)
@@ -120,14 +143,44 @@ class Throttle:
         """Whether this address escapes the account-wide slow-down and stop: only for the password, from an
         address where the owner signed in recently (R-27). A second factor is never exempt: whoever types it
         already has the password, and its 100-failure stop always holds (R-06, R-83)."""
-        return kind == "password" and self.services.store.find(trusted) is not None
+        return kind == "password" and self.store.find(trusted) is not None
 
     # -- API ----------------------------------------------------------------------
 
-    def check(self, tenant: TenantView, who: int | str, kind: str, client_ip: str) -> int:
-        """Seconds to wait before this attempt may be checked (0: go ahead). Read-only."""
-        acct_n, _ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
-        store = self.services.store
+    def check(self, tenant: TenantRef, who: int | str, kind: str, client_ip: str) -> int:
+        """Seconds to wait before this attempt may be checked (0: go ahead).
+
+        Going ahead holds an in-flight slot of this address until :meth:`record_failure`,
+        :meth:`record_success` or :meth:`release` (or :data:`SLOT_TTL`). The slot is taken first,
+        atomically, and the delays are read after it, so a delay set by an attempt that finished
+        meanwhile is seen.
+        """
+        acct_n, ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
+        store = self.store
+        if not store.acquire_slot(ip_n, FREE_FAILURES + 1, SLOT_TTL):
+            return IN_FLIGHT_WAIT
+        # and one of the account's, so attempts racing from many addresses cannot pass its hard stop
+        # together (R-06); below it the account slot never makes anyone wait
+        if not store.acquire_slot(acct_n, MAX_CONSECUTIVE_FAILURES, SLOT_TTL):
+            store.release_slot(ip_n)
+            return IN_FLIGHT_WAIT
+        wait = self._wait(acct_n, ip_until, acct_until, trusted, kind)
+        if wait:
+            self._release_slots(acct_n, ip_n)
+        return wait
+
+    def release(self, tenant: TenantRef, who: int | str, kind: str, client_ip: str) -> None:
+        """Give back the slots of an attempt that :meth:`check` let through but that was not evaluated."""
+        acct_n, ip_n = self._keys(tenant, who, kind, client_ip)[:2]
+        self._release_slots(acct_n, ip_n)
+
+    def _release_slots(self, acct_n: str, ip_n: str) -> None:
+        self.store.release_slot(ip_n)
+        self.store.release_slot(acct_n)
+
+    def _wait(self, acct_n: str, ip_until: str, acct_until: str, trusted: str, kind: str) -> int:
+        """Seconds before the next attempt, from the delays in force."""
+        store = self.store
         now = time.time()
         waits = [0.0]
         # the delays (and, for the password, the trusted-address mark) in one round trip
@@ -145,7 +198,7 @@ class Throttle:
 
     def record_failure(
         self,
-        tenant: TenantView,
+        tenant: TenantRef,
         who: int | str,
         kind: str,
         client_ip: str,
@@ -153,7 +206,7 @@ class Throttle:
     ) -> Verdict:
         """Count one failed attempt; returns the wait now imposed on this address. Audits lockouts (R-46)."""
         acct_n, ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
-        store = self.services.store
+        store = self.store
         now = time.time()
         n_ip = store.incr(ip_n, WINDOW)
         n_acct = store.incr(acct_n, WINDOW)
@@ -171,46 +224,48 @@ class Throttle:
                 rec = store.find(acct_n + ":first")
                 started = float(rec["at"]) if rec else now
                 wait = max(wait, math.ceil(max(1.0, started + WINDOW - now)))
+        self._release_slots(acct_n, ip_n)  # only now that the delay, if any, is in force
         if wait and (n_ip == FREE_FAILURES + 1 or n_acct in (ACCOUNT_FREE_FAILURES + 1, MAX_CONSECUTIVE_FAILURES) or n_ip % 5 == 0):
             self._audit_lockout(tenant, who, kind, client_ip, user_agent, wait, n_ip, n_acct)
         return Verdict(wait=wait, ip_failures=n_ip, account_failures=n_acct)
 
-    def record_success(self, tenant: TenantView, who: int | str, kind: str, client_ip: str) -> None:
+    def record_success(self, tenant: TenantRef, who: int | str, kind: str, client_ip: str) -> None:
         """Reset the factor's counters for the account and trust this address for a while (R-27)."""
         acct_n, ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
-        store = self.services.store
+        store = self.store
         for key in (acct_n, acct_n + ":first", ip_n, ip_until, acct_until):
             store.destroy(key)
+        self._release_slots(acct_n, ip_n)
         if isinstance(who, int):
             store.upsert(trusted, {"at": time.time()}, TRUSTED_TTL)
 
-    def _reset_label(self, tenant: TenantView, who: int | str) -> str:
+    def _reset_label(self, tenant: TenantRef, who: int | str) -> str:
         """The store label every per-address delay of an account is filed under, so :meth:`reset` finds them."""
         return f"{tenant.slug}:throttle:{self._who(who)}"
 
-    def reset(self, tenant: TenantView, user_id: int) -> None:
+    def reset(self, tenant: TenantRef, user_id: int) -> None:
         """Unlock an account (an administrator's decision): lift every delay and the account-wide counts.
 
         Per-address failure counts keep their window, so an address that was guessing
         gets no fresh free attempts; the owner's next success clears them (R-06, R-27).
         """
-        store = self.services.store
+        store = self.store
         for kind in KINDS:
             base = f"{tenant.slug}:throttle:{kind}:{self._who(user_id)}"
             for key in (f"{base}:n", f"{base}:n:first", f"{base}:until"):
                 store.destroy(key)
         store.revoke_by_grant(self._reset_label(tenant, user_id))
 
-    def failures(self, tenant: TenantView, who: int | str, kind: str, client_ip: str) -> tuple[int, int]:
+    def failures(self, tenant: TenantRef, who: int | str, kind: str, client_ip: str) -> tuple[int, int]:
         """(failures from this address, failures from everywhere) in the current window."""
         acct_n, ip_n, *_ = self._keys(tenant, who, kind, client_ip)
-        return self.services.store.counter(ip_n), self.services.store.counter(acct_n)
+        return self.store.counter(ip_n), self.store.counter(acct_n)
 
     # -- audit --------------------------------------------------------------------
 
     def _audit_lockout(
         self,
-        tenant: TenantView,
+        tenant: TenantRef,
         who: int | str,
         kind: str,
         client_ip: str,
@@ -220,7 +275,7 @@ class Throttle:
         n_acct: int,
     ) -> None:
         log.warning("throttle: %s failures on %s (address %d, account %d), wait %ds", kind, tenant.slug, n_ip, n_acct, wait)
-        self.services.audit.record(
+        self.audit.record(
             tenant.id,
             "login.lockout",
             user_id=who if isinstance(who, int) else None,

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +116,59 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         #: Read-only units of work never flush: a change made in one stays pending, so :meth:`read` sees and refuses it.
         self._readers = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        #: The session of the :meth:`transaction` this context runs in, if any (one per database).
+        self._shared: ContextVar[Session | None] = ContextVar(f"idp_db_transaction_{id(self)}", default=None)
+        #: What :meth:`after_transaction` asked to run once that transaction has committed.
+        self._after: ContextVar[list[Callable[[], None]] | None] = ContextVar(f"idp_db_after_{id(self)}", default=None)
+
+    def after_transaction(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the enclosing :meth:`transaction` has committed (not if it rolls back).
+
+        Outside one it does nothing: a unit of work commits at its own end, where its caller acts. Services
+        use it for what must follow the real commit, e.g. telling other workers a change is visible."""
+        pending = self._after.get()
+        if pending is not None and callback not in pending:
+            pending.append(callback)
+
+    @contextmanager
+    def transaction(self, commit: bool = True) -> Iterator[Session]:
+        """One transaction around several services' units of work: each :meth:`session` and :meth:`read`
+        opened inside it joins it. Commits at the end, or rolls back when ``commit`` is false (a dry run)
+        or on any error, so a multi-step change (``idp tenant import``) is written whole or not at all."""
+        if self._shared.get() is not None:
+            raise RuntimeError("Database.transaction() does not nest")
+        session = self._sessions()
+        token = self._shared.set(session)
+        after: list[Callable[[], None]] = []
+        after_token = self._after.set(after)
+        try:
+            yield session
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+                after.clear()
+        except BaseException:
+            session.rollback()
+            after.clear()
+            raise
+        finally:
+            self._shared.reset(token)
+            self._after.reset(after_token)
+            session.close()
+        for callback in after:
+            callback()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on any error (nothing half-written)."""
+        """A unit of work: commits on success, rolls back on any error (nothing half-written).
+
+        Inside :meth:`transaction` it is that transaction's session: flushed here, committed there."""
+        shared = self._shared.get()
+        if shared is not None:
+            yield shared
+            shared.flush()
+            return
         session = self._sessions()
         try:
             yield session
@@ -132,7 +182,12 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A unit of work that only reads: nothing is committed, so no COMMIT is sent (about a third of a
-        one-row read's CPU time). Adding, changing or deleting an object in it is a programming error."""
+        one-row read's CPU time). Adding, changing or deleting an object in it is a programming error.
+        Inside :meth:`transaction` it is that transaction's session, so it sees the changes made so far."""
+        shared = self._shared.get()
+        if shared is not None:
+            yield shared
+            return
         session = self._readers()
         try:
             yield session

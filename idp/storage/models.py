@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -38,6 +38,22 @@ class Tenant(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TenantLogo(Base):
+    """A logo uploaded through the console, served from this server (:mod:`idp.tenants.logos`).
+
+    Keyed by its SHA-256, which the tenant's ``branding.uploaded_logo`` names; the image was
+    checked (PNG, JPEG, or an SVG with nothing active in it) before it was written.
+    """
+
+    __tablename__ = "tenant_logos"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Client(Base):
@@ -79,8 +95,9 @@ class User(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     #: The OIDC subject: random, never reassigned.
     sub: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    #: As typed (display); its canonical form (RFC 8265) is a :class:`UserIdentifier`, unique within the tenant.
     username: Mapped[str] = mapped_column(String(128))
-    #: Stored lower-cased; unique within the tenant when set.
+    #: As typed (for sending); its canonical form is a :class:`UserIdentifier`, unique within the tenant.
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     #: E.164 (``+33612345678``).
@@ -102,6 +119,25 @@ class User(Base):
     @property
     def name(self) -> str:
         return " ".join(p for p in (self.given_name, self.family_name) if p)
+
+
+class UserIdentifier(Base):
+    """A canonical sign-in identifier of a user: one namespace per tenant for usernames and emails.
+
+    The unique index makes "one identifier names one account" hold under concurrency: a username equal to
+    another user's email (after canonicalisation, :mod:`idp.identifiers`) cannot be written.
+    """
+
+    __tablename__ = "user_identifiers"
+    __table_args__ = (UniqueConstraint("tenant_id", "value"), Index("ix_user_identifiers_user", "user_id", "kind"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: ``username`` or ``email``.
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The canonical form: RFC 8265 UsernameCaseMapped for usernames, lower-cased address for emails.
+    value: Mapped[str] = mapped_column(String(320))
 
 
 class Factor(Base):

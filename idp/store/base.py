@@ -72,6 +72,30 @@ class EphemeralStore(ABC):
         """A counter's current value (0 when absent or expired)."""
 
     @abstractmethod
+    def upsert_while_live(
+        self, key: str, payload: dict[str, Any], expires_in: int, grant_id: str, witness: str
+    ) -> bool:
+        """Create or replace ``key`` filed under ``grant_id``, only while the record ``witness`` is live.
+
+        Returns False (and writes nothing that outlives the call) when ``witness`` is gone. Safe against a
+        concurrent :meth:`revoke_by_grant` of ``grant_id`` when ``witness`` is filed under it too: either that
+        revocation removes ``key`` as well, or this call sees ``witness`` gone.
+        """
+
+    @abstractmethod
+    def acquire_slot(self, key: str, limit: int, expires_in: int) -> bool:
+        """Take one in-flight slot of the counter ``key``, atomically (check and count in one step).
+
+        Granted when no slot is taken, or when the counter's value plus the slots already taken stays below
+        ``limit``; so however many callers race, at most ``limit - counter`` hold a slot at once. The slots
+        expire ``expires_in`` seconds after the last one was taken (a caller that died frees its slot).
+        """
+
+    @abstractmethod
+    def release_slot(self, key: str) -> None:
+        """Give back one in-flight slot of the counter ``key`` (never below none)."""
+
+    @abstractmethod
     def advance(self, key: str, value: int, expires_in: int) -> bool:
         """Set ``key`` to ``value`` only if ``value`` is greater than the stored one (R-82)."""
 
@@ -84,6 +108,14 @@ class EphemeralStore(ABC):
 
 
 def user_label(tenant_slug: str, user_id: int) -> str:
-    """The grant label every record issued to a user is filed under (sessions, tokens, flow runs), so
+    """The grant label every session and token issued to a user is filed under, so
     ``revoke_by_grant(user_label(...))`` ends them all at once."""
     return f"{tenant_slug}:user:{user_id}"
+
+
+def user_flows_label(tenant_slug: str, user_id: int) -> str:
+    """The grant label of a user's work in progress: flow runs that identified them and emailed recovery links.
+
+    A change of the account's email or phone ends these alone (sessions stay); revoking the user ends both labels.
+    """
+    return f"{tenant_slug}:user-flows:{user_id}"

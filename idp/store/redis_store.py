@@ -50,6 +50,29 @@ end
 return 0
 """
 
+_UPSERT_WHILE_LIVE = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[2], 'GT')
+redis.call('EXPIRE', KEYS[2], ARGV[2], 'NX')
+return 1
+"""
+
+_ACQUIRE_SLOT = """
+local slots = tonumber(redis.call('GET', KEYS[2]) or '0')
+local tally = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slots > 0 and tally + slots >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+_RELEASE_SLOT = """
+if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
 
 def _k(key: str) -> str:
     return "idp:{" + key + "}"
@@ -62,6 +85,9 @@ class RedisStore(EphemeralStore):
         self.client = client
         self._consume = client.register_script(_CONSUME)
         self._advance = client.register_script(_ADVANCE)
+        self._upsert_while_live = client.register_script(_UPSERT_WHILE_LIVE)
+        self._acquire_slot = client.register_script(_ACQUIRE_SLOT)
+        self._release_slot = client.register_script(_RELEASE_SLOT)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -182,6 +208,29 @@ class RedisStore(EphemeralStore):
     def counter(self, key: str) -> int:
         raw = self._call(lambda: self.client.get(_k(key)))
         return int(raw) if raw is not None else 0
+
+    def upsert_while_live(
+        self, key: str, payload: dict[str, Any], expires_in: int, grant_id: str, witness: str
+    ) -> bool:
+        """One Lua script on a single node; on a Cluster, whose slots the three keys may span: file, then look
+        for the witness and undo when it is gone (a revocation that ran meanwhile removed one or the other)."""
+        ttl = max(1, int(expires_in))
+        if not isinstance(self.client, redis.RedisCluster):
+            data = json.dumps(payload, separators=(",", ":"))
+            keys = [_k(key), _k("grant:" + grant_id), _k(witness)]
+            return bool(self._call(lambda: self._upsert_while_live(keys=keys, args=[data, ttl, key])))
+        self.upsert(key, payload, ttl, grant_id=grant_id)
+        if self._call(lambda: self.client.exists(_k(witness))):
+            return True
+        self.destroy(key)
+        return False
+
+    def acquire_slot(self, key: str, limit: int, expires_in: int) -> bool:
+        keys = [_k(key), _k(key) + ":slots"]  # one hash tag: one Cluster slot
+        return bool(self._call(lambda: self._acquire_slot(keys=keys, args=[limit, max(1, int(expires_in))])))
+
+    def release_slot(self, key: str) -> None:
+        self._call(lambda: self._release_slot(keys=[_k(key) + ":slots"]))
 
     def advance(self, key: str, value: int, expires_in: int) -> bool:
         return bool(self._call(lambda: self._advance(keys=[_k(key)], args=[value, max(1, int(expires_in))])))

@@ -167,6 +167,40 @@ class SQLiteStore(EphemeralStore):
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def upsert_while_live(
+        self, key: str, payload: dict[str, Any], expires_in: int, grant_id: str, witness: str
+    ) -> bool:
+        """Look and write in one write transaction: a revocation runs wholly before or wholly after it."""
+        now = time.time()
+        with self._tx() as conn:
+            if conn.execute("SELECT 1 FROM entries WHERE key = ? AND expires_at > ?", (witness, now)).fetchone() is None:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO entries (key, payload, grant_id, expires_at, consumed) VALUES (?, ?, ?, ?, 0)",
+                (key, json.dumps(payload, separators=(",", ":")), grant_id, now + expires_in),
+            )
+            return True
+
+    def acquire_slot(self, key: str, limit: int, expires_in: int) -> bool:
+        now = time.time()
+        slots_key = key + ":slots"
+        with self._tx() as conn:
+            rows = dict(
+                conn.execute("SELECT key, value FROM counters WHERE key IN (?, ?) AND expires_at > ?", (key, slots_key, now)).fetchall()
+            )
+            slots, tally = int(rows.get(slots_key, 0)), int(rows.get(key, 0))
+            if slots > 0 and tally + slots >= limit:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO counters (key, value, expires_at) VALUES (?, ?, ?)", (slots_key, slots + 1, now + expires_in)
+            )
+            return True
+
+    def release_slot(self, key: str) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE counters SET value = value - 1 WHERE key = ?", (key + ":slots",))
+            conn.execute("DELETE FROM counters WHERE key = ? AND value <= 0", (key + ":slots",))
+
     def advance(self, key: str, value: int, expires_in: int) -> bool:
         now = time.time()
         with self._tx() as conn:

@@ -27,6 +27,23 @@ class ConfigError(ValueError):
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
+#: One day, thirty days and a year, in seconds (bounds of lifetimes).
+HOUR = 3600
+DAY = 86400
+MONTH = 30 * DAY
+YEAR = 365 * DAY
+
+
+def bounded(default: int, low: int, high: int, unit: str = "") -> Any:
+    """A whole-number setting with its inclusive bounds, checked on every load (a ``ConfigError`` naming the field)
+    and published as ``minimum``/``maximum`` in the admin API's schema. ``unit`` words the error (``seconds``)."""
+    return field(default=default, metadata={"bounds": (low, high), "unit": unit})
+
+
+def bounds_of(f: dataclasses.Field[Any]) -> tuple[int, int] | None:
+    """The inclusive ``(low, high)`` of a field declared with :func:`bounded`, else None."""
+    return f.metadata.get("bounds")  # type: ignore[no-any-return]
+
 
 @dataclass(frozen=True)
 class Branding:
@@ -36,6 +53,8 @@ class Branding:
     display_name: str = ""
     #: Absolute https URL of the logo, or empty.
     logo_url: str = ""
+    #: SHA-256 (hex) of a logo uploaded through the console and served by this server; wins over ``logo_url``. Empty: none.
+    uploaded_logo: str = ""
     #: Primary colour of buttons and links (``#RRGGBB``).
     primary_color: str = "#1f4fd1"
     #: Where "Contact support" points (https URL or ``mailto:``). Empty hides the link.
@@ -46,6 +65,8 @@ class Branding:
             raise ConfigError(f"{path}.primary_color", "must be a colour like #1f4fd1")
         if self.logo_url and not self.logo_url.startswith("https://"):
             raise ConfigError(f"{path}.logo_url", "must be an https URL")
+        if self.uploaded_logo and not re.fullmatch(r"[0-9a-f]{64}", self.uploaded_logo):
+            raise ConfigError(f"{path}.uploaded_logo", "must be the SHA-256 of an uploaded logo")
         if self.support_url and not self.support_url.startswith(("https://", "http://", "mailto:")):
             raise ConfigError(f"{path}.support_url", "must be an http(s) or mailto: URL")
 
@@ -57,23 +78,21 @@ class Tokens:
     #: ``RS256`` (default) or ``ES256``.
     signing_alg: str = "RS256"
     #: Authorization code lifetime in seconds (R-62: at most 60 for L3).
-    code_ttl: int = 60
-    access_token_ttl: int = 300
-    id_token_ttl: int = 300
-    #: Absolute refresh-token lifetime in seconds (rotation keeps the family's start).
-    refresh_token_ttl: int = 86400
-    #: SSO session: idle timeout and absolute timeout, seconds (R-21).
-    sso_idle_ttl: int = 1800
-    sso_max_ttl: int = 43200
+    code_ttl: int = bounded(60, 1, 600, "seconds")
+    #: Access token lifetime in seconds (at most a day).
+    access_token_ttl: int = bounded(300, 1, DAY, "seconds")
+    #: ID token lifetime in seconds (at most a day).
+    id_token_ttl: int = bounded(300, 1, DAY, "seconds")
+    #: Absolute refresh-token lifetime in seconds (rotation keeps the family's start; at most a year).
+    refresh_token_ttl: int = bounded(86400, 1, YEAR, "seconds")
+    #: SSO session: idle timeout and absolute timeout, seconds (R-21: at most an hour without use and a
+    #: day in all, NIST SP 800-63B-4 at AAL2; the defaults, 30 min and 12 h, also meet rev 3's limits).
+    sso_idle_ttl: int = bounded(1800, 1, HOUR, "seconds")
+    sso_max_ttl: int = bounded(43200, 1, DAY, "seconds")
 
     def check(self, path: str) -> None:
         if self.signing_alg not in ("RS256", "ES256"):
             raise ConfigError(f"{path}.signing_alg", "must be RS256 or ES256")
-        if not 1 <= self.code_ttl <= 600:
-            raise ConfigError(f"{path}.code_ttl", "must be between 1 and 600 seconds")
-        for name in ("access_token_ttl", "id_token_ttl", "refresh_token_ttl", "sso_idle_ttl", "sso_max_ttl"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{path}.{name}", "must be a positive number of seconds")
         if self.sso_idle_ttl > self.sso_max_ttl:
             raise ConfigError(f"{path}.sso_idle_ttl", "must not exceed tokens.sso_max_ttl")
 
@@ -83,13 +102,12 @@ class Passwords:
     """Password policy (R-01 to R-04)."""
 
     #: Minimum length in characters (never below 8).
-    min_length: int = 12
-    max_length: int = 128
+    min_length: int = bounded(12, 8, 1024, "characters")
+    #: Maximum length in characters (at least ``min_length``).
+    max_length: int = bounded(128, 8, 1024, "characters")
 
     def check(self, path: str) -> None:
-        if self.min_length < 8:
-            raise ConfigError(f"{path}.min_length", "must be 8 or more")
-        if self.max_length < self.min_length or self.max_length > 1024:
+        if self.max_length < self.min_length:
             raise ConfigError(f"{path}.max_length", "must be between min_length and 1024")
 
 
@@ -103,13 +121,18 @@ class Sms:
     sender_id: str = ""
     #: Country calling codes numbers may belong to (``33``, ``1`` ...). Empty: any.
     allowed_country_codes: tuple[str, ...] = ()
-    per_number_daily_cap: int = 10
-    per_account_daily_cap: int = 10
-    per_tenant_daily_cap: int = 1000
-    #: Seconds before a code may be sent again.
-    resend_cooldown: int = 30
-    code_ttl: int = 300
-    max_attempts: int = 5
+    #: Codes sent to one number per day (anti-pumping).
+    per_number_daily_cap: int = bounded(10, 1, 100)
+    #: Codes sent for one account per day.
+    per_account_daily_cap: int = bounded(10, 1, 100)
+    #: Codes sent for the whole tenant per day.
+    per_tenant_daily_cap: int = bounded(1000, 1, 1000000)
+    #: Seconds before a code may be sent again (0: no cool-down).
+    resend_cooldown: int = bounded(30, 0, 3600, "seconds")
+    #: Code lifetime in seconds (R-11).
+    code_ttl: int = bounded(300, 1, 600, "seconds")
+    #: Wrong codes before a code is void.
+    max_attempts: int = bounded(5, 1, 10)
 
     def check(self, path: str) -> None:
         for cc in self.allowed_country_codes:
@@ -117,10 +140,6 @@ class Sms:
                 raise ConfigError(f"{path}.allowed_country_codes", f"{cc!r} is not a country calling code")
         if self.sender_id and not re.fullmatch(r"[A-Za-z0-9]{1,11}", self.sender_id):
             raise ConfigError(f"{path}.sender_id", "must be 1 to 11 letters or digits")
-        if not 1 <= self.code_ttl <= 600:
-            raise ConfigError(f"{path}.code_ttl", "must be between 1 and 600 seconds (R-11)")
-        if not 1 <= self.max_attempts <= 10:
-            raise ConfigError(f"{path}.max_attempts", "must be between 1 and 10")
 
 
 @dataclass(frozen=True)
@@ -217,13 +236,18 @@ class TenantConfig:
     # -- loading and dumping ------------------------------------------------
 
     @classmethod
-    def load(cls, data: Mapping[str, Any] | None) -> "TenantConfig":
-        """Build and validate a configuration from plain data (JSON); unknown keys are errors."""
+    def load(cls, data: Mapping[str, Any] | None, stored: bool = False) -> "TenantConfig":
+        """Build and validate a configuration from plain data (JSON); unknown keys are errors.
+
+        ``stored``: data read back from the database, saved by an earlier release, whose values may lie
+        outside bounds added since; it loads as it is (the tenant keeps working unchanged), and the next
+        change to it must bring every value within bounds (:meth:`patched` checks them all).
+        """
         data = dict(data or {})
         flows = data.get("flows")
         if isinstance(flows, Mapping) and "browser-login" not in flows:
             data["flows"] = {"browser-login": {"enabled": True}, **flows}  # on unless turned off
-        config = _build(cls, data, "")
+        config = _build(cls, data, "", check_bounds=not stored)
         config.check()
         return config
 
@@ -234,6 +258,12 @@ class TenantConfig:
     def merged(self, patch: Mapping[str, Any]) -> "TenantConfig":
         """A new, validated configuration with ``patch`` deep-merged over this one."""
         return TenantConfig.load(_deep_merge(self.dump(), patch))
+
+    @classmethod
+    def patched(cls, data: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> "TenantConfig":
+        """``patch`` deep-merged over stored plain data, then validated: a patch may repair stored data
+        that no longer loads (e.g. a value outside bounds introduced since it was saved)."""
+        return cls.load(_deep_merge(dict(data or {}), patch))
 
 
 def _deep_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -246,7 +276,7 @@ def _deep_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
-def _build(cls: type, data: Any, path: str) -> Any:
+def _build(cls: type, data: Any, path: str, check_bounds: bool = True) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(path or "(root)", "must be an object")
     hints = get_type_hints(cls)
@@ -258,14 +288,24 @@ def _build(cls: type, data: Any, path: str) -> Any:
     for f in dataclasses.fields(cls):
         if f.name not in data:
             continue
-        values[f.name] = _coerce(hints[f.name], data[f.name], f"{path}{f.name}")
+        values[f.name] = _coerce(hints[f.name], data[f.name], f"{path}{f.name}", check_bounds)
+        if check_bounds:
+            _check_bounds(f, values[f.name], f"{path}{f.name}")
     return cls(**values)
 
 
-def _coerce(hint: Any, value: Any, path: str) -> Any:
+def _check_bounds(f: dataclasses.Field[Any], value: Any, path: str) -> None:
+    """Refuse a value of a :func:`bounded` field outside its bounds, naming the field."""
+    bounds = bounds_of(f)
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        unit = f" {f.metadata['unit']}" if f.metadata.get("unit") else ""
+        raise ConfigError(path, f"must be between {bounds[0]} and {bounds[1]}{unit}")
+
+
+def _coerce(hint: Any, value: Any, path: str, check_bounds: bool = True) -> Any:
     origin = get_origin(hint)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, path + ".")
+        return _build(hint, value, path + ".", check_bounds)
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(path, "must be true or false")
@@ -287,7 +327,7 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(path, "must be an object")
         if args and dataclasses.is_dataclass(args[1]):
-            return {k: _build(args[1], v, f"{path}.{k}.") for k, v in value.items()}
+            return {k: _build(args[1], v, f"{path}.{k}.", check_bounds) for k, v in value.items()}
         return dict(value)
     return value
 

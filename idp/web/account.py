@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+from flask import Blueprint, Response, abort, redirect, request, url_for
 
-from idp.accounts.locks import AccountLocks
 from idp.web import csrf
 from idp.web.browser import browser_binding
+from idp.web.context import current_services as _services
 from idp.web.flows import request_info
 from idp.web.pages import render_page
 
@@ -22,10 +22,6 @@ bp = Blueprint("account", __name__)
 
 #: Seconds the browser has to confirm after opening the link.
 CONFIRM_TTL = 900
-
-
-def _services() -> Any:
-    return current_app.extensions["idp"]
 
 
 def _tenant(slug: str) -> Any:
@@ -46,7 +42,7 @@ def lock_page(tenant: str) -> Response:
     token = request.args.get("token")
     store = _services().store
     if token is not None:
-        key = AccountLocks(_services()).peek(view, token)
+        key = _services().locks.peek(view, token)
         if key is None:
             return render_page("error.html", status=400, tenant=view, error="link_expired")
         store.upsert(_pending_key(view), {"key": key}, CONFIRM_TTL)
@@ -62,9 +58,8 @@ def lock_confirm(tenant: str) -> Response:
     view = _tenant(tenant)
     csrf.protect()
     pending = _services().store.take(_pending_key(view))
-    locks = AccountLocks(_services())
-    user_id = locks.redeem(pending["key"]) if pending is not None else None
+    user_id = _services().locks.redeem(pending["key"]) if pending is not None else None
     if user_id is None:
         return render_page("error.html", status=400, tenant=view, error="link_expired")
-    locks.lock(view, user_id, request_info())
+    _services().users.lock(view, user_id, request_info())
     return render_page("account/locked.html", tenant=view)

@@ -25,7 +25,8 @@ from typing import Any, cast
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from idp.flowengine.contract import Flow, FlowState, RequestInfo, RunReads
+from idp.assurance import ACR_MFA, ACR_PWD, AMR_MFA, AMR_PWD, SECOND_FACTOR_AMR
+from idp.flowengine.contract import LOGIN, Flow, FlowState, RequestInfo, RunReads
 from idp.flowengine.engine import (
     FLOW_TTL,
     Completed,
@@ -36,20 +37,18 @@ from idp.flowengine.engine import (
 )
 from idp.web import csrf
 from idp.web.browser import browser_binding
+from idp.web.context import current_services as _services
 from idp.web.i18n import (
     current_language,
     first_supported,
+    requested_language,
     set_current_tenant,
     use_locale_hints,
 )
-from idp.web.pages import LOGIN_FLOW, render_page
+from idp.web.pages import render_page
+from idp.web.sso_cookie import set_sso_cookie
 
 bp = Blueprint("flows", __name__)
-
-#: ``acr`` values (docs/CONTRACTS.md).
-ACR_MFA = "urn:idp:acr:mfa"
-ACR_PWD = "urn:idp:acr:pwd"
-SECOND_FACTOR_AMR = ("otp", "sms")
 
 
 # -- the flow cookie ---------------------------------------------------------------
@@ -96,10 +95,6 @@ def _flow_id(tenant_slug: str, flow_name: str) -> str | None:
 # -- helpers -------------------------------------------------------------------------
 
 
-def _services() -> Any:
-    return current_app.extensions["idp"]
-
-
 def _tenant(slug: str) -> Any:
     """The tenant ``slug`` or a 404 page."""
     tenant = _services().tenants.get(slug)
@@ -135,25 +130,33 @@ def _load(tenant: Any, flow_name: str) -> FlowState | None:
 
 def _parked_auth_request(tenant: Any, flow_name: str) -> dict[str, str] | None:
     """The authorization request of this browser's sign-in run, carried into another flow (recovery)."""
-    if flow_name == LOGIN_FLOW:
+    flow = _services().engine.designated(tenant, LOGIN)
+    if flow is None or flow_name == flow.name:
         return None
-    login = _load(tenant, LOGIN_FLOW)
+    login = _load(tenant, flow.name)
     return login.auth_request if login is not None else None
 
 
-def _hint_locale(tenant: Any, state: FlowState, reads: RunReads) -> None:
-    """Feed the language choice: the flow's ``ui_locales``, then the identified user's locale (the request's read of them)."""
+def _hint_locale(tenant: Any, flow: Flow, state: FlowState, reads: RunReads) -> None:
+    """Feed the language choice: the run's language, the flow's ``ui_locales``, then the identified user's locale.
+
+    A flow that speaks one language per run keeps, in the state (saved with it), the language the person
+    uses on its first page (``ui_locales`` or ``Accept-Language``; none: the account's, then the tenant's apply).
+    """
     ui_locales = (state.auth_request or {}).get("ui_locales")
     user = _services().engine.user(tenant, state, reads)
-    use_locale_hints(ui_locales, user.locale if user is not None else None)
+    use_locale_hints(ui_locales, user.locale if user is not None else None, state.locale or None)
+    if flow.one_language and not state.locale:
+        state.locale = requested_language() or ""
+        use_locale_hints(ui_locales, user.locale if user is not None else None, state.locale or None)
 
 
 def assurance(state: FlowState) -> tuple[list[str], str]:
     """``amr`` and ``acr`` of a completed run: ``mfa`` and ``urn:idp:acr:mfa`` once a second factor was proved."""
     amr = list(state.amr)
     second = any(a in SECOND_FACTOR_AMR for a in amr)
-    if second and "pwd" in amr and "mfa" not in amr:
-        amr.append("mfa")
+    if second and AMR_PWD in amr and AMR_MFA not in amr:
+        amr.append(AMR_MFA)
     return amr, (ACR_MFA if second else ACR_PWD)
 
 
@@ -173,13 +176,18 @@ def _flow_url(tenant_slug: str, flow_name: str) -> str:
 def _page(tenant: Any, flow_name: str, result: Render) -> Response:
     context = dict(result.context)
     context.update(step=result.step, error=result.error, action=_flow_url(tenant.slug, flow_name))
-    return render_page(result.template, status=result.status, tenant=tenant, **context)
+    response = render_page(result.template, status=result.status, tenant=tenant, **context)
+    if result.status == 429 and context.get("retry_after"):
+        response.headers["Retry-After"] = str(int(context["retry_after"]))  # RFC 9110 §10.2.3
+    return response
 
 
-def _ended(tenant: Any, flow_name: str, result: Ended) -> Response:
+def _ended(tenant: Any, flow_name: str, result: Ended, keep_run: bool = False) -> Response:
+    """The error page of an ended run; ``keep_run``: another run of this browser is still live, its cookie stays."""
     retry = _flow_url(tenant.slug, flow_name)
     response = render_page("error.html", status=result.status, tenant=tenant, error=result.error, retry_url=retry)
-    _clear_flow_cookie(response, tenant.slug, flow_name)
+    if not keep_run:
+        _clear_flow_cookie(response, tenant.slug, flow_name)
     return response
 
 
@@ -209,9 +217,7 @@ def _completed(tenant: Any, flow: Flow, result: Completed, reads: RunReads) -> R
             response = render_page("flow_done.html", tenant=tenant)
         _clear_flow_cookie(response, tenant.slug, flow.name)
     if sso is not None:
-        from idp.oidc.sessions import set_sso_cookie
-
-        set_sso_cookie(response, tenant, sso)
+        set_sso_cookie(response, _services().sessions, tenant, sso)
     return response
 
 
@@ -224,6 +230,14 @@ def _respond(tenant: Any, flow: Flow, result: EngineResult, reads: RunReads) -> 
 
 
 # -- the interface for other blueprints --------------------------------------------------
+
+
+def start_login(tenant: Any, auth_request: Mapping[str, str] | None = None) -> Response:
+    """A fresh run of the tenant's login flow (the one designated ``login``); 404 when it has none."""
+    flow = _services().engine.designated(tenant, LOGIN)
+    if flow is None:
+        abort(404)
+    return start_flow(tenant, flow.name, auth_request=auth_request)
 
 
 def start_flow(tenant: Any, flow_name: str, auth_request: Mapping[str, str] | None = None, **data: dict[str, Any]) -> Response:
@@ -250,8 +264,8 @@ def start_flow(tenant: Any, flow_name: str, auth_request: Mapping[str, str] | No
 
 @bp.get("/realms/<tenant>/login")
 def login(tenant: str) -> Response:
-    """The tenant's own sign-in page: a fresh ``browser-login`` run, no relying party."""
-    return start_flow(_tenant(tenant), LOGIN_FLOW)
+    """The tenant's own sign-in page: a fresh run of its login flow, no relying party."""
+    return start_login(_tenant(tenant))
 
 
 @bp.get("/realms/<tenant>/flow/<flow_name>")
@@ -265,7 +279,7 @@ def flow_page(tenant: str, flow_name: str) -> Response:
     if state is None:
         state = engine.start(view, flow_name, browser_binding(), auth_request=_parked_auth_request(view, flow_name))
     reads = RunReads()
-    _hint_locale(view, state, reads)
+    _hint_locale(view, flow, state, reads)
     result = engine.render(view, state, request_info(), reads)
     response = _respond(view, flow, result, reads)
     if fresh and isinstance(result, Render):
@@ -283,11 +297,11 @@ def flow_submit(tenant: str, flow_name: str) -> Response:
     if state is None:
         return _ended(view, flow_name, Ended("flow_expired", 400))
     reads = RunReads()
-    _hint_locale(view, state, reads)
+    _hint_locale(view, flow, state, reads)
     form = {k: v for k, v in request.form.items() if k not in (csrf.FIELD, "step")}
     result = _services().engine.submit(view, state, request.form.get("step", ""), form, request_info(), reads)
     if state.user_id is not None:
-        _hint_locale(view, state, reads)  # the step may have just identified the user
+        _hint_locale(view, flow, state, reads)  # the step may have just identified the user
     return _respond(view, flow, result, reads)
 
 
@@ -305,7 +319,8 @@ def flow_enter(tenant: str, flow_name: str) -> Response:
     except FlowNotAvailable:
         abort(404)
     if isinstance(result, Ended):
-        return _ended(view, flow_name, result)
+        # a refused link (junk, used, expired) shows its message and leaves the run in progress as it was
+        return _ended(view, flow_name, result, keep_run=earlier is not None)
     if earlier is not None:
         _services().engine.discard(earlier)
     response = _see_other(_flow_url(view.slug, flow_name))

@@ -2,6 +2,9 @@
 
 The language of a page is chosen in this order (issue 2, item 8):
 
+0. the language of the flow run, for flows that speak one language per run
+   (``Flow.one_language``: self-recovery keeps the language of the page where
+   the user asked for the link, carried by the link, issue 16);
 1. ``ui_locales`` of the flow's authorization request, else of the query string
    (space-separated tags, first supported wins);
 2. the locale of the user the flow has identified;
@@ -16,6 +19,7 @@ taken from the ``<tenant>`` part of the URL, so every page under
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +41,9 @@ def first_supported(tags: str | None) -> str | None:
     return None
 
 
-def use_locale_hints(ui_locales: str | None = None, user_locale: str | None = None) -> None:
-    """Tell the selector what the view knows (the flow's ``ui_locales``, the user's locale); re-selects."""
+def use_locale_hints(ui_locales: str | None = None, user_locale: str | None = None, run_locale: str | None = None) -> None:
+    """Tell the selector what the view knows (the run's language, the flow's ``ui_locales``, the user's locale); re-selects."""
+    g.idp_run_locale = run_locale
     g.idp_ui_locales = ui_locales
     g.idp_user_locale = user_locale
     refresh()
@@ -70,6 +75,9 @@ def set_current_tenant(tenant: Any) -> None:
 
 def select_locale() -> str:
     """Flask-Babel's locale selector: the order in the module docstring."""
+    run_locale = g.get("idp_run_locale")
+    if run_locale in SUPPORTED:
+        return str(run_locale)
     lang = first_supported(g.get("idp_ui_locales")) or first_supported(request.args.get("ui_locales"))
     if lang:
         return lang
@@ -85,17 +93,28 @@ def select_locale() -> str:
     return SUPPORTED[0]
 
 
+def requested_language() -> str | None:
+    """The language this request asks for itself (``ui_locales``, then ``Accept-Language``), or None.
+
+    Not the user's saved locale nor the tenant default: a flow that keeps one language per run
+    (``Flow.one_language``) records only a language the person is actually using.
+    """
+    lang = first_supported(g.get("idp_ui_locales")) or first_supported(request.args.get("ui_locales"))
+    return lang or request.accept_languages.best_match(SUPPORTED)
+
+
 def current_language() -> str:
     """The language of this request's pages (``en`` or ``fr``)."""
     locale = get_locale()
     return locale.language if locale is not None else SUPPORTED[0]
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, plugin_catalogs: Sequence[Path] = ()) -> None:
+    """Flask-Babel on the core's catalogs, merged with the ones installed flows ship (``plugin_catalogs``)."""
     Babel(
         app,
         default_locale=SUPPORTED[0],
-        default_translation_directories=str(TRANSLATIONS_DIR),
+        default_translation_directories=";".join(str(d) for d in (TRANSLATIONS_DIR, *plugin_catalogs)),
         locale_selector=select_locale,
     )
     app.jinja_env.globals["current_language"] = current_language

@@ -1,47 +1,40 @@
-"""Every user-facing message that stands for an error id, in one place.
+"""Every user-facing message that stands for an error id: the core's here, the flows' in their packages.
 
-Steps and the engine speak in ids (``Failure("invalid_credentials")``,
-``Ended("link_expired")``); pages show :func:`message_for` of the id in the
-request's language. Add the id here (and its French translation to the
-catalog) when a step introduces a new one; an unknown id shows the generic
-message rather than the id itself (R-45: generic error pages).
+Steps and the engine speak in ids (``Failure("invalid_code")``, ``Ended("link_expired")``); pages
+show :func:`message_for` of the id in the request's language. The core's ids are below; an id a
+flow's step introduces is declared by the step (``errors = {"code_replayed": N_("...")}``) and
+translated from the flow package's own catalog (:func:`init_app` takes them from the registry and
+refuses one that would shadow a core id). An unknown id shows the generic message rather than the
+id itself (R-45: generic error pages).
 """
 
 from __future__ import annotations
 
-from flask_babel import LazyString
+from collections.abc import Mapping
+
+from flask import Flask, current_app
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 
+from idp.flowengine.registry import FlowRegistry
+
 MESSAGES: dict[str, LazyString] = {
-    # sign-in (R-28: one message whether the account exists or not)
-    "invalid_credentials": _l("Invalid username or password."),
-    "missing_credentials": _l("Enter your username or email and your password."),
-    "missing_password": _l("Enter your password."),
+    # attempts (the engine, idp/flowengine/attempts.py) and codes in general
     "too_many_attempts": _l("Too many attempts. Wait a few minutes, then try again."),
     "invalid_code": _l("This code is not valid. Check it and try again."),
-    "code_expired": _l("This code has expired. Request a new one."),
     # flows (R-43)
     "steps_out_of_order": _l("These steps must be taken in order. Please start again."),
     "flow_expired": _l("This page has expired. Please start again."),
     "link_expired": _l("This link has expired; request a new one."),
     "link_used": _l("This link has already been used; request a new one."),
-    "no_phone": _l("No phone number is on file for your account."),
-    "sms_unavailable": _l("We cannot send you a text message right now."),
-    # second factors (flows/steps/totp.py, sms.py, totp_setup.py)
-    "code_replayed": _l("This code was already used. Wait for the next code in your app."),
-    "code_exhausted": _l("Too many wrong codes: this code no longer works. Ask for a new one."),
-    "sms_cooldown": _l("A code was sent moments ago. Wait a little, then ask for a new one."),
-    "sms_cap_reached": _l("Too many codes were sent today. Try again tomorrow, or contact support."),
-    "sms_opted_out": _l("Your phone number has opted out of text messages, so no code can be sent. Contact support."),
-    # self-recovery (flows/self_recovery)
-    "login_missing": _l("Enter your username or email."),
-    "choose_a_path": _l("Choose what you would like to reset."),
-    "passwords_differ": _l("The two passwords do not match."),
+    # password policy (idp/security/passwords.py), wherever a new password is chosen
     "password_too_short": _l("This password is too short."),
     "password_too_long": _l("This password is too long."),
     "password_common": _l("This password is too common or appeared in a data breach. Choose another."),
-    "password_matches_identity": _l("The password must not be your username or email."),
-    "second_factor_required": _l("Your account has a second factor: prove it before choosing a new password, or contact support."),
+    "password_contains_identity": _l("The password must not contain your username, your email or the name of the organisation."),
+    "password_predictable": _l(
+        "This password is too easy to guess: repeated or sequential characters, a keyboard row, a date or a common word. Choose another."
+    ),
     "account_unavailable": _l("This account cannot be used. Contact support."),
     # HTTP-level pages
     "bad_request": _l("The request could not be understood."),
@@ -61,12 +54,32 @@ MESSAGES: dict[str, LazyString] = {
 }
 
 GENERIC = "server_error"
+#: Where the app keeps the installed flows' error texts (id → English msgid).
+EXTENSION = "idp.flow_errors"
+
+
+def init_app(app: Flask, registry: FlowRegistry) -> None:
+    """Take the error ids the installed flows declare; one that would shadow a core id is refused."""
+    texts = registry.error_texts()
+    shadowed = sorted(set(texts) & set(MESSAGES))
+    if shadowed:
+        raise RuntimeError(f"flows declare error ids the core already has: {', '.join(shadowed)}")
+    app.extensions[EXTENSION] = texts
+
+
+def _flow_errors() -> Mapping[str, str]:
+    texts: Mapping[str, str] = current_app.extensions.get(EXTENSION, {}) if current_app else {}
+    return texts
 
 
 def message_for(error: str | None) -> str:
     """The message for ``error`` in the current language (the generic one for an unknown id)."""
-    return str(MESSAGES.get(error or GENERIC, MESSAGES[GENERIC]))
+    core = MESSAGES.get(error or GENERIC)
+    if core is not None:
+        return str(core)
+    text = _flow_errors().get(error or "")
+    return gettext(text) if text else str(MESSAGES[GENERIC])
 
 
 def known(error: str | None) -> bool:
-    return bool(error) and error in MESSAGES
+    return bool(error) and (error in MESSAGES or error in _flow_errors())

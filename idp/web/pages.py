@@ -6,15 +6,20 @@ Template context contract (every page):
   URL's ``<tenant>`` when the view does not pass it; the layout shows its
   branding (display name, logo, primary colour).
 - globals: ``_``/``gettext`` (Flask-Babel), ``current_language()``,
-  ``csrf_token()``, ``csp_nonce()``, ``error_message(id)``,
+  ``csrf_token()``, ``csp_nonce()``, ``csp_script_nonce()`` (form_post.html only),
+  ``error_message(id)``,
   ``recovery_url(tenant)`` (empty unless self-recovery is live for the tenant),
-  ``support_url(tenant)`` (empty unless the tenant set one), ``login_url(tenant)``.
+  ``support_url(tenant)`` (empty unless the tenant set one), ``login_url(tenant)``,
+  ``logo_src(tenant)`` (the uploaded logo's address, else the logo URL, else empty).
 
 Pages of their own:
 
 - ``error.html``: ``error`` (a message id of :mod:`idp.web.messages`), optional
-  ``description`` (extra plain text, already translated), optional ``retry_url``
+  ``description`` (extra plain text in English, such as a protocol detail: shown on
+  English pages only, issue 16), optional ``retry_url``
   (a same-site path to start again).
+- ``form_post.html``: ``action`` (the validated redirect URI), ``fields`` (the
+  authorization response's (name, value) pairs): OAuth 2.0 Form Post Response Mode.
 - ``logged_out.html``: ``tenant`` only.
 - ``signed_in.html``: ``tenant``, optional ``username``.
 - ``404.html``, ``400.html``, ``503.html``: ``error`` optional (defaults per page).
@@ -26,11 +31,9 @@ from typing import Any
 
 from flask import Flask, Response, current_app, make_response, render_template, url_for
 
+from idp.flowengine.contract import LOGIN, RECOVERY
 from idp.web.i18n import current_tenant, set_current_tenant
 from idp.web.messages import message_for
-
-RECOVERY_FLOW = "self-recovery"
-LOGIN_FLOW = "browser-login"
 
 
 def render_page(template: str, status: int = 200, tenant: Any = None, **context: Any) -> Response:
@@ -43,11 +46,20 @@ def render_page(template: str, status: int = 200, tenant: Any = None, **context:
 
 def recovery_url(tenant: Any) -> str:
     """Where « Moyens d'identification perdus ? » points, or "" when self-recovery is not live (issue 4)."""
-    if tenant is None or RECOVERY_FLOW not in current_app.extensions["idp"].registry:
+    flow = current_app.extensions["idp"].engine.designated(tenant, RECOVERY) if tenant is not None else None
+    if flow is None:
         return ""
-    if not tenant.flow_live(RECOVERY_FLOW):
+    return url_for("flows.flow_page", tenant=tenant.slug, flow_name=flow.name)
+
+
+def logo_src(tenant: Any) -> str:
+    """Where the layout's logo comes from: the logo uploaded to this server, else ``branding.logo_url``, else ""."""
+    if tenant is None:
         return ""
-    return url_for("flows.flow_page", tenant=tenant.slug, flow_name=RECOVERY_FLOW)
+    branding = tenant.config.branding
+    if branding.uploaded_logo:
+        return url_for("branding.logo", tenant=tenant.slug, digest=branding.uploaded_logo)
+    return str(branding.logo_url)
 
 
 def support_url(tenant: Any) -> str:
@@ -57,7 +69,7 @@ def support_url(tenant: Any) -> str:
 
 def login_url(tenant: Any) -> str:
     """The tenant's own sign-in page, or "" without a tenant."""
-    if tenant is None or not tenant.flow_live(LOGIN_FLOW):
+    if tenant is None or current_app.extensions["idp"].engine.designated(tenant, LOGIN) is None:
         return ""
     return url_for("flows.login", tenant=tenant.slug)
 
@@ -72,5 +84,6 @@ def init_app(app: Flask) -> None:
         error_message=message_for,
         recovery_url=recovery_url,
         support_url=support_url,
+        logo_src=logo_src,
         login_url=login_url,
     )

@@ -2,7 +2,9 @@
 
 - ``Content-Security-Policy`` without ``'unsafe-inline'``: styles come from our
   own stylesheet, plus one ``<style>`` block for the tenant colour carrying a
-  per-request nonce (:func:`csp_nonce`); no scripts at all; ``frame-ancestors 'none'``.
+  per-request nonce (:func:`csp_nonce`); no scripts at all, except on a page that
+  asks for :func:`csp_script_nonce` (the form post page's one-line auto-submit:
+  ``script-src`` then allows that nonce only); ``frame-ancestors 'none'``.
 - ``X-Frame-Options: DENY`` for browsers that ignore ``frame-ancestors`` (R-66).
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` (R-68).
 - ``Strict-Transport-Security`` (one year) when the public URL is https.
@@ -16,7 +18,8 @@ one, built once: the protocol endpoints are hot paths (issue 7).
 
 ``form-action`` is left out on purpose: Chromium applies it to the whole
 redirect chain after a form post, which would block the final redirect to a
-relying party's registered ``redirect_uri``.
+relying party's registered ``redirect_uri``; and the form post page
+(``response_mode=form_post``) posts straight to that ``redirect_uri``.
 """
 
 from __future__ import annotations
@@ -37,12 +40,25 @@ def csp_nonce() -> str:
     return str(nonce)
 
 
-def content_security_policy(nonce: str | None) -> str:
-    """The policy; ``style-src`` allows the nonce's ``<style>`` block only when a page asked for one."""
+def csp_script_nonce() -> str:
+    """This request's CSP nonce for a ``<script>`` block: the policy then allows scripts carrying it, and no others.
+
+    Only the form post page asks for it (``templates/form_post.html``); every other page runs no script.
+    """
+    g._idp_csp_scripts = True
+    return csp_nonce()
+
+
+def content_security_policy(nonce: str | None, scripts: bool = False) -> str:
+    """The policy; ``style-src`` allows the nonce's ``<style>`` block only when a page asked for one, and
+    ``script-src`` (absent otherwise: ``default-src 'none'`` forbids every script) the nonce's ``<script>``
+    blocks only when ``scripts``."""
     style = f"style-src 'self' 'nonce-{nonce}'" if nonce else "style-src 'self'"
+    script = (f"script-src 'nonce-{nonce}'",) if nonce and scripts else ()
     return "; ".join(
         (
             "default-src 'none'",
+            *script,
             style,
             "img-src 'self' https: data:",
             "base-uri 'none'",
@@ -65,7 +81,7 @@ FIXED_HEADERS = (
 def _apply(response: Response) -> Response:
     headers = response.headers
     nonce = g.get("_idp_csp_nonce")
-    headers["Content-Security-Policy"] = content_security_policy(nonce) if nonce else CSP_WITHOUT_NONCE
+    headers["Content-Security-Policy"] = content_security_policy(nonce, bool(g.get("_idp_csp_scripts"))) if nonce else CSP_WITHOUT_NONCE
     for name, value in FIXED_HEADERS:
         headers[name] = value
     if current_app.extensions["idp"].settings.public_url.startswith("https://"):
@@ -82,3 +98,4 @@ def _apply(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.after_request(_apply)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["csp_script_nonce"] = csp_script_nonce

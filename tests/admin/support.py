@@ -4,7 +4,7 @@
   platform-admin user), and tenants made by :meth:`AdminWorld.tenant` (a tenant-admin user,
   a plain user, a service account with ``admin``, and an RP client without it).
 - Tokens: ``client_credentials`` for service accounts; the code flow with PKCE through a browser
-  session (``requests``) for users, exactly as an RP would (tests/oidc/support.py).
+  session (``requests``) for users, exactly as an RP would (tests/support/walkers.py).
 - :func:`check_response`: a response validated against the OpenAPI document's schema for it.
 """
 
@@ -21,8 +21,8 @@ from authlib.integrations.requests_client import OAuth2Session
 from conftest import LiveServer, random_slug
 from joserfc import jwt
 from jsonschema import Draft202012Validator
+from support.builders import PASSWORD
 
-PASSWORD = "correct horse battery staple"
 REDIRECT_URI = "https://rp.example.com/callback"
 
 

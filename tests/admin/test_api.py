@@ -91,10 +91,10 @@ def test_users_lifecycle(world: AdminWorld) -> None:
     r = world.call("POST", base, token, json={"username": "bob", "password": PASSWORD, "email": "Bob@Example.com", "phone": "+33612345679", "roles": ["tenant-admin"]})
     assert r.status_code == 201, r.text
     bob = r.json()
-    assert bob["email"] == "bob@example.com" and bob["roles"] == ["tenant-admin"] and "password" not in r.text
+    assert bob["email"] == "Bob@example.com" and bob["roles"] == ["tenant-admin"] and "password" not in r.text
     assert world.call("POST", base, token, json={"username": "bob", "password": PASSWORD}).status_code == 409
     r = world.call("POST", base, token, json={"username": "weak", "password": "short"})
-    assert r.status_code == 400 and r.json()["field"] == "password"
+    assert r.status_code == 422 and r.json()["field"] == "password"
     r = world.call("POST", base, token, json={"username": 42})
     assert r.status_code == 422 and r.json()["field"] == "username"
     r = world.call("POST", base, token, json={"username": "x", "roles": ["platform-admin"]})
@@ -111,6 +111,46 @@ def test_users_lifecycle(world: AdminWorld) -> None:
     assert world.call("POST", f"{base}/{bob['id']}/password", token, json={"password": "a brand new passphrase 7"}).status_code == 204
     user = world.services.users.by_username(acme.tenant, "bob")
     assert world.services.users.verify_password(user, "a brand new passphrase 7")
+
+
+def test_an_email_changed_through_the_api_voids_the_recovery_link_and_tells_the_old_address(world: AdminWorld) -> None:
+    """R-15, R-29, R-49 (issue 12 item 1): PATCH of the email voids the outstanding recovery link (the user has no
+    second factor: that link alone would reset the password) and mails the notice to the OLD address only."""
+    from flows.self_recovery.links import RecoveryLinks
+    from idp.messaging.outbox import read_outbox
+
+    acme = world.tenant()
+    token = world.user_token(acme)
+    victim = acme.users["victim"]
+    services = world.services
+    links = RecoveryLinks(services)
+    link = links.issue(acme.tenant, victim.id, 300)  # mailed to the old address, not opened yet
+    r = world.call("PATCH", f"/admin/realms/{acme.slug}/users/{victim.sub}", token, json={"email": "Victim.New@Example.com"})
+    assert r.status_code == 200
+    assert links.redeem(acme.tenant, link) is None
+    assert r.json()["email"] == "Victim.New@example.com"  # kept as typed for sending, the domain lower-cased
+    outbox = services.settings.outbox_path
+    notices = [m for m in read_outbox(outbox, to="victim@example.com", kind="email") if "email address" in m.subject]
+    assert notices and "/account/lock?token=" in notices[-1].text
+    assert not [m for m in read_outbox(outbox, to="Victim.New@example.com", kind="email") if "email address" in m.subject]
+
+
+def test_one_identifier_names_one_account_through_the_api(world: AdminWorld) -> None:
+    """Issue 12 items 2 and 3: a username equal to another user's email, a case or width variant of a username,
+    and a confusable username are refused with a clear error; the accounts stay as they were."""
+    acme = world.tenant()
+    token = world.user_token(acme)
+    base = f"/admin/realms/{acme.slug}/users"
+    r = world.call("POST", base, token, json={"username": "Plain@Example.com", "password": PASSWORD})
+    assert r.status_code == 409 and r.json()["field"] == "username"
+    r = world.call("POST", base, token, json={"username": "\uff30\uff2c\uff21\uff29\uff2e", "password": PASSWORD})  # fullwidth PLAIN
+    assert r.status_code == 409 and r.json()["field"] == "username"
+    r = world.call("POST", base, token, json={"username": "pl\u0430in2", "password": PASSWORD})  # Cyrillic a
+    assert r.status_code == 400 and r.json()["field"] == "username" and "scripts" in r.json()["error"]
+    victim = acme.users["victim"].sub
+    r = world.call("PATCH", f"{base}/{victim}", token, json={"email": "PLAIN@example.com"})
+    assert r.status_code == 409 and r.json()["field"] == "email"
+    assert world.call("GET", f"{base}/{victim}", token).json()["email"] == "victim@example.com"
 
 
 def test_disable_revokes_sessions_and_tokens(world: AdminWorld) -> None:
@@ -246,3 +286,73 @@ def test_admin_scoped_tokens_name_the_admin_api_as_audience(world: AdminWorld) -
     assert plain_claims["aud"] == "rp-service"
     got = requests.post(world.token_endpoint(acme.slug), data={"grant_type": "client_credentials", "scope": "admin"}, auth=("rp-service", acme.secrets["rp-service"]), timeout=10)
     assert "scope" not in got.json()  # a client not registered with admin never gets it
+
+
+def test_user_search_takes_percent_and_underscore_literally(world: AdminWorld) -> None:
+    """R-44 (object-level access stays exact): ``q`` is a literal substring; ``%`` and ``_`` are not LIKE wildcards
+    (``q=%`` used to list every user), and a backslash or slash typed by the admin is literal too."""
+    acme = world.tenant()
+    token = world.user_token(acme)
+    base = f"/admin/realms/{acme.slug}/users"
+    for username, email in (("under_score", "u@example.com"), ("fifty", "50%off@example.com"), ("back", "a\\b/c@example.com")):
+        world.services.users.create(acme.tenant, username, PASSWORD, email=email)
+
+    def found(q: str) -> list[str]:
+        r = world.call("GET", base, token, params={"q": q})
+        assert r.status_code == 200, r.text
+        return [u["username"] for u in r.json()["users"]]
+
+    assert found("%") == ["fifty"]
+    assert found("_") == ["under_score"]
+    assert found("%%") == [] and found("__") == []
+    assert found("r_s") == ["under_score"] and found("u%") == []
+    assert found("\\") == ["back"] and found("/") == ["back"] and found("\\b/") == ["back"]
+    assert found("PLAIN") == ["plain"]
+
+
+def test_weak_new_passwords_get_a_422_naming_the_field_and_old_ones_still_sign_in(world: AdminWorld) -> None:
+    """R-04, R-25: on create and set-password, repeated or sequential characters, common passwords and the
+    account's context words (username, email, the tenant's slug and name) are refused with a 422 on field
+    ``password`` stating the reason; a user whose existing password would now be refused still signs in."""
+    acme = world.tenant()
+    token = world.user_token(acme)
+    base = f"/admin/realms/{acme.slug}/users"
+    cases = {
+        "aaaaaaaaaaaa": "too easy to guess",
+        "123456789012": "too easy to guess",
+        "password1234": "too common",
+        f"my {acme.slug} passphrase": "must not contain",
+        "erin-was-here-1999": "must not contain",
+        "quiet erin.doe river": "must not contain",
+    }
+    for password, reason in cases.items():
+        r = world.call("POST", base, token, json={"username": "erin", "email": "erin.doe@example.com", "password": password})
+        assert r.status_code == 422 and r.json()["field"] == "password" and reason in r.json()["error"], (password, r.text)
+    assert world.services.users.by_username(acme.tenant, "erin") is None  # nothing written
+    plain = acme.users["plain"]
+    plain_id = world.call("GET", base, token, params={"q": "plain"}).json()["users"][0]["id"]
+    r = world.call("POST", f"{base}/{plain_id}/password", token, json={"password": "abcdefghijklmnop"})
+    assert r.status_code == 422 and r.json()["field"] == "password" and "too easy to guess" in r.json()["error"]
+    assert world.services.users.verify_password(world.services.users.get(acme.tenant, plain.id), PASSWORD)
+    # only NEW passwords are checked: an account holding a password the policy now refuses still signs in
+    from idp.security.passwords import hash_password
+    from idp.storage.models import User
+
+    with world.services.db.session() as s:
+        row = s.get(User, plain.id)
+        assert row is not None
+        row.password_hash = hash_password("123456789012")
+    assert world.services.users.verify_password(world.services.users.get(acme.tenant, plain.id), "123456789012")
+
+
+def test_a_wildcard_redirect_uri_is_refused_by_the_admin_api(world: AdminWorld) -> None:
+    """R-58: redirect URIs match exactly, so a '*' is refused at creation and update, naming the field."""
+    acme = world.tenant()
+    token = world.service_token(acme)
+    base = f"/admin/realms/{acme.slug}/clients"
+    r = world.call("POST", base, token, json={"client_id": "wild", "redirect_uris": ["https://*.example.com/cb"]})
+    assert r.status_code == 400 and r.json()["field"] == "redirect_uris" and "wildcard" in r.json()["error"], r.text
+    assert world.call("POST", base, token, json={"client_id": "tame", "redirect_uris": ["https://app.example.com/cb"]}).status_code == 201
+    r = world.call("PATCH", f"{base}/tame", token, json={"redirect_uris": ["https://app.example.com/*"]})
+    assert r.status_code == 400 and r.json()["field"] == "redirect_uris" and "wildcard" in r.json()["error"], r.text
+    assert world.call("GET", f"{base}/tame", token).json()["redirect_uris"] == ["https://app.example.com/cb"]

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import PG_URL, _pg_schema_url, database_urls
 
 from cli.support import CLEARED, Idp
 
@@ -42,3 +43,11 @@ def unchanged(acme: Idp) -> Callable[..., str]:
         return line
 
     return check
+
+
+@pytest.fixture(params=database_urls())
+def any_db(request: pytest.FixtureRequest, idp: Idp) -> Idp:
+    """An instance on SQLite, and on PostgreSQL (a schema of its own) when ``IDP_TEST_DATABASE_URL`` is set."""
+    if request.param == "postgresql":
+        idp.env["IDP_DATABASE_URL"] = _pg_schema_url(PG_URL)
+    return idp

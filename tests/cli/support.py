@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, inspect, text
 
 from idp.cli import cli
-from idp.cli.base import build_services
+from idp.cli.base import load_services
 from idp.settings import Settings
 
 #: The IdP's variables the commands must not inherit from the shell that runs the tests.
@@ -51,6 +51,10 @@ class Idp:
 
     @property
     def db_url(self) -> str:
+        """The database the commands use: ``IDP_DATABASE_URL`` when a test sets one (PostgreSQL), else the instance's SQLite file."""
+        url = self.env.get("IDP_DATABASE_URL")
+        if url:
+            return url.replace("postgresql://", "postgresql+psycopg://", 1)
         return f"sqlite:///{self.instance / 'idp.db'}"
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
@@ -65,7 +69,7 @@ class Idp:
 
 
 def _services(idp: Idp):  # type: ignore[no-untyped-def]
-    return build_services(Settings.from_env(environ={k: v for k, v in idp.env.items() if v is not None}))
+    return load_services(Settings.from_env(environ={k: v for k, v in idp.env.items() if v is not None}))
 
 
 def verify(idp: Idp, tenant: str, username: str, password: str) -> bool:

@@ -81,6 +81,7 @@ def test_client_list_and_show(acme: Idp) -> None:
         (("client", "create", "acme", "web", "--redirect-uri", "not a uri"), "error: invalid redirect URI 'not a uri'"),
         (("client", "create", "acme", "web", "--redirect-uri", "/callback"), "error: redirect URI '/callback' must be absolute"),
         (("client", "create", "acme", "web", "--redirect-uri", "https://a.example.com/cb#top"), "error: redirect URI 'https://a.example.com/cb#top' must not contain a fragment"),
+        (("client", "create", "acme", "web", "--redirect-uri", "https://*.example.com/cb"), "error: redirect URI 'https://*.example.com/cb' must not contain a wildcard '*': register each address exactly"),
         (("client", "create", "acme", "web", "--redirect-uri", "http://app.example.com/cb"), "error: redirect URI 'http://app.example.com/cb' must use https (http only on a loopback address)"),
         (("client", "create", "acme", "web", "--redirect-uri", "https://a.example.com/cb", "--post-logout-redirect-uri", "ftp://a.example.com/"), "error: redirect URI 'ftp://a.example.com/' must use https (http only on a loopback address)"),
         (("client", "create", "acme", "web"), "error: the authorization_code grant needs at least one redirect URI"),

@@ -31,7 +31,7 @@ def test_demo_rerun_refreshes_secret_and_password(idp: Idp) -> None:
     assert secret_works(idp, "demo", "demo-app", second["client_secret"])
     assert not secret_works(idp, "demo", "demo-app", first["client_secret"])
     assert verify(idp, "demo", "demo", PASSWORD)
-    assert idp.json("user", "list", "demo")["total"] == 1
+    assert [u["username"] for u in idp.json("user", "list", "demo")["users"]] == ["demo", "demo-admin"]
     assert len(idp.json("client", "list", "demo")) == 1
 
 
@@ -52,3 +52,14 @@ def test_demo_text_output(idp: Idp) -> None:
 def test_demo_bad_redirect_uri_writes_nothing(idp: Idp) -> None:
     idp.refused("demo", "--redirect-uri", "http://rp.example.com/cb")
     assert not (idp.instance / "idp.db").exists() or idp.snapshot().get("tenants", []) == []
+
+
+def test_demo_is_refused_in_production(initialised: Idp) -> None:
+    """Its administrator's password is printed in the README: a production deployment never gets it (R-44)."""
+    idp = initialised
+    idp.env.update(
+        {"IDP_ENV": "production", "IDP_PUBLIC_URL": "https://idp.example.com", "IDP_MAIL_BACKEND": "ses", "IDP_SMS_BACKEND": "sns", "AWS_REGION": "eu-west-1"}
+    )
+    line = idp.refused("demo")
+    assert line.startswith("error: idp demo is for development only")
+    assert "demo" not in [t["slug"] for t in idp.json("tenant", "list")]  # nothing was created

@@ -14,7 +14,7 @@ def test_user_create_json(acme: Idp) -> None:
     )
     assert user["tenant"] == "acme"
     assert user["username"] == "alice"
-    assert user["email"] == "alice@example.com"
+    assert user["email"] == "Alice@example.com"  # kept as typed for sending; the domain lower-cased
     assert user["email_verified"] is False
     assert user["phone"] == "+33612345678"
     assert user["locale"] == "fr"
@@ -73,8 +73,21 @@ def test_set_password(acme: Idp) -> None:
         (("user", "create", "acme", "carol", "--email", "not-an-email", "--password", STRONG), "error: invalid email address 'not-an-email'"),
         (("user", "create", "acme", "carol", "--password", "short"), "error: the password must have at least 12 characters"),
         (("user", "create", "acme", "carol", "--password", "password1234"), "error: this password is too common or appeared in a data breach; choose another"),
-        (("user", "create", "acme", "carol-the-user", "--password", "carol-the-user"), "error: the password must not be your username or email"),
-        (("user", "create", "acme", "bad name", "--password", STRONG), "error: invalid username 'bad name'"),
+        (("user", "create", "acme", "carol-the-user", "--password", "carol-the-user"), "error: the password must not contain your username, your email or the name of the organisation"),
+        # R-04: repeated or sequential characters, and the account's context words, are refused with the reason
+        (("user", "create", "acme", "carol", "--password", "aaaaaaaaaaaa"), "error: this password is too easy to guess (repeated or sequential characters, a keyboard row, a date or a common word); choose another"),
+        (("user", "create", "acme", "carol", "--password", "123456789012"), "error: this password is too easy to guess (repeated or sequential characters, a keyboard row, a date or a common word); choose another"),
+        (("user", "create", "acme", "carol", "--password", "Carol-is-back-in-town"), "error: the password must not contain your username, your email or the name of the organisation"),
+        (("user", "create", "acme", "dave", "--email", "d.smith@example.com", "--password", "quiet d.smith river"), "error: the password must not contain your username, your email or the name of the organisation"),
+        (("user", "create", "acme", "dave", "--password", "my ACME horse battery"), "error: the password must not contain your username, your email or the name of the organisation"),
+        (("user", "set-password", "acme", "taken", "--password", "qwertyuiopasdf"), "error: this password is too easy to guess (repeated or sequential characters, a keyboard row, a date or a common word); choose another"),
+        (("user", "create", "acme", "bad name", "--password", STRONG), "error: invalid username 'bad name': a username cannot contain spaces"),
+        # issue 12 items 2 and 3: one identifier names one account; confusable usernames are refused
+        (("user", "create", "acme", "TAKEN", "--password", STRONG), "error: username 'TAKEN' is already taken in tenant 'acme'"),
+        (("user", "create", "acme", "\uff54\uff41\uff4b\uff45\uff4e", "--password", STRONG), "error: username '\uff54\uff41\uff4b\uff45\uff4e' is already taken in tenant 'acme'"),
+        (("user", "create", "acme", "Taken@Example.com", "--password", STRONG), "error: username 'Taken@Example.com' is already taken in tenant 'acme'"),
+        (("user", "create", "acme", "t\u0430ken2", "--password", STRONG), "error: invalid username 't\u0430ken2': a username cannot mix letters of different scripts (e.g. Latin and Cyrillic)"),
+        (("user", "create", "acme", "ta\u200bken2", "--password", STRONG), "error: invalid username 'ta\\u200bken2': a username cannot contain invisible characters"),
         (("user", "set-password", "acme", "taken", "--password", "short"), "error: the password must have at least 12 characters"),
         (("user", "set-password", "acme", "ghost", "--password", STRONG), "error: unknown user 'ghost' in tenant 'acme'"),
         (("user", "show", "acme", "ghost"), "error: unknown user 'ghost' in tenant 'acme'"),
@@ -106,3 +119,10 @@ def test_set_password_under_policy_keeps_the_old_one(acme: Idp) -> None:
     acme.ok("user", "create", "acme", "alice", "--password", STRONG)
     acme.refused("user", "set-password", "acme", "alice", "--password", "short")
     assert verify(acme, "acme", "alice", STRONG)
+
+
+def test_user_show_finds_the_account_under_any_form_of_its_username(acme: Idp) -> None:
+    """Issue 12 item 3 (RFC 8265): case and width variants name the account, which keeps the username it was given."""
+    acme.ok("user", "create", "acme", "Zoe.Martin", "--password", STRONG)
+    for variant in ("zoe.martin", "ZOE.MARTIN", "\uff5a\uff4f\uff45.martin"):
+        assert acme.json("user", "show", "acme", variant)["username"] == "Zoe.Martin"

@@ -7,7 +7,6 @@ guard that depends on an atomic store operation is proved on both. Messages go t
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import REDIS_URL
+from support.messages import code_in
 
 from idp.messaging import read_outbox
 from idp.services import Services
@@ -46,9 +46,7 @@ class Fx:
     def last_sms_code(self, to: str) -> str:
         messages = self.outbox(to=to, kind="sms")
         assert messages, f"no SMS to {to} in the outbox"
-        match = re.search(r"\b(\d{6})\b", messages[-1].text)
-        assert match, messages[-1].text
-        return match.group(1)
+        return code_in(messages[-1].text)
 
     def audit_types(self, user: Any) -> list[str]:
         return [e.type for e in self.services.audit.query(self.tenant.id, user_id=user.id, limit=1000)]

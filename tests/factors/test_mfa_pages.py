@@ -14,9 +14,10 @@ from typing import Any
 import pyotp
 import requests
 from conftest import LiveServer, random_slug
-from oidc.support import PASSWORD, Realm, make_realm
+from support.builders import PASSWORD, PHONE, Realm, make_realm
+from support.forms import hidden_fields
+from support.walkers import start_authorization, submit
 
-from factors.test_mfa_login import PHONE, _post, _post_second_form, _start
 from idp.messaging import read_outbox
 
 
@@ -36,23 +37,23 @@ def test_sms_only_user_resend_voids_and_tries_run_out(make_live_server: Callable
     realm.services.factors.set_phone(realm.tenant, realm.user, PHONE)
     browser = requests.Session()
     browser.headers["Accept-Language"] = "en"
-    _, _, page = _start(realm, browser)
-    sms_page = _post(browser, page, username="alice", password=PASSWORD)
-    assert "An SMS code was sent to your phone." in sms_page.text and len(_codes(realm)) == 1
-    resent = _post_second_form(browser, sms_page)
+    _, _, page = start_authorization(realm, browser)
+    sms_page = submit(browser, page, allow_redirects=True, username="alice", password=PASSWORD)
+    assert 'An SMS code was sent to your phone <span class="masked" translate="no">+33*******78</span>.' in sms_page.text and len(_codes(realm)) == 1
+    resent = submit(browser, sms_page, 1, allow_redirects=True)
     assert "A new code was sent" in resent.text
     first, second = _codes(realm)
     page = resent
     tries = 5
     if first != second:
-        page = _post(browser, resent, code=first)
+        page = submit(browser, resent, allow_redirects=True, code=first)
         assert "This code is not valid" in html.unescape(page.text)  # the resend voided it
         tries -= 1
     wrong = "000000" if second != "000000" else "111111"
     for _ in range(tries):
-        page = _post(browser, page, code=wrong)
+        page = submit(browser, page, allow_redirects=True, code=wrong)
     assert "Too many wrong codes" in html.unescape(page.text)  # the fifth wrong try voids the code
-    late = _post(browser, page, code=second)
+    late = submit(browser, page, allow_redirects=True, code=second)
     # the code is void, and the account's SMS attempts from this address are now delayed as well (R-06)
     assert late.status_code == 429 and "Too many attempts" in late.text
     assert realm.services.store.find(f"{realm.tenant.slug}:sms-code:{realm.user.id}") is None
@@ -67,17 +68,18 @@ def test_totp_attempts_are_throttled_r06(make_live_server: Callable[..., LiveSer
     totp = pyotp.parse_uri(uri)
     browser = requests.Session()
     browser.headers["Accept-Language"] = "en"
-    _, _, page = _start(realm, browser)
-    page = _post(browser, page, username="alice", password=PASSWORD)
+    _, _, page = start_authorization(realm, browser)
+    page = submit(browser, page, allow_redirects=True, username="alice", password=PASSWORD)
     statuses = []
     for _ in range(6):
-        page = _post(browser, page, code="000000" if totp.now() != "000000" else "111111")
+        page = submit(browser, page, allow_redirects=True, code="000000" if totp.now() != "000000" else "111111")
         statuses.append(page.status_code)
     assert statuses == [200] * 5 + [429]
     while 30 - (time.time() % 30) < 3:
         time.sleep(0.2)
-    blocked = _post(browser, page, code=totp.now())
+    blocked = submit(browser, page, allow_redirects=True, code=totp.now())
     assert blocked.status_code == 429 and "Too many attempts" in blocked.text
+    assert int(blocked.headers["Retry-After"]) > 0  # the wait, as RFC 9110 says a 429 may carry it
     # the notice of a failed second factor went out once for this run (R-55)
     mails = read_outbox(realm.services.settings.outbox_path, to="alice@example.com", kind="email")
     assert len(mails) == 1
@@ -89,8 +91,8 @@ def test_totp_page_in_french_and_sms_offer(make_live_server: Callable[..., LiveS
     realm.services.factors.set_phone(realm.tenant, realm.user, PHONE)
     browser = requests.Session()
     browser.headers["Accept-Language"] = "fr"
-    _, _, page = _start(realm, browser)
-    page = _post(browser, page, username="alice", password=PASSWORD)
+    _, _, page = start_authorization(realm, browser)
+    page = submit(browser, page, allow_redirects=True, username="alice", password=PASSWORD)
     text = html.unescape(page.text)
     assert "Saisir le code à 6 chiffres." in text and "Continuer" in text and "Utiliser plutôt un code SMS" in text
     assert _codes(realm) == []  # TOTP first: no SMS sent until the user asks (R-30)
@@ -102,9 +104,9 @@ def test_sms_not_offered_when_the_tenant_disallows_it_r30(make_live_server: Call
     realm.services.factors.set_phone(realm.tenant, realm.user, PHONE)
     browser = requests.Session()
     browser.headers["Accept-Language"] = "en"
-    _, _, page = _start(realm, browser)
-    page = _post(browser, page, username="alice", password=PASSWORD)
+    _, _, page = start_authorization(realm, browser)
+    page = submit(browser, page, allow_redirects=True, username="alice", password=PASSWORD)
     assert 'name="code"' in page.text and "Use an SMS code instead" not in page.text
-    forced = browser.post(page.url, data={**dict(re.findall(r'name="(csrf_token|step)" value="([^"]*)"', page.text)), "action": "use_sms"}, timeout=30)
+    forced = browser.post(page.url, data={**hidden_fields(page.text), "action": "use_sms"}, timeout=30)
     assert "We cannot send you a text message right now." in html.unescape(forced.text)
     assert _codes(realm) == []

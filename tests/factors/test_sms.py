@@ -163,7 +163,7 @@ def test_opted_out_number_is_refused_clearly_r91(fx_embedded: Fx) -> None:
 
     fx = fx_embedded
     user = _sms_user(fx)
-    fx.services.texter = OutboxTexter(fx.services.settings.outbox_path, opted_out={PHONE})  # type: ignore[misc]
+    fx.services.texter.replace(OutboxTexter(fx.services.settings.outbox_path, opted_out={PHONE}))
     with pytest.raises(SmsError) as err:
         fx.services.factors.send_sms_code(fx.tenant, user, "flow-1")
     assert err.value.code == "sms_opted_out"
@@ -177,7 +177,7 @@ def test_sns_delivery_and_failed_send_voids_the_code(make_fx: Any, aws_env: Any,
 
     fx = make_fx()
     fx.configure({"sms": {"resend_cooldown": 0, "sender_id": "Acme"}})
-    fx.services.texter = SnsTexter()  # type: ignore[misc]
+    fx.services.texter.replace(SnsTexter())
     user = _sms_user(fx)
     fx.services.factors.send_sms_code(fx.tenant, user, "flow-1")
     [sms] = aws_proxy.calls("Publish")

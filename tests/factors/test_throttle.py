@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from typing import Any
 
 import pytest
 import redis
 from conftest import REDIS_URL
+from support.builders import make_site
 
 from factors.conftest import Fx
 from idp.security import throttle as th
@@ -131,3 +133,55 @@ def test_lockout_delays_hold_across_two_worker_processes_r06(make_fx: Any, backe
     assert all_waits == [0, 0, 0, 0, 30, 60]
     assert fx.services.throttle.failures(fx.tenant, user.id, "totp", ATTACKER) == (6, 6)
     assert fx.services.throttle.check(fx.tenant, user.id, "totp", ATTACKER) > 0
+
+
+@pytest.mark.parametrize("backend", ["embedded", "redis"])
+def test_a_parallel_burst_gets_no_more_than_the_free_tries_r06_r27(make_live_server: Any, backend: str) -> None:
+    """R-06, R-27: twenty wrong passwords posted at once from one address, over real HTTP: no more attempts are
+    evaluated than the free tries plus the one that starts the delay; the others are told to wait (429). Checking
+    and counting an attempt is one atomic step on both stores (it used to let the whole burst through)."""
+    server = make_live_server(**({"redis_url": REDIS_URL} if backend == "redis" else {}))
+    site = make_site(server)
+    burst = 20
+    browsers = [site.browser() for _ in range(burst)]
+    pages = [site.walker(b).open_login() for b in browsers]
+    go = threading.Barrier(burst)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def attempt(i: int) -> None:
+        go.wait()
+        r = site.walker(browsers[i]).post_login(pages[i], site.username, f"wrong password number {i}")
+        with lock:
+            statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(burst)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    user = site.services.users.by_username(site.tenant, site.username)
+    evaluated = [e for e in site.services.audit.query(site.tenant.id, user_id=user.id, limit=100) if e.type == "login.password_failed"]
+    assert len(statuses) == burst and all(s in (200, 400, 429) for s in statuses), statuses
+    assert 1 <= len(evaluated) <= th.FREE_FAILURES + 1, (len(evaluated), statuses)
+    assert statuses.count(429) == burst - len(evaluated)
+    assert site.services.throttle.failures(site.tenant, user.id, "password", "127.0.0.1") == (len(evaluated), len(evaluated))
+
+
+@pytest.mark.parametrize("backend", ["embedded", "redis"])
+def test_attempts_racing_from_many_addresses_cannot_pass_the_account_stop_together_r06(make_fx: Any, backend: str) -> None:
+    """R-06: one failure short of the 100-failure stop, ten attempts from ten new addresses at once: one is
+    evaluated, the others wait for it (before, all ten were, and the stop was passed by nine)."""
+    fx = make_fx(backend)
+    user = fx.user()
+    t = fx.services.throttle
+    acct_n = t._keys(fx.tenant, user.id, "totp", ATTACKER)[0]
+    for _ in range(th.MAX_CONSECUTIVE_FAILURES - 1):
+        fx.services.store.incr(acct_n, th.WINDOW)
+    verdicts: list[int] = []
+    threads = [threading.Thread(target=lambda i=i: verdicts.append(t.check(fx.tenant, user.id, "totp", f"192.0.2.{i}"))) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(verdicts) == [0] + [th.IN_FLIGHT_WAIT] * 9

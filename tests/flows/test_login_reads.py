@@ -14,9 +14,9 @@ from typing import Any
 
 import pyotp
 import pytest
-import requests
 from sqlalchemy import event
-from web.support import PASSWORD, Site, form_action, inputs, make_site
+from support.builders import PASSWORD, Site, make_site
+from support.walkers import submit
 
 from idp.accounts.factors import FactorService
 from idp.flowengine.contract import FlowState
@@ -50,11 +50,6 @@ def _reads(seen: list[str], table: str) -> int:
     return sum(1 for s in seen if s.startswith("SELECT") and f"FROM {table} " in s + " ")
 
 
-def _post(browser: requests.Session, page: requests.Response, **fields: str) -> requests.Response:
-    data = {**inputs(page.text), **fields}
-    return browser.post(requests.compat.urljoin(page.url, form_action(page.text)), data=data, timeout=30, allow_redirects=False)
-
-
 def _fresh_step() -> None:
     while 30 - (time.time() % 30) < 3.0:
         time.sleep(0.2)
@@ -67,17 +62,17 @@ def test_each_request_of_a_sign_in_reads_the_user_and_factors_once_r46(site: Sit
     _, uri = site.services.factors.add_totp(site.tenant, user)
     totp = pyotp.parse_uri(uri)
     browser = site.browser("en")
-    page = site.open_login(browser)
+    page = site.walker(browser).open_login()
 
     statements.clear()
-    page = _post(browser, page, username=site.username, password=PASSWORD)
+    page = submit(browser, page, username=site.username, password=PASSWORD)
     assert page.status_code == 200 and 'name="code"' in page.text, page.text
     assert _reads(statements, "users") == 1  # the look-up of what was typed; the next steps reuse that row
     assert _reads(statements, "factors") == 1  # one read decides whether the TOTP step applies and draws its page
 
     _fresh_step()
     statements.clear()
-    done = _post(browser, page, code=totp.now())
+    done = submit(browser, page, code=totp.now())
     assert done.status_code == 200 and "You are signed in" in done.text, done.text
     # the run's user once, and SessionService.establish once more on purpose: the new session's status check
     # must see the account as it is after the request's steps (disabled meanwhile: no session, R-34, R-40)
@@ -100,13 +95,13 @@ def test_a_request_that_fails_half_way_leaves_the_run_as_it_started_r43(site: Si
     user = site.services.users.by_username(site.tenant, site.username)
     site.services.factors.add_totp(site.tenant, user)
     browser = site.browser("en")
-    page = site.open_login(browser)
+    page = site.walker(browser).open_login()
 
     def broken(self: FactorService, tenant: Any, user: Any) -> Any:
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(FactorService, "of_user", broken)
-    failed = _post(browser, page, username=site.username, password=PASSWORD)
+    failed = submit(browser, page, username=site.username, password=PASSWORD)
     assert failed.status_code == 500
     monkeypatch.undo()
 

@@ -14,8 +14,8 @@ import pyotp
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
-from oidc.support import make_realm
-from recovery_support import PASSWORD, PHONE, code_in, link_in, lock_link_in
+from support.builders import PASSWORD, PHONE, make_realm
+from support.messages import code_in, link_in, lock_link_in
 
 from flows.self_recovery import requests as recovery_requests
 
@@ -119,3 +119,33 @@ def test_a_person_recovers_their_account_in_chromium(lang: str, aws_env: Any, ma
     lock_link_in(aws_env.last_email(user.email).body)
     lock_link_in(aws_env.last_sms(PHONE).message)
     assert re.search(r"\d{6}", aws_env.sent_sms(PHONE)[0].message)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_junk_or_used_link_in_another_tab_leaves_the_recovery_in_progress(lang: str, make_live_server: Any, new_page: Any) -> None:
+    """R-43, R-52, R-99 (issue 12 item 4): while a recovery is under way, any page of the same browser that
+    navigates to the link endpoint with a junk token, or the used link opened again, shows "this link has
+    expired" and the run goes on in the first tab."""
+    from support.builders import make_recovery_account
+    from support.walkers import Walker
+
+    from idp.messaging.outbox import read_outbox
+
+    server = make_live_server()
+    account = make_recovery_account(server.services, locale=lang)
+    Walker(server, account.tenant).request_link(account.email)
+    link = link_in(read_outbox(server.services.settings.outbox_path, to=account.email, kind="email")[-1].text)
+    page = new_page(lang)
+    page.goto(link)
+    choose = {"en": "What would you like to do?", "fr": "Que souhaitez-vous faire ?"}[lang]
+    page.get_by_role("heading", name=choose).wait_for()
+    expired = {"en": "This link has expired; request a new one.", "fr": "Ce lien a expiré ; demandez-en un nouveau."}[lang]
+    used = {"en": "This link has already been used; request a new one.", "fr": "Ce lien a déjà été utilisé ; demandez-en un nouveau."}[lang]
+    other = page.context.new_page()
+    for refused, message in ((f"{server.url}/realms/{account.tenant.slug}/flow/self-recovery/enter?token=junk", expired), (link, used)):
+        other.goto(refused)
+        assert message in other.locator("body").inner_text().replace("\u00a0", " ")
+    page.reload()
+    page.get_by_role("heading", name=choose).wait_for()
+    page.get_by_role("button", name={"en": "Reset my password", "fr": "Réinitialiser mon mot de passe"}[lang]).click()
+    page.locator('input[name="code"]').wait_for()  # the run went on to the authenticator step (R-18)

@@ -8,8 +8,15 @@ from typing import Any
 
 import pytest
 
-from idp.messaging import LOCALES, TEMPLATES, Brand, render, render_sms
+from flows.self_recovery.mail import MESSAGES as RECOVERY_MESSAGES
+from idp.messaging import LOCALES, Brand
+from idp.messaging import TEMPLATES as CORE_TEMPLATES
 from idp.messaging.rendering import normalize_locale
+
+#: Every message: the core's, and the self-recovery flow's own (shipped in its package, on top of the core's).
+TEMPLATES = RECOVERY_MESSAGES.specs
+render = RECOVERY_MESSAGES.render
+render_sms = RECOVERY_MESSAGES.render_sms
 
 BRAND = Brand(
     name="MyTrust iD",
@@ -53,14 +60,29 @@ SMS_TEMPLATES = [n for n, s in TEMPLATES.items() if "sms" in s.channels]
 
 
 def test_the_catalogue_covers_the_messages_of_issues_3_and_4() -> None:
-    assert set(TEMPLATES) == {
-        "recovery_link",
+    """The core sends the second-factor and account notices; the recovery flow ships its link and notices."""
+    assert set(CORE_TEMPLATES) == {
         "sms_code",
-        "factor_reset_notice",
-        "password_reset_notice",
         "failed_second_factor_notice",
         "totp_replay_notice",
+        "email_changed_notice",
+        "phone_changed_notice",
     }
+    assert set(TEMPLATES) - set(CORE_TEMPLATES) == {"recovery_link", "factor_reset_notice", "password_reset_notice"}
+    from idp.messaging.rendering import TEMPLATE_DIR
+
+    assert not list(TEMPLATE_DIR.rglob("recovery_link.*")), "the recovery link belongs to the flow's package"
+    with pytest.raises(KeyError):
+        from idp.messaging import render as core_render
+
+        core_render("recovery_link", "en", brand=BRAND, link=CONTEXT["link"], expires_minutes=5)
+
+
+def test_a_plugin_cannot_replace_a_core_message() -> None:
+    from idp.messaging import message_templates
+
+    with pytest.raises(ValueError, match="sms_code"):
+        message_templates(RECOVERY_MESSAGES.folders[0], {"sms_code": CORE_TEMPLATES["sms_code"]})
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -98,11 +120,11 @@ RECOVERY = {
         "subject": "Reset your sign-in methods",
         "lines": [
             (
-                "A reset of your sign-in methods was requested for your account. "
-                "If you made this request, click the link below."
+                "A reset of your sign-in methods was requested for your MyTrust iD account. "
+                "If you made this request, please click the link below to update them."
             ),
             "This link expires in 5 minutes.",
-            "Otherwise ignore this message; nothing will change on your account.",
+            "Otherwise, please ignore this message; no change will be made to your account.",
         ],
         "button": ">Reset your sign-in methods</a>",
     },
@@ -110,11 +132,11 @@ RECOVERY = {
         "subject": "Réinitialiser vos moyens de connexion",
         "lines": [
             (
-                "Une réinitialisation de vos moyens de connexion a été demandée pour votre compte. "
-                "Si vous êtes à l'origine de cette requête, veuillez cliquer sur le lien ci-dessous pour les mettre à jour."
+                "Une réinitialisation de vos moyens de connexion pour votre compte MyTrust iD. "
+                "Si vous êtes à l'origine de cette requête, veuillez cliquer sur le lien ci-dessous pour le mettre à jour."
             ),
             "Ce lien expire dans 5 minutes.",
-            "Sinon, veuillez ignorer ce message ; aucun changement ne sera effectué sur votre compte.",
+            "Sinon, veuillez ignorer ce message; aucun changement ne sera effectué sur votre compte.",
         ],
         "button": ">Réinitialiser vos moyens de connexion</a>",
     },
@@ -122,8 +144,8 @@ RECOVERY = {
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_recovery_link_has_the_wording_of_issue_4(locale: str) -> None:
-    """Issue 4 item 3: subject, body, button, expiry and the "ignore" line, text and HTML."""
+def test_recovery_link_has_the_wording_of_the_seed(locale: str) -> None:
+    """Issue 4 item 3, issue 16 item 3: the seed's subject, body (with the brand), button, expiry and "ignore" line, text and HTML."""
     expected = RECOVERY[locale]
     msg = render("recovery_link", locale, brand=BRAND, **context_for("recovery_link"))
     assert msg.subject == expected["subject"]
@@ -191,6 +213,25 @@ def test_reset_notices_carry_the_lock_link_and_support_contact(
     ) in msg.text
     sms = render_sms(name, locale, brand=BRAND, **context_for(name))
     assert CONTEXT["lock_link"] in sms
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_phone_changed_notice_carries_the_lock_link_and_support_contact(locale: str) -> None:
+    """Issue 12 item 1, R-29: the account's address learns that its SMS number changed, with "not you?" and the support contact."""
+    msg = render("phone_changed_notice", locale, brand=BRAND, **context_for("phone_changed_notice"))
+    assert CONTEXT["lock_link"] in msg.text and f'href="{CONTEXT["lock_link"]}"' in msg.html
+    assert BRAND.support_url in msg.text
+    assert msg.subject == {"en": "The phone number of your account was changed", "fr": "Le numéro de téléphone de votre compte a été modifié"}[locale]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_email_changed_notice_carries_the_lock_link_and_support_contact(locale: str) -> None:
+    """Issue 12 item 1, R-15, R-29: the old address learns of the change, with "not you?" and the support contact."""
+    msg = render("email_changed_notice", locale, brand=BRAND, **context_for("email_changed_notice"))
+    assert CONTEXT["lock_link"] in msg.text and f'href="{CONTEXT["lock_link"]}"' in msg.html
+    assert ("If this wasn't you" if locale == "en" else "Si ce n'était pas vous") in msg.text
+    assert BRAND.support_url in msg.text
+    assert msg.subject == {"en": "The email address of your account was changed", "fr": "L'adresse e-mail de votre compte a été modifiée"}[locale]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ import pytest
 from flask import Flask
 from plugins.aws import SENDER, SES_SEND_EMAIL, AwsEnv, AwsProxy, ses_throttling
 
-from idp.messaging import Brand, DeliveryFailed, DeliveryRefused, Email, render
+from flows.self_recovery.mail import MESSAGES
+from idp.messaging import Brand, DeliveryFailed, DeliveryRefused, Email
 from idp.messaging.ses import SesMailer
 
 BRAND = Brand(
@@ -25,7 +26,7 @@ def recipient() -> str:
 
 
 def recovery_email(to: str, **kw: Any) -> Email:
-    msg = render(
+    msg = MESSAGES.render(
         "recovery_link",
         "fr",
         brand=BRAND,
@@ -91,7 +92,7 @@ def test_services_build_the_ses_mailer_from_settings(
     services = make_app(
         mail_backend="ses", mail_from="no-reply@idp.localhost"
     ).extensions["idp"]
-    assert isinstance(services.mailer, SesMailer)
+    assert isinstance(services.mailer.backend, SesMailer)
     to = recipient()
     services.mailer.send(recovery_email(to))
     assert aws_env.last_email(to).source == "no-reply@idp.localhost"

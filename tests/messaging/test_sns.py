@@ -152,7 +152,7 @@ def test_services_build_the_sns_texter_from_settings(
     aws_env: AwsEnv, make_app: Callable[..., Flask]
 ) -> None:
     services = make_app(sms_backend="sns").extensions["idp"]
-    assert isinstance(services.texter, SnsTexter)
+    assert isinstance(services.texter.backend, SnsTexter)
     to = number()
     services.texter.send(code_sms(to))
     assert aws_env.last_sms(to).message.startswith("493021 ")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from web.support import PASSWORD, make_site
+from support.builders import PASSWORD, make_site
 
 from observability.conftest import scrape, value
 
@@ -17,10 +17,10 @@ def test_real_sign_ins_are_counted_by_tenant_outcome_and_factor(live_server: Any
     before = scrape(live_server.url)
 
     browser = site.browser()
-    failed = site.post_login(browser, site.open_login(browser), site.username, "not the password")
+    failed = site.walker(browser).sign_in(site.username, "not the password")
     assert failed.status_code in (200, 400, 401, 422)
     browser = site.browser()
-    ok = site.post_login(browser, site.open_login(browser), site.username, PASSWORD)
+    ok = site.walker(browser).sign_in(site.username, PASSWORD)
     assert ok.status_code in (200, 302, 303)
 
     after = scrape(live_server.url)

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from conftest import REDIS_URL, LiveServer, random_slug
+from observability.conftest import redis_server  # a Redis of the test's own, stopped and started at will
+from support.builders import Realm, make_realm
 
-from oidc.support import Realm, make_realm
+__all__ = ["redis_server"]
 
 
 @pytest.fixture

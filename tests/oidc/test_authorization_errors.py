@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import requests
+import random
+from urllib.parse import quote, urljoin, urlsplit
 
-from oidc.support import REDIRECT_URI, Realm, query
+import pytest
+import requests
+from support.builders import REDIRECT_URI, Realm
+from support.walkers import query
 
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
@@ -105,3 +109,73 @@ def test_post_to_the_authorization_endpoint_works(realm: Realm) -> None:
     data.update(code_challenge=CHALLENGE, code_challenge_method="S256")
     r = realm.browser().post(realm.endpoint("auth"), data=data, allow_redirects=False)
     assert r.status_code == 302 and query(r.headers["Location"])["state"] == "p"
+
+
+# -- crafted values: never a 500 (issue 12, item 5) ------------------------------------------------------
+
+#: Every parameter the authorization endpoint reads.
+AUTH_PARAMETERS = (
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+    "code_challenge_method", "prompt", "max_age", "response_mode", "acr_values", "id_token_hint",
+    "login_hint", "ui_locales", "claims_locales", "display", "request", "request_uri",
+)
+#: Values that broke, or could break, the building of an error: quotes, backslashes, control and non-ASCII
+#: characters, percent-encoding garbage, invalid UTF-8 and very long values.
+CRAFTED_VALUES: tuple[str | bytes, ...] = (
+    '"', "\\", 'a"b\\c', "'", "<script>", "\x00", "\x01\x1f\x7f", "\t\r\n", "é", "\u2028", "\U0001f600", "\ufeff",
+    "%", "%zz", "%C3%28", "%%41", b"\xff\xfe", b"\xc3", "a" * 4000, " ", "", "code id_token", "openid \x0b",
+)
+#: Characters the seeded random values are drawn from.
+FUZZ_ALPHABET = '"\\\'%<>&;=#?/ \x00\x01\x7f\t\néÿ\u2028\u202e\U0001f600abcXYZ019:._-~'
+
+
+def _crafted_values(seed: int, count: int) -> list[str | bytes]:
+    """The fixed crafted values, then ``count`` random ones from a seeded generator (the run is repeatable)."""
+    rng = random.Random(seed)
+    drawn = ["".join(rng.choices(FUZZ_ALPHABET, k=rng.randint(1, 40))) for _ in range(count)]
+    return [*CRAFTED_VALUES, *drawn]
+
+
+def _assert_handled(realm: Realm, r: requests.Response, what: object) -> None:
+    """The answer a user may see: a code or error redirect to the registered URI, the sign-in flow, or the 400 page."""
+    assert r.status_code < 500, (what, r.status_code, r.text[:300])
+    if r.status_code == 400:
+        assert "Location" not in r.headers and r.headers["Content-Type"].startswith("text/html"), what
+        return
+    assert r.status_code in (302, 303), (what, r.status_code)
+    location = r.headers["Location"]
+    if location.startswith(REDIRECT_URI + "?"):
+        got = query(location)
+        assert ("error" in got or "code" in got) and got["iss"] == realm.issuer, (what, location)
+    else:  # not signed in (or prompt=login, max_age): the sign-in flow of this tenant, on this server
+        assert urlsplit(urljoin(realm.base + "/", location)).path.startswith(f"/realms/{realm.tenant.slug}/"), (what, location)
+
+
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "signed-out"])
+def test_crafted_parameter_values_never_give_a_server_error(realm: Realm, signed_in: bool) -> None:
+    """R-45 (fail closed, generic error pages), R-58: any value of any authorization parameter, by GET or POST, gets
+    the 400 error page or a redirect to the registered URI (an error or a code), never a 500."""
+    browser = realm.browser() if signed_in else requests.Session()
+    base: dict[str, str | bytes] = {"response_type": "code", "client_id": "web", "redirect_uri": REDIRECT_URI, "scope": "openid", "state": "s1"}
+    base.update(code_challenge=CHALLENGE, code_challenge_method="S256")
+    for i, name in enumerate(AUTH_PARAMETERS):
+        for n, value in enumerate(_crafted_values(seed=1200 + i, count=6)):
+            params = {**base, name: value}
+            if n % 4 == 3:  # now and then by POST (OIDC Core §3.1.2.1)
+                r = browser.post(realm.endpoint("auth"), data=params, allow_redirects=False, timeout=10)
+            else:
+                r = browser.get(realm.endpoint("auth"), params=params, allow_redirects=False, timeout=10)
+            _assert_handled(realm, r, (name, value))
+
+
+def test_repeated_and_garbled_parameters_never_give_a_server_error(realm: Realm) -> None:
+    """R-45, R-58: repeated parameters (RFC 6749 §3.1: MUST NOT be repeated) and a raw query that is not valid
+    percent-encoding get the 400 page or an error redirect, never a 500."""
+    browser = realm.browser()
+    good = {"response_type": "code", "client_id": "web", "redirect_uri": REDIRECT_URI, "scope": "openid", "state": "s1"}
+    good.update(code_challenge=CHALLENGE, code_challenge_method="S256")
+    for name in AUTH_PARAMETERS:
+        base = "&".join(f"{k}={quote(v, safe='')}" for k, v in good.items() if k != name)
+        for extra in (f"{name}=%22&{name}=x", f"{name}=%&{name}=%E2%80", f"{name}", f"{name}=%ZZ%5C%22%C0%AF&{name}=%5C"):
+            r = browser.get(f"{realm.endpoint('auth')}?{base}&{extra}", allow_redirects=False, timeout=10)
+            _assert_handled(realm, r, extra)

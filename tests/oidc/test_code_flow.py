@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 import requests
 from authlib.common.security import generate_token
 from authlib.oidc.discovery import OpenIDProviderMetadata
-
-from oidc.support import POST_LOGOUT_URI, REDIRECT_URI, Realm, query
+from support.builders import POST_LOGOUT_URI, REDIRECT_URI, Realm
+from support.walkers import query
 
 
 def test_discovery_matches_the_issuer_and_the_endpoints(realm: Realm) -> None:

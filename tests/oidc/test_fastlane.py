@@ -1,4 +1,4 @@
-"""The discovery and JWKS fast lane (idp.oidc.fastlane) answers exactly as the Flask views do."""
+"""The discovery and JWKS fast lane (idp.web.fastlane) answers exactly as the Flask views do."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from conftest import random_slug
+from observability.conftest import RedisServer
 
 from idp.app import create_app
 from idp.observability.logs import json_handler
-from idp.oidc.fastlane import ProtocolFastLane
 from idp.storage.schema import upgrade
+from idp.web.fastlane import ProtocolFastLane
 
 DOCUMENTS = [
     ("/.well-known/openid-configuration", "oidc.discovery", "/realms/<tenant>/.well-known/openid-configuration"),
@@ -285,3 +286,43 @@ def test_malformed_basic_credentials_are_a_401_on_the_other_client_endpoints(ser
         **{"wsgi.input": io.BytesIO(b"token=x")},  # type: ignore[arg-type]
     )
     assert status.startswith("401") and dict(headers)["WWW-Authenticate"].startswith("Basic")
+
+
+# -- the admin revision (issue 11, item 5) ----------------------------------------------------------
+
+
+def test_a_secret_rotated_by_another_worker_is_refused_by_the_lane_at_once(service_client: Any) -> None:
+    """R-44: the lane reads the admin revision before answering from its caches; a rotation elsewhere empties them."""
+    app, tenant, _client, secret = service_client
+    for _ in range(2):  # the second from the lane's warm caches
+        assert _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))[0] == "200 OK"
+    other = create_app(app.extensions["idp"].settings).extensions["idp"]  # another worker: same database and store
+    try:
+        other.clients.rotate_secret(other.tenants.require(tenant.slug), "svc")
+    finally:
+        other.close()
+    passed = _lane_spy(app)
+    status, _, answer = _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))
+    assert passed and status.startswith("401") and answer["error"] == "invalid_client"
+
+
+def test_a_store_outage_is_a_503_never_an_answer_from_the_caches(make_settings: Callable[..., Any], redis_server: RedisServer) -> None:
+    """R-95: with the store down, the lane cannot know whether its caches are current: Flask answers 503."""
+    app = create_app(make_settings(redis_url=redis_server.url))
+    services = app.extensions["idp"]
+    upgrade(services.db)
+    try:
+        tenant = services.tenants.create(random_slug("lane"))
+        _, secret = services.clients.create(tenant, "svc", [], grant_types=["client_credentials"])
+        discovery = f"/realms/{tenant.slug}/.well-known/openid-configuration"
+        for _ in range(2):
+            assert _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))[0] == "200 OK"
+            assert _call(app.wsgi_app, discovery)[0] == "200 OK"
+        redis_server.stop()
+        status, headers, answer = _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))
+        assert status.startswith("503") and answer["error"] == "temporarily_unavailable" and headers["Cache-Control"].startswith("no-store")
+        assert _call(app.wsgi_app, discovery)[0].startswith("503")
+        redis_server.start()
+        assert _token_call(app.wsgi_app, tenant, b"grant_type=client_credentials", _basic("svc", secret))[0] == "200 OK"
+    finally:
+        services.close()

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import event
+from support.builders import Realm
 
 from idp.oidc.clients import ClientError, redirect_uri_matches
-from oidc.support import Realm
 
 
 def _kids(realm: Realm) -> list[str]:
@@ -124,6 +124,9 @@ def test_hot_paths_make_no_database_query(realm: Realm) -> None:
         ("/relative/cb", "must be absolute"),
         ("custom.scheme:/cb", "must be absolute"),
         ("https://user:pw@rp.example.com/cb", "must not carry credentials"),
+        ("https://*.example.com/cb", "must not contain a wildcard '*'"),  # R-58: exact match only
+        ("https://rp.example.com/*", "must not contain a wildcard '*'"),
+        ("http://127.0.0.1:*/cb", "must not contain a wildcard '*'"),
     ],
 )
 def test_redirect_uris_are_checked_at_registration(realm: Realm, uri: str, message: str) -> None:
@@ -175,3 +178,13 @@ def test_redirect_uri_matching_is_exact_except_loopback_ports() -> None:
     assert redirect_uri_matches("http://[::1]:80/cb", "http://[::1]:1234/cb")
     assert not redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:53111/cb?x=1")
     assert not redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.2:53111/cb")
+
+
+def test_a_wildcard_redirect_uri_is_refused_on_update_too(realm: Realm) -> None:
+    """R-58: a client update cannot register a '*' either; the client keeps its redirect URIs."""
+    before = realm.services.clients.get(realm.tenant, "web").redirect_uris
+    for field in ("redirect_uris", "post_logout_redirect_uris"):
+        with pytest.raises(ClientError) as err:
+            realm.services.clients.update(realm.tenant, "web", **{field: ["https://*.example.com/cb"]})
+        assert "must not contain a wildcard '*'" in str(err.value) and err.value.field == field
+    assert realm.services.clients.get(realm.tenant, "web").redirect_uris == before

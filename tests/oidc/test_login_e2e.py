@@ -8,8 +8,9 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from authlib.common.security import generate_token
-
-from oidc.support import PASSWORD, REDIRECT_URI, Realm, parse_form, query
+from support.builders import PASSWORD, REDIRECT_URI, Realm
+from support.forms import inputs
+from support.walkers import query, submit
 
 
 def _sign_in(realm: Realm, browser: requests.Session, start: requests.Response, password: str = PASSWORD) -> requests.Response:
@@ -18,11 +19,9 @@ def _sign_in(realm: Realm, browser: requests.Session, start: requests.Response, 
     page_url = urljoin(start.url, start.headers["Location"])
     page = browser.get(page_url)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
-    form = parse_form(page.text)
-    assert "csrf_token" in form.fields and "step" in form.fields and "password" in form.fields
-    data = dict(form.fields)
-    data.update(username="alice", password=password)
-    return browser.post(urljoin(page_url, form.action or page_url), data=data, allow_redirects=False)
+    fields = inputs(page.text)
+    assert "csrf_token" in fields and "step" in fields and "password" in fields
+    return submit(browser, page, username="alice", password=password)
 
 
 def _finish(realm: Realm, browser: requests.Session, posted: requests.Response) -> requests.Response:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-
-from oidc.support import REDIRECT_URI, Realm, query
+from support.builders import REDIRECT_URI, Realm
+from support.walkers import query
 
 
 def _code(realm: Realm, client_id: str = "web", verifier: str | None = None, **params: str) -> str:
@@ -198,3 +199,32 @@ def test_introspection_is_for_authenticated_clients_only(realm: Realm) -> None:
     assert anonymous.status_code == 401 and anonymous.json()["error"] == "invalid_client"
     public = requests.post(realm.endpoint("token/introspect"), data={"token": token["access_token"], "client_id": "native"}, timeout=10)
     assert public.status_code == 401 and public.json()["error"] == "invalid_client"
+
+
+def test_revoking_the_user_during_a_code_exchange_leaves_no_grant(any_realm: Realm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-34, R-19: the user's grants are revoked (an admin ends their sessions) after the code was redeemed but
+    before the exchange files its grant: the exchange fails with invalid_grant and leaves nothing usable behind,
+    on both stores. Without the re-check the grant was filed after the revocation and its tokens lived on."""
+    realm = any_realm
+    tokens = realm.server.app.extensions["idp.oidc"].tokens
+    redeem = tokens.redeem_code
+
+    def redeem_then_revoke(tenant: Any, code: str) -> Any:
+        redeemed = redeem(tenant, code)
+        realm.services.sessions.revoke_user(tenant, realm.user.id)  # the revocation lands in the gap
+        return redeemed
+
+    verifier = generate_token(48)
+    code = _code(realm, verifier=verifier)
+    monkeypatch.setattr(tokens, "redeem_code", redeem_then_revoke)
+    r = _redeem(realm, code, verifier)
+    monkeypatch.undo()
+    issued = r.json()
+    if r.status_code == 200:  # what used to happen: the tokens outlived the revocation
+        assert realm.userinfo(issued["access_token"]).status_code == 401, "the access token outlived the revocation"
+    assert r.status_code == 400 and issued == {"error": "invalid_grant", "error_description": "The authorization was revoked."}
+    assert r.headers["Cache-Control"] == "no-store"
+    # an exchange after the revocation works as usual
+    verifier = generate_token(48)
+    ok = _redeem(realm, _code(realm, verifier=verifier), verifier)
+    assert ok.status_code == 200 and realm.userinfo(ok.json()["access_token"]).status_code == 200

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -410,12 +410,3 @@ def aws_proxy(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsP
     finally:
         proxy.close()
 
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll ``predicate`` until it returns something truthy (or fail after ``timeout`` seconds)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)

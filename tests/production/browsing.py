@@ -6,7 +6,6 @@ way they travel between replicas behind one load balancer host name.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from itertools import cycle
 from typing import Any
@@ -14,7 +13,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from authlib.common.security import generate_token
-from oidc.support import REDIRECT_URI, parse_form, query
+from support import walkers
+from support.builders import REDIRECT_URI
+from support.walkers import query
 
 
 def on(node_url: str, url: str) -> str:
@@ -25,23 +26,12 @@ def on(node_url: str, url: str) -> str:
 
 
 def browser(lang: str = "en") -> requests.Session:
-    session = requests.Session()
-    session.headers["Accept-Language"] = lang
-    return session
+    return walkers.browser(lang)
 
 
 def submit(session: requests.Session, page: requests.Response, node_url: str, timeout: float = 30, **fields: str) -> requests.Response:
     """Post the first form of ``page`` (its hidden fields plus ``fields``) to ``node_url``; redirects not followed."""
-    form = parse_form(page.text)
-    assert form.action is not None, page.text[:2000]
-    return session.post(on(node_url, urljoin(page.url, form.action)), data={**form.fields, **fields}, allow_redirects=False, timeout=timeout)
-
-
-def fresh_totp(totp: Any, margin: float = 2.0) -> str:
-    """A code that will not cross a 30 s step boundary during the request."""
-    if 30 - time.time() % 30 < margin:
-        time.sleep(30 - time.time() % 30 + 0.1)
-    return str(totp.now())
+    return walkers.submit(session, page, to=lambda url: on(node_url, url), timeout=timeout, **fields)
 
 
 def nodes_cycle(*urls: str) -> Iterator[str]:
@@ -65,7 +55,7 @@ def mfa_login(
     assert page.status_code == 200 and 'name="password"' in page.text, (page.status_code, page.text[:1000])
     page = submit(session, page, next(hops), username=username, password=password)
     assert page.status_code == 200 and 'name="code"' in page.text, (page.status_code, page.text[:1000])
-    r = submit(session, page, next(hops), code=fresh_totp(totp))
+    r = submit(session, page, next(hops), code=walkers.fresh_totp(totp))
     hops_left = 5
     while r.status_code in (302, 303) and not r.headers["Location"].startswith(REDIRECT_URI):
         r = session.get(on(next(hops), urljoin(r.url, r.headers["Location"])), allow_redirects=False, timeout=30)

@@ -35,7 +35,7 @@ import pyotp
 import pytest
 import requests
 from conftest import LiveServer, free_port, random_slug
-from oidc.support import PASSWORD, Realm, make_realm
+from support.builders import PASSWORD, Realm, make_realm
 
 from idp.messaging.outbox import read_outbox
 from production.conftest import RedisServer

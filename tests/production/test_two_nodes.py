@@ -26,11 +26,12 @@ import pyotp
 import pytest
 import requests
 from conftest import LiveServer, free_port, random_slug
-from oidc.support import PASSWORD, make_realm
 from sqlalchemy import create_engine, text
+from support.builders import PASSWORD, make_realm
+from support.walkers import fresh_totp
 
 from idp.security.throttle import FREE_FAILURES
-from production.browsing import browser, fresh_totp, mfa_login, nodes_cycle, on, submit
+from production.browsing import browser, mfa_login, nodes_cycle, on, submit
 from production.conftest import RedisServer
 from production.nodes import (
     Deployment,
@@ -160,6 +161,7 @@ def test_password_failures_add_up_across_nodes(deployment: Deployment, a: Node, 
     assert blocked.status_code == 429 and "Too many attempts" in blocked.text
     right = submit(session, page, next(hops), username="alice", password=PASSWORD)
     assert right.status_code == 429  # even the right password waits, on the other node too
+    assert int(right.headers["Retry-After"]) > 0 and 'value="alice"' in right.text  # the wait, and the username kept
 
 
 def test_sms_daily_cap_adds_up_across_nodes(deployment: Deployment, a: Node, b: Node) -> None:

@@ -15,7 +15,6 @@ Each walk ends with one :class:`Outcome`:
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import Counter
@@ -27,11 +26,10 @@ from urllib.parse import urljoin
 import pyotp
 import requests
 from authlib.common.security import generate_token
-from oidc.support import REDIRECT_URI, parse_form, query
-
-_LINK = re.compile(r"https?://[^\s\"'<>]+/flow/self-recovery/enter\?token=[A-Za-z0-9_\-]+")
-_KEY = re.compile(r'<code[^>]*class="[^"]*secret[^"]*"[^>]*>([A-Z2-7 ]+)</code>')
-_CODE = re.compile(r"\b(\d{6})\b")
+from support.builders import REDIRECT_URI
+from support.forms import find_form
+from support.messages import find_code, find_link, find_manual_key
+from support.walkers import query, submit
 
 
 class Stop(Exception):
@@ -66,11 +64,9 @@ def check(r: requests.Response, where: str) -> requests.Response:
 
 
 def _post_form(session: requests.Session, page: requests.Response, where: str, **fields: str) -> requests.Response:
-    form = parse_form(page.text)
-    if form.action is None:
+    if find_form(page.text) is None:
         raise Stop("lost", f"no form at {where}")
-    r = session.post(urljoin(page.url, form.action), data={**form.fields, **fields}, allow_redirects=False, timeout=30)
-    return check(r, where)
+    return check(submit(session, page, timeout=30, **fields), where)
 
 
 def _follow(session: requests.Session, r: requests.Response, where: str, stop_at: str = REDIRECT_URI) -> requests.Response:
@@ -194,9 +190,9 @@ def recover(base: str, account: RecoveryAccount, password: str, read: Callable[[
             if time.monotonic() > deadline:
                 raise Stop("lost", "no link mailed (the background job met the outage)")
             time.sleep(0.05)
-        match = _LINK.search(read(account.email, "email")[-1].text)
-        assert match
-        page = _follow(session, check(session.get(match.group(0).replace("&amp;", "&"), allow_redirects=False, timeout=30), "link"), "link")
+        link = find_link(read(account.email, "email")[-1].text)
+        assert link
+        page = _follow(session, check(session.get(link, allow_redirects=False, timeout=30), "link"), "link")
         if page.status_code != 200 or ('name="path"' not in page.text and "second-factor" not in page.text):
             raise Stop("lost", f"link page {page.status_code}")
         page = _follow(session, _post_form(session, page, "choice", path="second-factor"), "choice")
@@ -211,13 +207,12 @@ def recover(base: str, account: RecoveryAccount, password: str, read: Callable[[
             if time.monotonic() > deadline:
                 raise Stop("lost", "no SMS")
             time.sleep(0.05)
-        code = _CODE.search(read(account.phone, "sms")[-1].text)
+        code = find_code(read(account.phone, "sms")[-1].text)
         assert code
-        page = _follow(session, _post_form(session, page, "sms code", code=code.group(1)), "sms code")
-        key = _KEY.search(page.text)
-        if not key:
+        page = _follow(session, _post_form(session, page, "sms code", code=code), "sms code")
+        secret = find_manual_key(page.text)
+        if not secret:
             raise Stop("lost", f"no enrolment page: {page.status_code}")
-        secret = key.group(1).replace(" ", "")
         totp = pyotp.TOTP(secret)
         if 30 - time.time() % 30 < 2:
             time.sleep(2.2)

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from web.support import Site, make_site
+from support.builders import Site, make_site
 
 
 @pytest.fixture

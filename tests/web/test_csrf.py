@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 
 import pytest
-
-from web.support import Site, form_action, inputs
+from support.builders import Site
+from support.forms import form_action, inputs
 
 
 @pytest.mark.parametrize("lang,message", [
@@ -15,7 +15,7 @@ from web.support import Site, form_action, inputs
 ])
 def test_a_form_without_token_is_refused(site: Site, lang: str, message: str) -> None:
     browser = site.browser(lang)
-    page = site.open_login(browser)
+    page = site.walker(browser).open_login()
     fields = inputs(page.text)
     del fields["csrf_token"]
     fields.update(username=site.username, password="whatever")
@@ -28,9 +28,9 @@ def test_a_form_without_token_is_refused(site: Site, lang: str, message: str) ->
 def test_a_token_from_another_browser_is_refused(site: Site) -> None:
     """A page of another site cannot use its own visitor's token in the victim's browser."""
     attacker = site.browser("en")
-    token = inputs(site.open_login(attacker).text)["csrf_token"]
+    token = inputs(site.walker(attacker).open_login().text)["csrf_token"]
     victim = site.browser("en")
-    page = site.open_login(victim)
+    page = site.walker(victim).open_login()
     fields = inputs(page.text)
     assert fields["csrf_token"] != token
     fields.update(csrf_token=token, username=site.username, password="whatever")
@@ -39,7 +39,7 @@ def test_a_token_from_another_browser_is_refused(site: Site) -> None:
 
 
 def test_a_post_without_any_cookie_is_refused(site: Site) -> None:
-    page = site.open_login(site.browser("en"))
+    page = site.walker(site.browser("en")).open_login()
     fresh = site.browser("en")
     fields = inputs(page.text)
     fields.update(username=site.username, password="whatever")

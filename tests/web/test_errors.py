@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import requests
 from conftest import free_port
+from support.builders import Site
 
 from idp import create_app
 from idp.storage.schema import upgrade
-from web.support import Site
 
 
 @pytest.mark.parametrize("lang,message", [("fr", "Page introuvable"), ("en", "Page not found")])
@@ -32,7 +32,7 @@ def test_unregistered_flow_is_a_404(site: Site) -> None:
 def test_flow_not_enabled_for_the_tenant_is_a_404(site: Site) -> None:
     """browser-login turned off: the sign-in routes answer 404 (features exist only when enabled)."""
     browser = site.browser("en")
-    page = site.open_login(browser)
+    page = site.walker(browser).open_login()
     site.configure({"flows": {"browser-login": {"enabled": False}}})
     site.services.tenants.invalidate(site.tenant.slug)
     assert browser.get(site.url("/login"), timeout=10).status_code == 404
@@ -58,9 +58,10 @@ def test_store_unavailable_is_a_503_page(make_settings: Callable[..., Any], lang
     """Redis down: a generic 503 page with Retry-After, never a stack trace (R-45: fail closed)."""
     app = create_app(make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     services = app.extensions["idp"]
+    setup = create_app(make_settings()).extensions["idp"]  # the same database with a store that answers: admin writes need one
     try:
         upgrade(services.db)
-        tenant = services.tenants.create("store-down")
+        tenant = setup.tenants.create("store-down")
         response = app.test_client().get(f"/realms/{tenant.slug}/login", headers={"Accept-Language": lang})
         body = html.unescape(response.get_data(as_text=True))
         assert response.status_code == 503
@@ -69,3 +70,4 @@ def test_store_unavailable_is_a_503_page(make_settings: Callable[..., Any], lang
         assert "Traceback" not in body and "redis" not in body.lower()
     finally:
         services.close()
+        setup.close()

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from support.builders import Site, make_site
+from support.forms import inputs, page_inputs
 
 from flows.browser_login import BrowserLoginFlow
 from idp.flowengine.contract import (
@@ -24,8 +26,7 @@ from idp.flowengine.contract import (
     StepContext,
     Success,
 )
-from idp.flowengine.registry import FlowRegistry
-from web.support import Site, inputs, make_site
+from idp.flowengine.registry import FlowRegistry, RegistryError
 
 
 class AskStep(Step):
@@ -49,6 +50,7 @@ class TestRecoveryFlow(Flow):
 
     name = "self-recovery"
     completes = "recovery"
+    designation = "recovery"
     steps = (AskStep,)
     completion_requires = ("asked",)
     entry_proofs = ("identified", "asked")
@@ -83,14 +85,41 @@ def flow_site(make_registry_server: Callable[..., Any]) -> Site:
     return make_site(make_registry_server(registry), config={"branding": {"support_url": "https://help.example.org/"}})
 
 
-@pytest.mark.parametrize("lang,label", [("fr", "Moyens d'identification perdus ?"), ("en", "Lost your credentials?")])
+@pytest.mark.parametrize("lang,label", [("fr", "Moyens d'identification perdus\u00a0?"), ("en", "Lost your credentials?")])
 def test_lost_credentials_link_shows_only_when_self_recovery_is_enabled(flow_site: Site, lang: str, label: str) -> None:
     """Issue 4, step 1: the link under the sign-in form, beside « Contacter le support », only when the flow is live."""
-    assert label not in html.unescape(flow_site.open_login(flow_site.browser(lang)).text)
+    assert label not in html.unescape(flow_site.walker(flow_site.browser(lang)).open_login().text)
     flow_site.configure({"flows": {"self-recovery": {"enabled": True}}})
-    body = html.unescape(flow_site.open_login(flow_site.browser(lang)).text)
-    assert f'<a href="/realms/{flow_site.tenant.slug}/flow/self-recovery">{label}</a>' in body
+    body = html.unescape(flow_site.walker(flow_site.browser(lang)).open_login().text)
+    assert f'<p class="form-link"><a href="/realms/{flow_site.tenant.slug}/flow/self-recovery">{label}</a></p>' in body
     assert "https://help.example.org/" in body
+
+
+class OtherRecoveryFlow(TestRecoveryFlow):
+    """A recovery plugin under another name: the core finds it by its designation, not by a name it knows."""
+
+    name = "lost-access"
+
+
+def test_the_core_asks_for_the_recovery_flow_by_designation(make_registry_server: Callable[..., Any]) -> None:
+    """Issue 13 item 4: « Lost your credentials? » leads to whichever live flow is designated ``recovery``."""
+    registry = FlowRegistry()
+    for flow in (BrowserLoginFlow, OtherRecoveryFlow):
+        registry.register(flow)
+    site = make_site(make_registry_server(registry))
+    assert "Lost your credentials?" not in html.unescape(site.walker(site.browser("en")).open_login().text)
+    site.configure({"flows": {"lost-access": {"enabled": True}}})
+    body = html.unescape(site.walker(site.browser("en")).open_login().text)
+    assert f'<a href="/realms/{site.tenant.slug}/flow/lost-access">Lost your credentials?</a>' in body
+
+
+def test_a_flow_with_an_unknown_designation_is_refused_at_load() -> None:
+    class Odd(TestRecoveryFlow):
+        name = "odd"
+        designation = "payments"
+
+    with pytest.raises(RegistryError, match="designation 'payments'"):
+        FlowRegistry().register(Odd)
 
 
 def test_the_link_leads_to_the_flow_and_404s_while_disabled(flow_site: Site) -> None:
@@ -98,11 +127,11 @@ def test_the_link_leads_to_the_flow_and_404s_while_disabled(flow_site: Site) -> 
     assert browser.get(flow_site.url("/flow/self-recovery"), timeout=10).status_code == 404
     flow_site.configure({"flows": {"self-recovery": {"enabled": True}}})
     page = browser.get(flow_site.url("/flow/self-recovery"), timeout=10)
-    assert page.status_code == 200 and inputs(page.text) == {}
+    assert page.status_code == 200 and page_inputs(page.text) == {}
 
 
 @pytest.mark.parametrize("lang,message,support", [
-    ("fr", "Ce lien a expiré ; demandez-en un nouveau.", "Contacter le support"),
+    ("fr", "Ce lien a expiré\u00a0; demandez-en un nouveau.", "Contacter le support"),
     ("en", "This link has expired; request a new one.", "Contact support"),
 ])
 def test_an_ended_flow_shows_its_message_and_contact_support(flow_site: Site, lang: str, message: str, support: str) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import requests
+from support.builders import Site
 
 from idp import create_app
-from web.support import Site
 
 
 def assert_security_headers(headers: Any) -> None:
@@ -86,11 +86,11 @@ def test_cookies_on_https_are_host_prefixed(make_settings: Callable[..., Any]) -
 @pytest.mark.parametrize(("proxy_count", "expected"), [(1, "203.0.113.7"), (0, "127.0.0.1")])
 def test_behind_trusted_proxies_the_client_address_comes_from_x_forwarded_for(make_live_server: Any, proxy_count: int, expected: str) -> None:
     """IDP_PROXY_COUNT=N trusts N proxies' X-Forwarded-For: throttling and audit see the visitor (R-27, R-46)."""
-    from web.support import make_site
+    from support.builders import make_site
 
     site = make_site(make_live_server(proxy_count=proxy_count))
     browser = site.browser()
     browser.headers["X-Forwarded-For"] = "198.51.100.1, 203.0.113.7"
-    site.post_login(browser, site.open_login(browser), site.username, "not the password")
+    site.walker(browser).sign_in(site.username, "not the password")
     events = site.services.audit.query(site.tenant.id, type="login.password_failed")
     assert [e.client_ip for e in events] == [expected]

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from flask import render_template
+from support.builders import Site
+from support.forms import page_inputs
 
 from idp.web.pages import render_page
-from web.support import Site, inputs
 
 SIGN_IN = {
     "fr": ["Connexion à votre compte", "Utilisateur ou e-mail", "Mot de passe", "S'authentifier"],
@@ -28,7 +30,7 @@ def text(response: Any) -> str:
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_sign_in_page_has_the_seed_wording(site: Site, lang: str) -> None:
     """Screen 1 of the seed: « Connexion à votre compte », « Utilisateur ou e-mail », « Mot de passe », « S'authentifier »."""
-    page = site.open_login(site.browser(lang))
+    page = site.walker(site.browser(lang)).open_login()
     body = text(page)
     for words in SIGN_IN[lang]:
         assert words in body
@@ -38,13 +40,13 @@ def test_sign_in_page_has_the_seed_wording(site: Site, lang: str) -> None:
 
 def test_sign_in_form_is_accessible_and_works_without_javascript(site: Site) -> None:
     """Labels tied to fields, autocomplete hints, hidden csrf_token and step fields, and no script at all."""
-    page = site.open_login(site.browser("en"))
+    page = site.walker(site.browser("en")).open_login()
     body = page.text
     assert "<script" not in body.lower() and not re.search(r"\son[a-z]+=", body)
     assert '<label for="username">' in body and 'id="username"' in body
     assert '<label for="password">' in body and 'id="password"' in body
     assert 'autocomplete="username"' in body and 'autocomplete="current-password"' in body
-    fields = inputs(body)
+    fields = page_inputs(body)
     assert fields["step"] == "password" and len(fields["csrf_token"]) == 64
     assert set(fields) == {"csrf_token", "step", "username", "password"}
 
@@ -52,7 +54,7 @@ def test_sign_in_form_is_accessible_and_works_without_javascript(site: Site) -> 
 def test_a_failed_sign_in_ties_the_message_to_the_fields(site: Site) -> None:
     """The error is announced (role=alert) and referenced by the fields' aria-describedby."""
     browser = site.browser("en")
-    response = site.post_login(browser, site.open_login(browser), site.username, "wrong password!")
+    response = site.walker(browser).sign_in(site.username, "wrong password!")
     assert response.status_code == 200
     assert '<p id="form-error" class="alert" role="alert">Invalid username or password.</p>' in response.text
     assert response.text.count('aria-describedby="form-error"') == 2
@@ -64,7 +66,7 @@ def test_tenant_branding_shows_name_logo_and_colour(site_factory: Any) -> None:
     site = site_factory(
         config={"branding": {"display_name": "MyTrust iD", "logo_url": "https://cdn.example.org/logo.png", "primary_color": "#aa3300"}}
     )
-    page = site.open_login(site.browser("fr"))
+    page = site.walker(site.browser("fr")).open_login()
     nonce = re.search(r"'nonce-([^']+)'", page.headers["Content-Security-Policy"]).group(1)
     assert f'<style nonce="{nonce}">:root {{ --primary: #aa3300; }}</style>' in page.text
     assert '<img class="logo" src="https://cdn.example.org/logo.png" alt="MyTrust iD"' in page.text
@@ -72,23 +74,23 @@ def test_tenant_branding_shows_name_logo_and_colour(site_factory: Any) -> None:
 
 
 def test_without_a_logo_the_display_name_shows(site: Site) -> None:
-    page = site.open_login(site.browser("en"))
+    page = site.walker(site.browser("en")).open_login()
     assert f'<span class="brand-name">{site.tenant.display_name}</span>' in page.text
 
 
 @pytest.mark.parametrize("lang,label", [("fr", "Contacter le support"), ("en", "Contact support")])
 def test_contact_support_shows_only_with_a_support_url(site: Site, lang: str, label: str) -> None:
     """« Contacter le support » under the form, pointing at the tenant's support URL (issue 4, step 1)."""
-    assert label not in text(site.open_login(site.browser(lang)))
+    assert label not in text(site.walker(site.browser(lang)).open_login())
     site.configure({"branding": {"support_url": "https://help.example.org/contact"}})
-    body = text(site.open_login(site.browser(lang)))
+    body = text(site.walker(site.browser(lang)).open_login())
     assert f'<a href="https://help.example.org/contact" rel="noopener noreferrer">{label}</a>' in body
 
 
 def test_lost_credentials_is_hidden_while_self_recovery_is_off(site: Site) -> None:
     """The link shows only when the flow is live for the tenant (issue 4, step 1); see test_recovery_link.py."""
-    body = text(site.open_login(site.browser("fr")))
-    assert "Moyens d'identification perdus ?" not in body
+    body = text(site.walker(site.browser("fr")).open_login())
+    assert "Moyens d'identification perdus" not in body
     assert "/flow/self-recovery" not in body
 
 
@@ -98,7 +100,7 @@ def test_lost_credentials_is_hidden_while_self_recovery_is_off(site: Site) -> No
         ("logged_out.html", {}, "Vous êtes déconnecté", "You are signed out"),
         ("signed_in.html", {"username": "alice"}, "Connecté en tant que alice.", "Signed in as alice."),
         ("flow_done.html", {}, "C'est terminé", "All done"),
-        ("error.html", {"error": "link_expired"}, "Ce lien a expiré ; demandez-en un nouveau.", "This link has expired; request a new one."),
+        ("error.html", {"error": "link_expired"}, "Ce lien a expiré\u00a0; demandez-en un nouveau.", "This link has expired; request a new one."),
         ("error.html", {"error": "steps_out_of_order"}, "Ces étapes doivent être suivies dans l'ordre.", "These steps must be taken in order."),
         ("error.html", {"error": "no-such-id"}, "Une erreur est survenue de notre côté.", "Something went wrong on our side."),
         ("404.html", {"error": "not_found"}, "Page introuvable", "Page not found"),
@@ -132,3 +134,77 @@ def test_error_page_of_another_blueprint_follows_the_tenant_in_the_url(site_fact
         body = html.unescape(render_template("error.html", error="invalid_redirect_uri"))
     assert "L'application a demandé à vous envoyer vers une adresse qu'elle n'a pas enregistrée." in body
     assert "MyTrust iD" in body
+
+
+class _VisibleText(HTMLParser):
+    """The text a person sees or hears on a page: text nodes outside <style>, plus alt, aria-label and title."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("style", "script"):
+            self._skip += 1
+        self.parts.extend(value for name, value in attrs if name in ("alt", "aria-label", "title") and value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("style", "script"):
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_text(body: str) -> set[str]:
+    parser = _VisibleText()
+    parser.feed(body)
+    return {" ".join(part.split()) for part in parser.parts} - {""}
+
+
+@pytest.mark.parametrize(
+    "template,context",
+    [
+        ("400.html", {"error": "csrf_failed"}),
+        ("404.html", {"error": "not_found"}),
+        ("503.html", {"error": "service_unavailable"}),
+        ("error.html", {"error": "link_expired", "retry_url": "/realms/x/flow/self-recovery"}),
+        ("error.html", {"error": "link_used", "retry_url": "/realms/x/flow/self-recovery"}),
+        ("error.html", {"error": "flow_expired", "retry_url": "/realms/x/flow/self-recovery"}),
+        ("error.html", {"error": "sms_unavailable"}),
+    ],
+)
+def test_a_french_error_page_has_no_english_left(site_factory: Any, template: str, context: dict[str, Any]) -> None:
+    """Issue 16 item 4: every sentence, label, title and alt text of a French error page is French (R-45)."""
+    site = site_factory(config={"branding": {"display_name": "MyTrust iD", "support_url": "https://help.example.org/"}})
+    pages = {}
+    for lang in ("fr", "en"):
+        with site.server.app.test_request_context(f"/realms/{site.tenant.slug}/x", headers={"Accept-Language": lang}):
+            pages[lang] = render_page(template, status=400, tenant=site.tenant, **context).get_data(as_text=True)
+    left_in_english = (visible_text(pages["fr"]) & visible_text(pages["en"])) - {"MyTrust iD", "·", "· MyTrust iD"}
+    assert not left_in_english, left_in_english
+    assert '<html lang="fr">' in pages["fr"]
+
+
+def test_a_used_link_and_an_expired_link_say_different_things(site: Site) -> None:
+    """Issue 16 item 4: « Ce lien a déjà été utilisé » for a used link, « expiré » only for an expired one."""
+    with site.server.app.test_request_context(f"/realms/{site.tenant.slug}/x", headers={"Accept-Language": "fr"}):
+        used = html.unescape(render_page("error.html", tenant=site.tenant, error="link_used").get_data(as_text=True))
+        expired = html.unescape(render_page("error.html", tenant=site.tenant, error="link_expired").get_data(as_text=True))
+    assert "Ce lien a déjà été utilisé" in used and "expiré" not in used
+    assert "Ce lien a expiré" in expired and "déjà été utilisé" not in expired
+
+
+@pytest.mark.parametrize("query", ["response_type=code", "response_type=code&client_id=nobody&redirect_uri=https://x.example/cb"])
+def test_a_french_authorization_error_page_has_no_english_left(site: Site, query: str) -> None:
+    """Issue 16 item 4: the protocol library's English detail stays off a French error page (it is logged, not shown)."""
+    pages = {}
+    for lang in ("fr", "en"):
+        response = site.browser(lang).get(f"{site.server.url}/realms/{site.tenant.slug}/protocol/openid-connect/auth?{query}", timeout=10)
+        assert response.status_code == 400
+        pages[lang] = response.text
+    left_in_english = (visible_text(pages["fr"]) & visible_text(pages["en"])) - {site.tenant.display_name, "·"}
+    assert not left_in_english, left_in_english
+    assert '<html lang="fr">' in pages["fr"]

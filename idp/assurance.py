@@ -1,0 +1,28 @@
+"""Assurance constants in one place: ``acr`` and ``amr`` values, and MFA requests (docs/CONTRACTS.md).
+
+Low in the layers: it imports nothing from the rest of ``idp``, so the blueprints, the web layer,
+the discovery metadata and the flow steps under ``flows/`` can all share it.
+"""
+
+from __future__ import annotations
+
+#: ``acr`` of a session signed in with a password only.
+ACR_PWD = "urn:idp:acr:pwd"
+#: ``acr`` of a session with a second factor.
+ACR_MFA = "urn:idp:acr:mfa"
+#: The ``acr`` values the provider issues (discovery ``acr_values_supported``).
+ACR_VALUES_SUPPORTED = (ACR_PWD, ACR_MFA)
+
+#: ``amr`` of a proved password.
+AMR_PWD = "pwd"
+#: ``amr`` added once a second factor follows a password.
+AMR_MFA = "mfa"
+#: ``amr`` of a proved TOTP code.
+AMR_OTP = "otp"
+#: ``amr`` of a proved SMS code.
+AMR_SMS = "sms"
+#: ``amr`` values that count as a second factor.
+SECOND_FACTOR_AMR = (AMR_OTP, AMR_SMS)
+
+#: ``acr_values`` that ask for a second factor.
+MFA_REQUESTS = (ACR_MFA, AMR_MFA)

@@ -1,0 +1,202 @@
+"""A thin WSGI lane in front of Flask for the hottest protocol requests (issue 7).
+
+The two static protocol documents, and a ``client_credentials`` token request that succeeds.
+
+``GET /realms/<t>/.well-known/openid-configuration`` and ``GET /realms/<t>/protocol/openid-connect/certs``
+are the same bytes for every request until the tenant or its key set changes. Through Flask each cost
+a request context, routing, three after-request hooks and a response object: several times the work of
+answering. This lane answers them from the same per-process caches the Flask views use, with the
+same response, byte for byte:
+
+- the body, ``Content-Type``, ``Content-Length``, the strong ``ETag`` and ``Cache-Control`` of
+  :func:`idp.web.oidc_endpoints._cacheable`;
+- the security headers of :mod:`idp.web.security_headers` (the policy without a nonce), in the same order;
+- ``X-Request-ID`` (:mod:`idp.observability.request_id`), one latency observation and one response
+  count labelled by the Flask endpoint, and one access-log line (:func:`idp.observability.log_access`).
+
+It answers only when everything comes from a fresh cache: a plain ``GET`` without a query string or
+``If-None-Match``, of a tenant and keys this process holds (the same :data:`~idp.tenants.service.CACHE_TTL`
+and :data:`~idp.oidc.keys.CACHE_TTL` as the views, so the same invalidation). Anything else (a cache
+miss, an unknown tenant, ``HEAD``, a conditional request, every error) goes to Flask unchanged.
+
+Like every Flask request, each answer here first reads the admin revision (:mod:`idp.tenants.revision`,
+one store round trip), so an admin write made on any worker (a secret rotated, a client removed, a key
+rotated) empties this process's caches before it answers; a store outage goes to Flask, which answers 503.
+
+``POST /realms/<t>/protocol/openid-connect/token`` with ``grant_type=client_credentials`` (RFC 6749
+§4.4), the request of every service-to-service call, costs through Flask and Authlib three times the
+work of minting its JWT. The lane answers it only when it is the plain, valid case: a form body with
+``grant_type`` and at most ``scope``, each once; HTTP Basic credentials (parsed by Authlib's own
+:func:`~authlib.oauth2.rfc6749.util.extract_basic_authorization`) of a cached client that may use
+``client_secret_basic`` and the grant, whose secret matches. The token comes from the same
+:class:`~idp.oidc.server.AccessTokenGenerator` Authlib's grant calls, and the response carries
+Authlib's headers, ``Cache-Control: no-store`` and ``Pragma: no-cache`` included, and its body's
+members. It never queries the database: the tenant, the client and the signing keys must all be fresh in
+this process's caches. Anything else, a wrong secret, a malformed ``Authorization`` header or a failure
+of any kind included, goes to Flask with the body intact, and Authlib answers it (with the error of
+RFC 6749 §5.2, or the outage handler's 503): the lane never writes an error itself.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+
+from idp.observability import log_access
+from idp.observability.logs import redact
+from idp.observability.request_id import HEADER, request_id_from
+from idp.oidc.keys import JWKS_MAX_AGE
+from idp.oidc.server import DISCOVERY_MAX_AGE, AccessTokenGenerator
+from idp.store import StoreUnavailable
+from idp.web.security_headers import CSP_WITHOUT_NONCE, FIXED_HEADERS, HSTS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask
+
+_REALMS = "/realms/"
+_DISCOVERY = ".well-known/openid-configuration"
+_CERTS = "protocol/openid-connect/certs"
+#: Flask endpoint and rule of each document (the labels and log fields of the Flask views).
+_ROUTES = {
+    _DISCOVERY: ("oidc.discovery", "/realms/<tenant>/.well-known/openid-configuration"),
+    _CERTS: ("oidc.certs", "/realms/<tenant>/protocol/openid-connect/certs"),
+}
+_TOKEN = "protocol/openid-connect/token"
+_TOKEN_ROUTE = ("oidc.token", "/realms/<tenant>/protocol/openid-connect/token")
+#: A client_credentials body is a few dozen bytes; a larger one (or a chunked one) goes to Flask.
+_MAX_TOKEN_BODY = 2048
+#: The only parameters the lane accepts in the body, each at most once (``grant_type`` required).
+_TOKEN_PARAMS = frozenset({"grant_type", "scope"})
+
+StartResponse = Callable[..., Any]
+
+
+class ProtocolFastLane:
+    """WSGI middleware: the discovery document and the JWKS from the caches, else the wrapped app."""
+
+    def __init__(self, app: "Flask", wsgi_app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
+        self.next = wsgi_app
+        self.services = app.extensions["idp"]
+        self.provider = app.extensions["idp.oidc"]
+        self.timer = app.extensions["idp.observability"]["timer"]
+        security = [("Content-Security-Policy", CSP_WITHOUT_NONCE), *FIXED_HEADERS]
+        if self.services.settings.public_url.startswith("https://"):
+            security.append(("Strict-Transport-Security", HSTS))
+        self.security = security
+        self.cache_control = {_DISCOVERY: f"public, max-age={DISCOVERY_MAX_AGE}", _CERTS: f"public, max-age={JWKS_MAX_AGE}"}
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(_REALMS) and not environ.get("QUERY_STRING"):
+            method = environ.get("REQUEST_METHOD")
+            slug, _, rest = path[len(_REALMS) :].partition("/")
+            if method == "GET" and rest in _ROUTES and "HTTP_IF_NONE_MATCH" not in environ:
+                body = self._document(slug, rest)
+                if body is not None:
+                    return self._answer(environ, start_response, started, path, slug, rest, *body)
+            elif method == "POST" and rest == _TOKEN:
+                return self._client_credentials(environ, start_response, started, path, slug)
+        return self.next(environ, start_response)
+
+    def _document(self, slug: str, document: str) -> tuple[bytes, str] | None:
+        try:
+            self.services.revision.sync()
+        except StoreUnavailable:
+            return None  # Flask answers the outage (503)
+        tenant = self.services.tenants.cached(slug)
+        if tenant is None:
+            return None
+        if document == _DISCOVERY:
+            return self.provider.discovery_document(tenant)  # type: ignore[no-any-return]
+        return self.services.keys.cached_jwks_document(tenant)  # type: ignore[no-any-return]
+
+    def _answer(
+        self, environ: dict[str, Any], start_response: StartResponse, started: float, path: str, slug: str, document: str, body: bytes, etag: str
+    ) -> list[bytes]:
+        head = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("ETag", etag), ("Cache-Control", self.cache_control[document])]
+        return self._respond(environ, start_response, started, path, slug, "GET", _ROUTES[document], head, body)
+
+    def _respond(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        started: float,
+        path: str,
+        slug: str,
+        method: str,
+        endpoint_route: tuple[str, str],
+        head: list[tuple[str, str]],
+        body: bytes,
+    ) -> list[bytes]:
+        """A 200 with the Flask views' headers after ``head``, their metric observation and their access line."""
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        endpoint, route = endpoint_route
+        elapsed = time.perf_counter() - started
+        self.timer.observe(endpoint, method, 200, elapsed)
+        log_access(request_id, method, redact(path), route, endpoint, slug, 200, elapsed, environ.get("REMOTE_ADDR"), len(body))
+        start_response("200 OK", [*head, *self.security, (HEADER, request_id)])
+        return [body]
+
+    # -- client_credentials ---------------------------------------------------------------------
+
+    def _client_credentials(self, environ: dict[str, Any], start_response: StartResponse, started: float, path: str, slug: str) -> Iterable[bytes]:
+        """Answer a valid client_credentials request; hand anything else to Flask with its body intact."""
+        content_type = environ.get("CONTENT_TYPE", "")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            length = -1
+        if not 0 < length <= _MAX_TOKEN_BODY or content_type.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+            return self.next(environ, start_response)
+        raw = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)  # Flask reads the same bytes if the lane passes
+        try:
+            token = self._mint(environ, slug, raw)
+        except Exception:
+            # whatever went wrong (a malformed header a parser refused, a dependency down), Flask and Authlib
+            # answer it with their error, their outage handling (503, R-95) and their log line
+            token = None
+        if token is None:
+            return self.next(environ, start_response)
+        body = json.dumps(token).encode()  # as Authlib's Flask integration encodes it
+        head = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+        return self._respond(environ, start_response, started, path, slug, "POST", _TOKEN_ROUTE, head, body)
+
+    def _mint(self, environ: dict[str, Any], slug: str, raw: bytes) -> dict[str, Any] | None:
+        """The token response of a plain, valid client_credentials request (the checks of Authlib's grant), else None."""
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        params = dict(pairs)
+        if len(params) != len(pairs) or not params.keys() <= _TOKEN_PARAMS or params.get("grant_type") != "client_credentials":
+            return None
+        client_id, secret = extract_basic_authorization({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
+        if not client_id or not secret:
+            return None
+        self.services.revision.sync()  # one store read: an admin write on any worker empties the caches first
+        tenant = self.services.tenants.cached(slug)
+        if tenant is None or not self.services.keys.holds_fresh_keys(tenant):
+            return None  # a cache miss: Flask loads what is missing (and answers an outage with a 503)
+        client = self.services.clients.cached(tenant, client_id)
+        if (
+            client is None
+            or not client.check_endpoint_auth_method("client_secret_basic", "token")
+            or not client.check_grant_type("client_credentials")
+            or not client.check_client_secret(secret)
+        ):
+            return None
+        generate = AccessTokenGenerator(self.provider.server(tenant))
+        return generate("client_credentials", client, scope=params.get("scope"), include_refresh_token=False)
+
+
+def init_app(app: "Flask") -> None:
+    """Put the lane in front of ``app``'s WSGI callable (inside any proxy middleware added later)."""
+    app.wsgi_app = ProtocolFastLane(app, app.wsgi_app)  # type: ignore[method-assign]
