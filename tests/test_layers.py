@@ -172,11 +172,12 @@ def test_rooms_stand_in_layers() -> None:
 
 
 def test_plugins_import_only_the_public_contract() -> None:
-    """``flows/`` uses the core through :mod:`idp.flowengine.contract` alone (its curated ``__all__``)."""
+    """``flows/`` and the example plugin (``examples/``) use the core through :mod:`idp.flowengine.contract`
+    alone (its curated ``__all__``)."""
     import idp.flowengine.contract as contract
 
     bad = []
-    for path in sorted((ROOT / "flows").rglob("*.py")):
+    for path in sorted([*(ROOT / "flows").rglob("*.py"), *(ROOT / "examples").rglob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "idp":
                 if node.module != "idp.flowengine.contract":

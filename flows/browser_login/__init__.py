@@ -1,22 +1,37 @@
-"""The browser login flow: identify by username or email, then password (issue 2, item 7).
+"""The browser login flow: identify by username or email, then password, then a second factor (issue 2, item 7).
 
-Registered under the ``idp.flows`` entry point ``browser-login`` and on for
-every tenant unless turned off. Second-factor steps from :mod:`flows.steps`
-are appended to :data:`STEPS`; each decides in ``applies()`` whether it runs
-for the identified user.
+Registered under the ``idp.flows`` entry point ``browser-login`` and on for every tenant unless turned
+off. Its default bindings:
+
+- ``password`` REQUIRED;
+- ``second-factor``, a sub-flow CONDITIONAL on ``second-factor-needed`` (the tenant's MFA policy, or
+  the relying party's ``acr_values``), of ALTERNATIVE bindings: every installed step designated
+  :data:`SECOND_FACTOR` (TOTP first, then SMS, R-30, then the step plugins'), the first configured for
+  the user running, then ``totp-setup`` for a user who has none yet.
+
+A new second factor installed as a step plugin (``idp.steps``) joins the alternatives with no change
+here; a tenant may bind its own list instead (``flows.browser-login.bindings``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from flows.steps.password import PasswordStep
 from flows.steps.sms import SmsStep
-from flows.steps.totp import TotpStep
+from flows.steps.totp import SECOND_FACTOR_CONDITIONS, TotpStep
 from flows.steps.totp_setup import TotpSetupStep
-from idp.flowengine.contract import LOGIN, Flow, Step
+from idp.flowengine.contract import ALTERNATIVE, LOGIN, SECOND_FACTOR, Binding, Flow, Step, bind, sub_flow
 
-#: The steps in order; extend by appending (``STEPS + (TotpStep, SmsStep)``).
-#: TOTP first, SMS as its alternative (R-30), enrolment under ``required`` for a user with no factor.
-STEPS: tuple[type[Step], ...] = (PasswordStep, TotpStep, SmsStep, TotpSetupStep)
+
+def login_bindings(catalog: Mapping[str, type[Step]]) -> tuple[Binding, ...]:
+    """The password, then one of the installed second factors, or enrolment (see the module docstring)."""
+    factors = [bind(name, ALTERNATIVE) for name, step in catalog.items() if step.designation == SECOND_FACTOR]
+    return (
+        bind(PasswordStep.name),
+        sub_flow("second-factor", *factors, bind(TotpSetupStep.name, ALTERNATIVE), condition="second-factor-needed"),
+    )
 
 
 class BrowserLoginFlow(Flow):
@@ -25,6 +40,10 @@ class BrowserLoginFlow(Flow):
     name = "browser-login"
     completes = "login"
     designation = LOGIN
-    steps = STEPS
+    steps = (PasswordStep, TotpStep, SmsStep, TotpSetupStep)
+    conditions = SECOND_FACTOR_CONDITIONS
     completion_requires = ("identified", "password")
     default_enabled = True
+
+    def bindings(self, config: Any, catalog: Mapping[str, type[Step]]) -> Sequence[Binding]:
+        return login_bindings(catalog)

@@ -8,10 +8,12 @@ The user's path (issue 4; seed screens 2 to 7):
 2. The link (``/flow/self-recovery/enter?token=…``) is swapped at once for this
    run's server-side state, proving ``email_link`` (R-52, R-99).
 3. ``choose``: « Que souhaitez-vous faire ? ».
-4. Second-factor path: ``password`` → ``sms`` (to the verified number on file)
-   → ``totp-setup`` in replace mode: every earlier factor removed and the new
-   one saved in one transaction (R-17, R-33, R-85, R-97, R-98).
-   Password path: ``verify-totp`` or ``verify-sms`` → ``new-password`` (R-18, R-32, R-51).
+4. Second-factor path (the ``reset-second-factor`` sub-flow): ``password`` → ``sms``
+   (to the verified number on file) → ``totp-setup`` in replace mode: every earlier factor
+   removed and the new one saved in one transaction (R-17, R-33, R-85, R-97, R-98).
+   Password path (``reset-password``): ``verify-totp`` or ``verify-sms`` (alternatives, when
+   the account has a second factor) → ``new-password`` (R-18, R-32, R-51).
+   The shared steps are bound here with this flow's settings (:func:`recovery_bindings`).
 5. The end: every session, refresh token and outstanding link of the user is
    revoked, notices go by email and SMS with a "not you?" lock link (R-15, R-98),
    and the page says so. The second-factor path signs the user in (a new
@@ -22,7 +24,7 @@ The user's path (issue 4; seed screens 2 to 7):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -32,94 +34,87 @@ from flows.self_recovery.mail import MESSAGES
 from flows.self_recovery.steps import PASSWORD, SECOND_FACTOR, ChooseStep, NewPasswordStep, RequestStep, chosen_path, recovery_config, run_language
 from flows.steps.password import PasswordStep
 from flows.steps.sms import SmsStep
-from flows.steps.totp import TotpStep, second_factor_proved
+from flows.steps.totp import SECOND_FACTOR_CONDITIONS, TotpStep
 from flows.steps.totp_setup import TotpSetupStep
 from idp.flowengine.contract import (
+    ALTERNATIVE,
+    DISABLED,
     N_,
     RECOVERY,
+    REQUIRED,
     Abort,
+    Binding,
+    Branch,
     Brand,
     Challenge,
+    Condition,
     Entry,
     Flow,
     FlowState,
     RequestInfo,
+    Requirement,
     Sms,
     Step,
     StepContext,
     StepServices,
     TenantView,
-    User,
+    bind,
+    sub_flow,
 )
 
 log = logging.getLogger("idp.recovery")
 
 
-def _on_path(ctx: StepContext, path: str, step_name: str) -> bool:
-    config = recovery_config(ctx)
-    steps = config.second_factor_path if path == SECOND_FACTOR else config.password_path
-    return chosen_path(ctx) == path and step_name in steps
+def _chose(path: str) -> Condition:
+    def chose(ctx: StepContext, branch: Branch) -> bool:
+        return chosen_path(ctx) == path
+
+    return chose
 
 
-def _still_to_prove(ctx: StepContext, step_name: str) -> "User | None":
-    """On the password path, the user who has yet to prove a second factor at ``step_name``, else None."""
-    if not _on_path(ctx, PASSWORD, step_name) or second_factor_proved(ctx):
-        return None
-    return ctx.user
+def recovery_bindings(config: SelfRecoveryConfig) -> tuple[Binding, ...]:
+    """The recovery's bindings under its settings: the request, the choice, then one of two sub-flows.
 
+    The two paths' settings (``second_factor_path``, ``password_path``) say which bindings of each
+    sub-flow run; the others are DISABLED. Replacing the factor needs the link, the password and an SMS
+    code (R-17, R-33, R-97: :meth:`TotpSetupStep.needs`); the password path proves a second factor the
+    user has, TOTP or SMS (R-18), before the new password.
+    """
 
-class RecoveryPasswordStep(PasswordStep):
-    """Seed screen 5: the identified user's password, counted like a login (R-06, R-97)."""
+    def on(path: tuple[str, ...], binding_id: str, requirement: Requirement = REQUIRED) -> Requirement:
+        return requirement if binding_id in path else DISABLED
 
-    requires = ("email_link",)
-
-    def applies(self, ctx: StepContext) -> bool:
-        return _on_path(ctx, SECOND_FACTOR, self.name)
-
-
-class RecoverySmsStep(SmsStep):
-    """Seed screen 6: the code sent to the number on file; the only way through (R-17)."""
-
-    requires = ("email_link", "password")
-
-    def applies(self, ctx: StepContext) -> bool:
-        return _on_path(ctx, SECOND_FACTOR, self.name)
-
-
-class RecoveryTotpSetupStep(TotpSetupStep):
-    """Seed screen 7: enrol the new authenticator; every earlier factor goes in the same transaction."""
-
-    requires = ("email_link", "password", "sms")
-
-    def applies(self, ctx: StepContext) -> bool:
-        return _on_path(ctx, SECOND_FACTOR, self.name)
-
-
-class VerifyTotpStep(TotpStep):
-    """Password path: prove the authenticator the user still has (R-18)."""
-
-    name = "verify-totp"
-    requires = ("email_link",)
-
-    def applies(self, ctx: StepContext) -> bool:
-        user = _still_to_prove(ctx, self.name)
-        return user is not None and ctx.services.factors.has_totp(ctx.tenant, user, ctx.factors)
-
-
-class VerifySmsStep(SmsStep):
-    """Password path: an SMS code where the tenant allows SMS and the user has no authenticator or chose SMS."""
-
-    name = "verify-sms"
-    requires = ("email_link",)
-
-    def applies(self, ctx: StepContext) -> bool:
-        user = _still_to_prove(ctx, self.name)
-        return user is not None and ctx.services.factors.sms_number(ctx.tenant, user, ctx.factors) is not None
-
-
-class RecoveryNewPasswordStep(NewPasswordStep):
-    def applies(self, ctx: StepContext) -> bool:
-        return _on_path(ctx, PASSWORD, self.name)
+    second, password = config.second_factor_path, config.password_path
+    sms = {"sender_id": config.sms_sender_id, "support_url": config.support_url}
+    return (
+        bind(RequestStep.name),
+        bind(ChooseStep.name),
+        sub_flow(
+            "reset-second-factor",
+            bind(PasswordStep.name, on(second, "password"), requires=("email_link",)),
+            bind(SmsStep.name, on(second, "sms"), requires=("email_link", "password"), only_path=True, **sms),
+            bind(
+                TotpSetupStep.name,
+                on(second, "totp-setup"),
+                replace_existing=True,
+                app_store_url=config.app_store_url,
+                play_store_url=config.play_store_url,
+                authenticator_name=config.authenticator_name,
+            ),
+            condition="chose-second-factor",
+        ),
+        sub_flow(
+            "reset-password",
+            sub_flow(
+                "prove-second-factor",
+                bind(TotpStep.name, on(password, "verify-totp", ALTERNATIVE), id="verify-totp", requires=("email_link",)),
+                bind(SmsStep.name, on(password, "verify-sms", ALTERNATIVE), id="verify-sms", requires=("email_link",), **sms),
+                condition="has-second-factor",
+            ),
+            bind(NewPasswordStep.name, on(password, "new-password")),
+            condition="chose-password",
+        ),
+    )
 
 
 class SelfRecoveryFlow(Flow):
@@ -131,16 +126,14 @@ class SelfRecoveryFlow(Flow):
     requires_experience = "v2"
     one_language = True
     Config = SelfRecoveryConfig
-    steps: ClassVar[tuple[type[Step], ...]] = (
-        RequestStep,
-        ChooseStep,
-        RecoveryPasswordStep,
-        RecoverySmsStep,
-        RecoveryTotpSetupStep,
-        VerifyTotpStep,
-        VerifySmsStep,
-        RecoveryNewPasswordStep,
-    )
+    steps: ClassVar[tuple[type[Step], ...]] = (RequestStep, ChooseStep, PasswordStep, SmsStep, TotpSetupStep, TotpStep, NewPasswordStep)
+    conditions: ClassVar[Mapping[str, Condition]] = {
+        "chose-second-factor": _chose(SECOND_FACTOR),
+        "chose-password": _chose(PASSWORD),
+        **SECOND_FACTOR_CONDITIONS,
+    }
+    #: The account has a second factor none of the password path's bindings can prove.
+    no_way_through = "second_factor_required"
     entry_proofs = ("email_link", "identified")
     completion_requires = ("email_link",)
     title = N_("Self-recovery")
@@ -175,21 +168,8 @@ class SelfRecoveryFlow(Flow):
             reasons.append("the tenant's users do not keep local passwords, which the recovery asks for")
         return reasons
 
-    def step_config(self, step: type[Step], flow_config: Any) -> Any:
-        config: SelfRecoveryConfig = flow_config
-        if step is RecoverySmsStep or step is VerifySmsStep:
-            return SmsStep.Config(policy="always", only_path=step is RecoverySmsStep, sender_id=config.sms_sender_id, support_url=config.support_url)
-        if step is VerifyTotpStep:
-            return TotpStep.Config(policy="always", offer_sms=True)
-        if step is RecoveryTotpSetupStep:
-            return TotpSetupStep.Config(
-                replace_existing=True,
-                policy="always",
-                app_store_url=config.app_store_url,
-                play_store_url=config.play_store_url,
-                authenticator_name=config.authenticator_name,
-            )
-        return step.Config()
+    def bindings(self, config: Any, catalog: Mapping[str, type[Step]]) -> Sequence[Binding]:
+        return recovery_bindings(config)
 
     # -- the emailed link -------------------------------------------------------------
 

@@ -45,23 +45,28 @@ class SelfRecoveryConfig:
             value = getattr(self, url_field)
             if value and not value.startswith(("https://", "mailto:")):
                 raise ConfigError(f"{path}.{url_field}", "must be an https or mailto: URL")
-        _check_path(f"{path}.second_factor_path", self.second_factor_path, "totp-setup", "factor replaced", SECOND_FACTOR_PATH_NEEDS, ())
-        _check_path(f"{path}.password_path", self.password_path, "new-password", "password replaced", ("email_link",), PASSWORD_PATH_NEEDS_ONE_OF)
+        second, password = _path_proofs("reset-second-factor"), _path_proofs("reset-password")
+        _check_path(f"{path}.second_factor_path", second, self.second_factor_path, "totp-setup", "factor replaced", SECOND_FACTOR_PATH_NEEDS, ())
+        _check_path(f"{path}.password_path", password, self.password_path, "new-password", "password replaced", ("email_link",), PASSWORD_PATH_NEEDS_ONE_OF)
 
 
-def _step_proofs() -> dict[str, tuple[str, ...]]:
-    """What each step of the flow proves, read from the step classes themselves."""
-    from flows.self_recovery import SelfRecoveryFlow
+def _path_proofs(sub_flow: str) -> dict[str, tuple[str, ...]]:
+    """What each binding of the recovery sub-flow ``sub_flow`` proves, read from its default bindings."""
+    from flows.self_recovery import SelfRecoveryFlow, recovery_bindings
 
-    return {step.name: step.provides for step in SelfRecoveryFlow.steps if step.name not in ("request", "choose")}
+    catalog = {step.name: step for step in SelfRecoveryFlow.steps}
+    (bound,) = [b for b in recovery_bindings(SelfRecoveryConfig()) if b.id == sub_flow]
+    return {b.id: catalog[b.step].provides for b in bound.walk() if b.step}
 
 
-def _check_path(field: str, steps: tuple[str, ...], final: str, outcome: str, needs: tuple[str, ...], one_of: tuple[str, ...]) -> None:
+def _check_path(
+    field: str, provides: dict[str, tuple[str, ...]], steps: tuple[str, ...], final: str, outcome: str, needs: tuple[str, ...], one_of: tuple[str, ...]
+) -> None:
     """Refuse a path whose final step can run without every proof it needs; name the missing proof.
 
-    The steps of a path always run in the flow's order; a path only says which of them it includes.
+    The steps of a path always run in the flow's order; a path only says which of its sub-flow's
+    bindings run (the others are DISABLED).
     """
-    provides = _step_proofs()
     for name in steps:
         if name not in provides:
             raise ConfigError(field, f"unknown step {name!r} (known: {', '.join(sorted(provides))})")

@@ -39,11 +39,8 @@ class RequestStep(Step):
     provides = ()
     errors = {"login_missing": N_("Enter your username or email.")}
 
-    def applies(self, ctx: StepContext) -> bool:
-        return "email_link" not in ctx.state.proofs
-
     def challenge(self, ctx: StepContext) -> Outcome:
-        sent = bool(ctx.state.step_data(self.name).get("sent"))
+        sent = bool(ctx.step_data.get("sent"))
         return Challenge("recovery/request.html", {"sent": sent})
 
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
@@ -56,7 +53,7 @@ class RequestStep(Step):
             recovery_config(ctx),
             RecoveryRequest(login=login[:320], client_ip=ctx.request.client_ip, user_agent=ctx.request.user_agent, locale=ctx.state.locale),
         )
-        ctx.state.step_data(self.name)["sent"] = True
+        ctx.step_data["sent"] = True
         return Challenge("recovery/request.html", {"sent": True})
 
 
@@ -83,7 +80,7 @@ class ChooseStep(Step):
         choice = form.get("path", "")
         if choice not in self._offered(ctx):
             return Failure("choose_a_path", status=400)
-        ctx.state.step_data(self.name)["path"] = choice
+        ctx.step_data["path"] = choice
         return Success()
 
 
@@ -93,13 +90,11 @@ class NewPasswordStep(Step):
     name = "new-password"
     requires = ("email_link",)
     provides = ("password_replaced",)
+    #: Bound in the ``reset-password`` sub-flow, after the account's second factor is proved (R-18, R-32).
     errors = {
         "passwords_differ": N_("The two passwords do not match."),
         "second_factor_required": N_("Your account has a second factor: prove it before choosing a new password, or contact support."),
     }
-
-    def applies(self, ctx: StepContext) -> bool:
-        return chosen_path(ctx) == PASSWORD
 
     def challenge(self, ctx: StepContext) -> Outcome:
         user = ctx.user

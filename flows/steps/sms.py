@@ -2,14 +2,13 @@
 
 Two uses:
 
-- **Login** (default): the alternative to TOTP where the tenant allows SMS
-  (``sms.allowed_as_second_factor``) and the user has an SMS factor; it runs
-  when the TOTP step did not prove a factor (the user chose "Use an SMS code
-  instead", or has no authenticator), never first when TOTP exists (R-30, R-37).
-- **Recovery** (``Config(only_path=True)``): it always runs once its required
-  proofs are held, sends the code to the verified number on file, and there is
-  no other way through; no number, an opted-out number or a reached cap ends
-  the run with a plain message and the support link (R-43, R-91).
+- **Login** (default): a :data:`SECOND_FACTOR` step configured for a user with an SMS factor where the
+  tenant allows SMS (``sms.allowed_as_second_factor``); bound as the alternative after TOTP, it runs
+  when the TOTP step did not prove a factor (the user chose "Use an SMS code instead", or has no
+  authenticator), never first when TOTP exists (R-30, R-37).
+- **Recovery** (``Config(only_path=True)``, bound ``REQUIRED``): it sends the code to the verified
+  number on file, and there is no other way through; no number, an opted-out number or a reached cap
+  ends the run with a plain message and the support link (R-43, R-91).
 
 The first display sends a code bound to this run (the flow id), for
 ``sms.code_ttl`` seconds; the page shows the masked number, a ``code`` field,
@@ -27,18 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows.steps.errors import texts_of
-from flows.steps.totp import (
-    audit,
-    check_config_policy,
-    second_factor_amr,
-    second_factor_needed,
-    second_factor_proved,
-)
+from flows.steps.totp import audit, second_factor_amr
 from idp.flowengine.contract import (
     AMR_SMS,
+    SECOND_FACTOR,
     Abort,
     Attempts,
     Challenge,
+    ConfigError,
     Failure,
     Outcome,
     SmsError,
@@ -64,6 +59,7 @@ class SmsStep(Step):
     """A 6-digit code sent by SMS to the user's verified number."""
 
     name = "sms"
+    designation = SECOND_FACTOR
     requires = ("password",)
     provides = ("sms",)
     template = "steps/sms.html"
@@ -74,9 +70,7 @@ class SmsStep(Step):
     class Config:
         """Settings of the ``sms`` step in a flow binding."""
 
-        #: ``off``, ``optional``, ``required``, ``always``; empty: the flow's ``mfa_policy``, else the tenant's ``mfa.policy``.
-        policy: str = ""
-        #: Recovery: always run, send to the verified number on file, no alternative path.
+        #: Recovery: send to the verified number on file, no alternative path.
         only_path: bool = False
         #: Sender ID of these messages (empty: the tenant's ``sms.sender_id``).
         sender_id: str = ""
@@ -84,7 +78,8 @@ class SmsStep(Step):
         support_url: str = ""
 
         def check(self, path: str) -> None:
-            check_config_policy(self.policy, path)
+            if self.support_url and not self.support_url.startswith(("https://", "mailto:")):
+                raise ConfigError(f"{path}.support_url", "must be an https or mailto: URL")
 
     # -- helpers ------------------------------------------------------------------
 
@@ -110,7 +105,7 @@ class SmsStep(Step):
         number = self._number(ctx)
         if number is None:
             return "no_phone"
-        data = ctx.state.step_data(self.name)
+        data = ctx.step_data
         try:
             sent = ctx.services.factors.send_sms_code(
                 ctx.tenant,
@@ -129,7 +124,7 @@ class SmsStep(Step):
         return ""
 
     def _page(self, ctx: StepContext, **extra: Any) -> Challenge:
-        data = ctx.state.step_data(self.name)
+        data = ctx.step_data
         context = {
             "masked_number": data.get("masked", ""),
             "only_path": self._only_path(ctx),
@@ -141,17 +136,11 @@ class SmsStep(Step):
 
     # -- the step -------------------------------------------------------------------
 
-    def applies(self, ctx: StepContext) -> bool:
-        if ctx.user is None or second_factor_proved(ctx):
-            return False
-        if self._only_path(ctx):
-            return True
-        if ctx.services.factors.sms_number(ctx.tenant, ctx.user, ctx.factors) is None:
-            return False
-        return second_factor_needed(ctx)
+    def configured_for(self, ctx: StepContext) -> bool:
+        return self._number(ctx) is not None
 
     def challenge(self, ctx: StepContext) -> Outcome:
-        data = ctx.state.step_data(self.name)
+        data = ctx.step_data
         if not data.get("sent"):
             error = self._send(ctx)
             if error == "sms_cooldown":
@@ -168,8 +157,8 @@ class SmsStep(Step):
 
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
         user = ctx.user
-        assert user is not None  # applies() guarantees it
-        data = ctx.state.step_data(self.name)
+        assert user is not None  # the engine runs the step for an identified user
+        data = ctx.step_data
         if form.get("action") == "resend":
             error = self._send(ctx)
             if error == "sms_cooldown":

@@ -1,7 +1,8 @@
 """The TOTP step (``totp``): the second factor from an authenticator app, offered first (R-30).
 
-Runs after the password step for a user who has a TOTP factor, when the
-second-factor policy asks for one (:func:`second_factor_needed`). The page has
+A :data:`SECOND_FACTOR` step, configured for a user who has a TOTP factor: the login flow binds it as
+the first alternative of its ``second-factor`` sub-flow, which runs when the second-factor policy asks
+for one (the ``second-factor-needed`` condition, :func:`second_factor_needed`). The page has
 a field ``code``; where the tenant allows SMS and the user has an SMS factor, a
 button posts ``action=use_sms`` to take the SMS step instead (the step is then
 skipped without proving anything and :class:`flows.steps.sms.SmsStep` runs).
@@ -13,11 +14,11 @@ correct password (R-55): :attr:`TotpStep.attempts`. ``login.second_factor_ok``
 is written by the factor service with the factor's last use, in one
 transaction (R-46).
 
-Policy (Keycloak's "requirement belongs to the binding"): the step's
-``Config.policy`` when set, else the flow's ``Config.mfa_policy`` when the flow
-has one, else the tenant's ``mfa.policy``. ``acr_values`` containing
+Policy (Keycloak's "requirement belongs to the binding"): the flow's ``Config.mfa_policy``
+when the flow has one, else the tenant's ``mfa.policy``. ``acr_values`` containing
 ``urn:idp:acr:mfa`` or ``mfa`` in the parked authorization request turns any
-policy into ``required``.
+policy into ``required``. This module also holds the conditions second-factor sub-flows name
+(:data:`SECOND_FACTOR_CONDITIONS`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ from idp.flowengine.contract import (
     AMR_MFA,
     AMR_OTP,
     MFA_REQUESTS,
+    SECOND_FACTOR,
     Attempts,
+    Branch,
     Challenge,
+    Condition,
     ConfigError,
     Failure,
     Outcome,
@@ -42,9 +46,8 @@ from idp.flowengine.contract import (
     Success,
 )
 
-#: Policies a step binding may set; ``always`` runs the step whenever the user has the factor
-#: (the recovery flow's "prove your second factor").
-POLICIES = ("", "off", "optional", "required", "always")
+#: Policies a flow's settings may set (empty: the tenant's ``mfa.policy``).
+POLICIES = ("", "off", "optional", "required")
 #: Proofs that count as a second factor.
 SECOND_FACTOR_PROOFS = ("totp", "sms")
 
@@ -56,15 +59,20 @@ def mfa_forced(auth_request: Mapping[str, str] | None) -> bool:
 
 
 def effective_policy(ctx: StepContext) -> str:
-    """``off``, ``optional``, ``required`` or ``always`` for this step in this run (see the module docstring)."""
-    policy = getattr(ctx.config, "policy", "") or getattr(ctx.flow_config, "mfa_policy", "") or ctx.tenant.config.mfa.policy
-    if policy != "always" and mfa_forced(ctx.state.auth_request):
+    """``off``, ``optional`` or ``required`` for this run (see the module docstring)."""
+    policy = getattr(ctx.flow_config, "mfa_policy", "") or ctx.tenant.config.mfa.policy
+    if mfa_forced(ctx.state.auth_request):
         return "required"
     return str(policy)
 
 
 def second_factor_proved(ctx: StepContext) -> bool:
     return any(p in ctx.state.proofs for p in SECOND_FACTOR_PROOFS)
+
+
+def has_second_factor(ctx: StepContext, branch: Branch) -> bool:
+    """Condition: a second-factor step of the sub-flow is configured for the user (they have that factor)."""
+    return ctx.user is not None and not second_factor_proved(ctx) and branch.any_configured(SECOND_FACTOR)
 
 
 def user_has_second_factor(ctx: StepContext) -> bool:
@@ -75,15 +83,16 @@ def user_has_second_factor(ctx: StepContext) -> bool:
     return factors.has_totp(ctx.tenant, user, known) or factors.sms_number(ctx.tenant, user, known) is not None
 
 
-def second_factor_needed(ctx: StepContext) -> bool:
-    """Whether this run must prove a second factor now (none proved yet)."""
+def second_factor_needed(ctx: StepContext, branch: Branch) -> bool:
+    """Condition: this run must prove a second factor now (none proved yet): always under ``required``;
+    under ``optional`` when the user has one of the sub-flow's second factors; never under ``off``."""
     if ctx.user is None or second_factor_proved(ctx):
         return False
     policy = effective_policy(ctx)
-    if policy in ("required", "always"):
+    if policy == "required":
         return True
     if policy == "optional":
-        return user_has_second_factor(ctx)
+        return branch.any_configured(SECOND_FACTOR)
     return False
 
 
@@ -93,22 +102,21 @@ def second_factor_amr(ctx: StepContext, method: str) -> tuple[str, ...]:
 
 
 def check_config_policy(policy: str, path: str) -> None:
-
     if policy not in POLICIES:
-        raise ConfigError(f"{path}.policy", "must be empty, 'off', 'optional', 'required' or 'always'")
+        raise ConfigError(f"{path}.policy", "must be empty, 'off', 'optional' or 'required'")
 
 
-def with_requirements(step_cls: type[Step], requires: tuple[str, ...], name: str | None = None) -> type[Step]:
-    """A subclass of ``step_cls`` bound with other ``requires`` (and optionally another name).
+def enrolment_due(ctx: StepContext) -> bool:
+    """Whether the run's user has no second factor at all, so the only way through is to enrol one."""
+    return ctx.user is not None and not second_factor_proved(ctx) and not user_has_second_factor(ctx)
 
-    For flows that compose the shared steps under their own proof chain, e.g. the
-    recovery flow: ``with_requirements(TotpSetupStep, ("email_link", "password", "sms"))``.
-    """
-    attrs: dict[str, Any] = {"requires": tuple(requires), "__module__": step_cls.__module__}
-    if name is not None:
-        attrs["name"] = name
-    suffix = "".join(p.title().replace("_", "").replace("-", "") for p in requires)
-    return type(f"{step_cls.__name__}After{suffix}", (step_cls,), attrs)
+
+#: The conditions a flow's ``CONDITIONAL`` second-factor sub-flows may name (a flow lists them in its
+#: :attr:`Flow.conditions`): the policy asks for a second factor now; the user has one to prove.
+SECOND_FACTOR_CONDITIONS: Mapping[str, Condition] = {
+    "second-factor-needed": second_factor_needed,
+    "has-second-factor": has_second_factor,
+}
 
 
 def audit(ctx: StepContext, event: str, **details: Any) -> None:
@@ -127,6 +135,7 @@ class TotpStep(Step):
     """« Code de l'application d'authentification » : a 6-digit code from the user's authenticator."""
 
     name = "totp"
+    designation = SECOND_FACTOR
     requires = ("password",)
     provides = ("totp",)
     template = "steps/totp.html"
@@ -137,19 +146,12 @@ class TotpStep(Step):
     class Config:
         """Settings of the ``totp`` step in a flow binding."""
 
-        #: ``off``, ``optional``, ``required``, ``always``; empty: the flow's ``mfa_policy``, else the tenant's ``mfa.policy``.
-        policy: str = ""
         #: Offer "Use an SMS code instead" where the tenant allows SMS and the user has an SMS factor (R-30).
         offer_sms: bool = True
 
-        def check(self, path: str) -> None:
-            check_config_policy(self.policy, path)
-
-    def applies(self, ctx: StepContext) -> bool:
+    def configured_for(self, ctx: StepContext) -> bool:
         user = ctx.user
-        if user is None or not ctx.services.factors.has_totp(ctx.tenant, user, ctx.factors):
-            return False
-        return second_factor_needed(ctx)
+        return user is not None and ctx.services.factors.has_totp(ctx.tenant, user, ctx.factors)
 
     def _sms_offered(self, ctx: StepContext) -> bool:
         user = ctx.user
@@ -166,11 +168,11 @@ class TotpStep(Step):
 
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
         user = ctx.user
-        assert user is not None  # applies() guarantees it
+        assert user is not None  # the engine runs the step for an identified user
         if form.get("action") == "use_sms":
             if not self._sms_offered(ctx):
                 return Failure("sms_unavailable")
-            ctx.state.step_data(self.name)["declined"] = True
+            ctx.step_data["declined"] = True
             return Skip()
         # the success event is written with the factor's last use, in one transaction (R-46)
         result = ctx.services.factors.verify_totp(

@@ -10,15 +10,14 @@ the run's state (R-84) and nothing is saved until a first code from it is valid
 
 Two uses:
 
-- **Login, required action** (default): under the ``required`` policy (or an
-  ``acr_values`` asking for MFA), a user with no second factor at all enrols an
-  authenticator before the sign-in completes (Keycloak's "configure OTP").
-  Proves ``totp`` and ``factor_enrolled``.
-- **Recovery, replace** (``Config(replace_existing=True)``): always runs once its
-  required proofs are held (bind it with
-  ``with_requirements(TotpSetupStep, ("email_link", "password", "sms"))``); on a
-  valid first code every earlier factor is removed and the new one saved in one
-  transaction (R-85, R-98). Proves ``totp`` and ``factor_replaced``. Revoking
+- **Login, required action** (default): the last alternative of the login flow's ``second-factor``
+  sub-flow, configured for a user with no second factor at all: under the ``required`` policy (or an
+  ``acr_values`` asking for MFA) they enrol an authenticator before the sign-in completes (Keycloak's
+  "configure OTP"). Proves ``totp`` and ``factor_enrolled``.
+- **Recovery, replace** (``Config(replace_existing=True)``, bound ``REQUIRED``): never runs before the
+  emailed link, the password and an SMS code are proved, whatever its binding says
+  (:meth:`TotpSetupStep.needs`); on a valid first code every earlier factor is removed and the new one
+  saved in one transaction (R-85, R-98). Proves ``totp`` and ``factor_replaced``. Revoking
   sessions and sending the notices (R-15) belong to the recovery flow's end.
 """
 
@@ -34,13 +33,7 @@ import qrcode.image.svg  # type: ignore[import-untyped]
 from markupsafe import Markup
 
 from flows.steps.errors import texts_of
-from flows.steps.totp import (
-    check_config_policy,
-    effective_policy,
-    second_factor_amr,
-    second_factor_proved,
-    user_has_second_factor,
-)
+from flows.steps.totp import enrolment_due, second_factor_amr
 from idp.flowengine.contract import (
     AMR_OTP,
     Abort,
@@ -84,10 +77,8 @@ class TotpSetupStep(Step):
     class Config:
         """Settings of the ``totp-setup`` step in a flow binding."""
 
-        #: Recovery: remove every earlier factor in the transaction that saves the new one; the step always runs.
+        #: Recovery: remove every earlier factor in the transaction that saves the new one.
         replace_existing: bool = False
-        #: ``off``, ``optional``, ``required``, ``always``; empty: the flow's ``mfa_policy``, else the tenant's ``mfa.policy``.
-        policy: str = ""
         #: Label of the new factor in listings.
         label: str = "Authenticator"
         #: Plain links to the app stores shown on the page (no third-party content).
@@ -97,8 +88,6 @@ class TotpSetupStep(Step):
         authenticator_name: str = ""
 
         def check(self, path: str) -> None:
-
-            check_config_policy(self.policy, path)
             for name in ("app_store_url", "play_store_url"):
                 value = getattr(self, name)
                 if value and not value.startswith("https://"):
@@ -107,21 +96,23 @@ class TotpSetupStep(Step):
     def _replace(self, ctx: StepContext) -> bool:
         return bool(getattr(ctx.config, "replace_existing", False))
 
-    def applies(self, ctx: StepContext) -> bool:
-        if ctx.user is None:
-            return False
-        if self._replace(ctx):
-            return True
-        if second_factor_proved(ctx) or user_has_second_factor(ctx):
-            return False
-        return effective_policy(ctx) in ("required", "always")
+    #: What replacing every factor needs proved first (R-17, R-33, R-97): no binding can drop these.
+    REPLACE_NEEDS = ("email_link", "password", "sms")
+
+    @classmethod
+    def needs(cls, config: Any) -> tuple[str, ...]:
+        return cls.REPLACE_NEEDS if getattr(config, "replace_existing", False) else ()
+
+    def configured_for(self, ctx: StepContext) -> bool:
+        """Enrolment is the way through for a user with no second factor (replacing: always)."""
+        return self._replace(ctx) or enrolment_due(ctx)
 
     def challenge(self, ctx: StepContext) -> Outcome:
         user = ctx.user
         if user is None:
             return Abort("steps_out_of_order")
         factors = ctx.services.factors
-        data = ctx.state.step_data(self.name)
+        data = ctx.step_data
         if "pending" not in data:
             pending = factors.begin_totp_enrolment(ctx.tenant, user)
             data["pending"] = factors.seal_pending(pending.secret)
@@ -148,11 +139,11 @@ class TotpSetupStep(Step):
 
     def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:
         """A first code tries the pending secret; with none pending, nothing is tried."""
-        return ctx.user if "pending" in ctx.state.step_data(self.name) else None
+        return ctx.user if "pending" in ctx.step_data else None
 
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
         user = ctx.user
-        data = ctx.state.step_data(self.name)
+        data = ctx.step_data
         if user is None or "pending" not in data:
             return Failure("code_expired", counted=False)
         factors = ctx.services.factors

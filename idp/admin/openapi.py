@@ -73,6 +73,8 @@ def _config_schema(cls: type, partial: bool) -> dict[str, Any]:
             props[f.name] = dict(STR)
         elif origin is tuple:
             props[f.name] = dict(STRS)
+        elif origin is list:  # a flow's own bindings (idp/flowengine/bindings.py)
+            props[f.name] = {"type": "array", "items": ref("FlowStepBinding")}
         elif origin in (Mapping, dict, collections.abc.Mapping):
             args = get_args(hint)
             if args and dataclasses.is_dataclass(args[1]):
@@ -154,6 +156,19 @@ def schemas() -> dict[str, Any]:
     return {
         "Error": _obj({"error": STR, "field": STR}, ("error", "field")),
         "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},
+        "FlowStepBinding": _obj(
+            {
+                "id": {"type": "string", "description": "Unique in the flow (default: the step's name); a sub-flow needs one."},
+                "step": {"type": "string", "description": "The bound step (absent for a sub-flow)."},
+                "requirement": {"type": "string", "enum": ["REQUIRED", "ALTERNATIVE", "CONDITIONAL", "DISABLED"]},
+                "config": {"type": "object", "description": "The step's settings."},
+                "requires": dict(STRS),
+                "condition": {"type": "string", "description": "A condition the flow declares (CONDITIONAL sub-flows)."},
+                "bindings": {"type": "array", "items": ref("FlowStepBinding")},
+                "max_failures": {"type": "integer", "minimum": 0, "maximum": 100},
+            },
+            (),
+        ),
         "TenantConfig": _config_schema(TenantConfig, partial=False),
         "TenantConfigPatch": _config_schema(TenantConfig, partial=True),
         "Tenant": _obj(tenant_props, tuple(tenant_props)),

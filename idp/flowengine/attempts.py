@@ -73,7 +73,7 @@ def _audit(ctx: StepContext, attempts: Attempts, event: str, subject: Any, reaso
 
 def _notice(step: Step, ctx: StepContext, attempts: Attempts, subject: Any) -> None:
     """R-55: a correct password followed by a failed second factor: tell the user, once per step and run."""
-    data = ctx.state.step_data(step.name)
+    data = ctx.step_data
     if isinstance(subject, str) or "password" not in ctx.state.proofs or data.get("noticed"):
         return
     data["noticed"] = True

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from idp.flowengine.registry import FlowRegistry
-from idp.flowengine.settings import build_flow_config
+from idp.flowengine.settings import check_flow
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.flowengine.contract import StepServices
@@ -40,8 +40,9 @@ class InstalledFlows:
         flow = self.registry.get(name)
         return flow.designation if flow is not None else ""
 
-    def check_settings(self, name: str, settings: Mapping[str, Any], path: str) -> None:
+    def check_settings(self, name: str, settings: Mapping[str, Any], bindings: Any = ()) -> None:
+        """The flow's settings and bindings (the tenant's own, else the defaults) build a sound plan."""
         flow = self.registry.get(name)
         if flow is None:
             raise LookupError(name)
-        build_flow_config(flow, settings, path)
+        check_flow(flow, settings, bindings, self.registry.steps_for(flow), name)

@@ -3,8 +3,9 @@
 No I/O and no Flask here. A *step* is one small class with two entry points,
 ``challenge()`` (show the page: GET) and ``submit()`` (handle the form: POST),
 each returning an :data:`Outcome` value. A *flow* is an ordered tuple of steps;
-the engine (:mod:`idp.flowengine.engine`) runs the first step that applies and
-has not run, and refuses a step whose required proofs are missing (R-43).
+the engine (:mod:`idp.flowengine.engine`) runs the bindings of the flow in order
+(:mod:`idp.flowengine.bindings`: required, alternative, conditional sub-flows), and refuses a step
+whose required proofs are missing (R-43).
 
 Worked example, a step that asks for a password::
 
@@ -33,7 +34,7 @@ import copy
 import dataclasses
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -44,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from idp.accounts.factor_results import FactorError, SmsError, UserFactors, group_secret
 from idp.accounts.users import UserError
 from idp.assurance import AMR_MFA, AMR_OTP, AMR_PWD, AMR_SMS, MFA_REQUESTS
+from idp.flowengine.bindings import ALTERNATIVE, CONDITIONAL, DISABLED, REQUIRED, Binding, Requirement, bind, sub_flow
 from idp.messaging import Brand, Email, MessageTemplates, Sms, TemplateSpec, message_templates
 from idp.request_info import RequestInfo
 from idp.security.secrets import random_token
@@ -64,20 +66,28 @@ if TYPE_CHECKING:  # pragma: no cover
     from idp.store import EphemeralStore
 
 __all__ = [
+    "ALTERNATIVE",
     "AMR_MFA",
     "AMR_OTP",
     "AMR_PWD",
     "AMR_SMS",
+    "CONDITIONAL",
     "DAY",
     "DESIGNATIONS",
+    "DISABLED",
     "LOGIN",
     "MFA_REQUESTS",
     "N_",
     "RECOVERY",
+    "REQUIRED",
+    "SECOND_FACTOR",
     "Abort",
     "Attempts",
+    "Binding",
+    "Branch",
     "Brand",
     "Challenge",
+    "Condition",
     "ConfigError",
     "Email",
     "Entry",
@@ -89,6 +99,7 @@ __all__ = [
     "NoConfig",
     "Outcome",
     "RequestInfo",
+    "Requirement",
     "RunReads",
     "Skip",
     "Sms",
@@ -102,10 +113,12 @@ __all__ = [
     "User",
     "UserError",
     "UserFactors",
+    "bind",
     "bounded",
     "group_secret",
     "message_templates",
     "random_token",
+    "sub_flow",
     "user_flows_label",
 ]
 
@@ -192,15 +205,21 @@ class FlowState:
     browser: str
     created_at: float = field(default_factory=time.time)
     user_id: int | None = None
-    #: Names of the steps that have run (succeeded or skipped), in order.
+    #: Ids of the bindings that have run (succeeded or stepped aside) or were passed over, in order.
     done: list[str] = field(default_factory=list)
+    #: Ids of the bindings that succeeded (an alternative's success settles its level).
+    passed: list[str] = field(default_factory=list)
+    #: Ids of the conditional sub-flows the run entered (their condition is judged once).
+    entered: list[str] = field(default_factory=list)
+    #: Failed attempts of this run per binding id (for :attr:`Binding.max_failures`).
+    failures: dict[str, int] = field(default_factory=dict)
     #: What has been proved so far (``identified``, ``password``, ``totp``, ``sms``, ``email_link`` ...).
     proofs: list[str] = field(default_factory=list)
     #: Authentication method references for the ID token (``pwd``, ``otp``, ``sms``, ``mfa``).
     amr: list[str] = field(default_factory=list)
     #: The parked authorization request (query parameters) this flow resumes, if any.
     auth_request: dict[str, str] | None = None
-    #: Per-step data, keyed by step name (each step owns its key and nothing else).
+    #: Per-binding data, keyed by binding id (each step owns its binding's key and nothing else).
     data: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Set when the last step succeeded.
     completed: bool = False
@@ -217,6 +236,9 @@ class FlowState:
             "created_at": self.created_at,
             "user_id": self.user_id,
             "done": list(self.done),
+            "passed": list(self.passed),
+            "entered": list(self.entered),
+            "failures": dict(self.failures),
             "proofs": list(self.proofs),
             "amr": list(self.amr),
             "auth_request": dict(self.auth_request) if self.auth_request is not None else None,
@@ -266,7 +288,7 @@ class RunReads:
     """What one request has read about the run's user, shared by every step context of that request.
 
     The account is read once per request; its active factors once until a step's
-    submission (which may change them), so a step's ``applies()``, its page and its
+    submission (which may change them), so a step's ``configured_for()``, its page and its
     check do not each go back to the database. Nothing here outlives the request.
     """
 
@@ -284,6 +306,8 @@ class StepContext:
     request: RequestInfo
     #: The step's settings as the tenant bound them (the step's ``Config`` instance).
     config: Any = None
+    #: The id of the binding being run (the key of its data in the state); empty for flow hooks.
+    binding: str = ""
     #: The flow's settings (the flow's ``Config`` instance).
     flow_config: Any = None
     #: This request's reads of the run's user (set by the engine; shared by the request's contexts).
@@ -323,9 +347,11 @@ class StepContext:
         return reads.factors
 
     @property
-    def data(self) -> dict[str, Any]:
-        """This step's own slot in the flow state (set by the engine)."""
-        raise AttributeError("use ctx.state.step_data(step.name)")
+    def step_data(self) -> dict[str, Any]:
+        """The running binding's own slot in the flow state (what the step keeps between pages)."""
+        if not self.binding:
+            raise AttributeError("no binding is running: a flow hook reads ctx.state.step_data(binding_id)")
+        return self.state.step_data(self.binding)
 
 
 # -- steps and flows ------------------------------------------------------------
@@ -363,6 +389,24 @@ def N_(text: str) -> str:
 LOGIN = "login"
 RECOVERY = "recovery"
 DESIGNATIONS = (LOGIN, RECOVERY)
+#: The designation of a step that proves a second factor the user already has (:attr:`Step.designation`):
+#: the tenant's login flow offers every installed one as an alternative (TOTP | SMS | your plugin's).
+SECOND_FACTOR = "second-factor"
+
+@dataclass(frozen=True)
+class Branch:
+    """What a condition may ask of the sub-flow it decides (built by the engine)."""
+
+    #: Whether a step of the sub-flow carrying this designation is configured for the run's user.
+    configured: Callable[[str], bool]
+
+    def any_configured(self, designation: str = SECOND_FACTOR) -> bool:
+        return self.configured(designation)
+
+
+#: A named test a flow declares for its ``CONDITIONAL`` sub-flows (:attr:`Flow.conditions`): given the
+#: run and the sub-flow, whether the sub-flow runs (e.g. "the policy asks for a second factor now").
+Condition = Callable[["StepContext", Branch], bool]
 
 
 @dataclass(frozen=True)
@@ -379,17 +423,27 @@ class Step:
     requires: ClassVar[tuple[str, ...]] = ()
     #: Proofs this step can add on success (checked against flow definitions at load time).
     provides: ClassVar[tuple[str, ...]] = ()
-    #: The step's settings, a frozen dataclass built from the flow binding's ``steps.<name>``.
+    #: The step's settings, a frozen dataclass built from its binding's ``config``.
     Config: ClassVar[type] = NoConfig
+    #: :data:`SECOND_FACTOR` for a step that proves a factor the user has; empty otherwise.
+    designation: ClassVar[str] = ""
     #: Set by a step that checks a secret: the engine throttles, counts, audits and notifies (:class:`Attempts`).
     attempts: ClassVar[Attempts | None] = None
     #: The error ids this step answers with (``Failure("code_replayed")``) that the core does not know, and
     #: their English text marked ``N_()``: the page shows it in the reader's language from the package's catalog.
     errors: ClassVar[Mapping[str, str]] = {}
 
-    def applies(self, ctx: StepContext) -> bool:
-        """Whether this step runs for this state (``configuredFor`` in Keycloak's terms)."""
+    def configured_for(self, ctx: StepContext) -> bool:
+        """Whether the run's user has what this step checks (Keycloak's ``configuredFor``): an
+        ``ALTERNATIVE`` binding of a step not configured for the user is passed over. Default: yes."""
         return True
+
+    @classmethod
+    def needs(cls, config: Any) -> tuple[str, ...]:
+        """Proofs a run must hold before this step runs under ``config``, whatever its binding says (a
+        binding can add proofs, never drop these): e.g. replacing every factor needs the emailed link,
+        the password and an SMS code. Default: none beyond :attr:`requires` or the binding's."""
+        return ()
 
     def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:
         """Who this submission tries a secret against (the engine throttles it before ``submit()``), or None
@@ -408,7 +462,7 @@ class Step:
 
 
 class Flow:
-    """A registered authentication flow: an ordered tuple of steps."""
+    """A registered authentication flow: the steps it may bind, and its default bindings."""
 
     #: The registry name (the ``idp.flows`` entry-point name) and the tenant config key.
     name: ClassVar[str] = ""
@@ -418,13 +472,19 @@ class Flow:
     #: and the authorization endpoint start it), its ``recovery`` flow (« Moyens d'identification perdus ? »).
     #: Empty: a flow reached only by its own links. The core never names a flow; it asks for a designation.
     designation: ClassVar[str] = ""
+    #: The steps this flow binds (it ships their pages and catalogs); with the installed step plugins they
+    #: make the catalog its bindings name steps from.
     steps: ClassVar[tuple[type[Step], ...]] = ()
+    #: The conditions its ``CONDITIONAL`` sub-flows may name (tenants' own bindings pick among these).
+    conditions: ClassVar[Mapping[str, Condition]] = {}
     #: Flow-level settings, a frozen dataclass built from the tenant's ``flows.<name>.settings``.
     Config: ClassVar[type] = NoConfig
     #: Proofs that must all be held when the flow completes; checked when a definition loads.
     completion_requires: ClassVar[tuple[str, ...]] = ()
     #: Proofs an out-of-band entry (:meth:`enter`) may grant, e.g. ``email_link``.
     entry_proofs: ClassVar[tuple[str, ...]] = ()
+    #: The error that ends a run when every alternative of a level was passed over or stepped aside.
+    no_way_through: ClassVar[str] = "no_method_available"
     #: Default for new tenants: on unless a tenant turns it off.
     default_enabled: ClassVar[bool] = False
     #: The flow's own error ids and their English text (as :attr:`Step.errors`).
@@ -442,9 +502,10 @@ class Flow:
         """Every reason this flow cannot be enabled for ``tenant`` (empty: compatible)."""
         return []
 
-    def step_config(self, step: type[Step], flow_config: Any) -> Any:
-        """The ``Config`` of ``step`` under this flow's settings (default: the step's defaults)."""
-        return step.Config()
+    def bindings(self, config: Any, catalog: Mapping[str, type[Step]]) -> Sequence[Binding]:
+        """The flow's default bindings under its settings ``config``, from the installed steps ``catalog``
+        (a tenant's ``flows.<name>.bindings`` replaces them). Default: every step of :attr:`steps`, REQUIRED."""
+        return tuple(bind(s.name) for s in self.steps)
 
     #: The login experience a tenant must be on to enable this flow (empty: any).
     requires_experience: ClassVar[str] = ""

@@ -1,4 +1,6 @@
-"""The flow engine: runs a flow's steps in order over a :class:`FlowState`. Plain Python.
+"""The flow engine: runs a flow's plan (its bindings, :mod:`idp.flowengine.planner`) over a :class:`FlowState`.
+
+Plain Python.
 
 No Flask and no HTTP: the web layer (:mod:`idp.web.flows`) turns requests into
 calls here and :class:`EngineResult` values into responses. State is read from
@@ -12,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from idp.flowengine.attempts import submit_attempt
+from idp.flowengine.bindings import ALTERNATIVE, CONDITIONAL, DISABLED, REQUIRED
 from idp.flowengine.contract import (
     Abort,
+    Branch,
     Challenge,
     Failure,
     Flow,
@@ -21,13 +25,13 @@ from idp.flowengine.contract import (
     RequestInfo,
     RunReads,
     Skip,
-    Step,
     StepContext,
     StepServices,
     Success,
 )
+from idp.flowengine.planner import Plan, Planned
 from idp.flowengine.registry import FlowRegistry
-from idp.flowengine.settings import flow_settings
+from idp.flowengine.settings import flow_plan, flow_settings
 from idp.security.secrets import random_token
 from idp.store import user_flows_label
 
@@ -38,6 +42,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Lifetime of an unfinished flow in the store (seconds).
 FLOW_TTL = 1800
+#: Plans kept per (tenant, configuration revision, flow); a new revision builds a new plan.
+PLAN_CACHE = 512
+
+
+class NoWayThrough:
+    """Every alternative of a level was passed over or stepped aside: the run cannot go on."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ class FlowEngine:
         #: The steps' port (the engine itself reads only the run's user through it).
         self.services = services
         self.users = services.users
+        self._plans: dict[tuple[str, int, str], Plan] = {}
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -173,34 +184,98 @@ class FlowEngine:
             reads.factors = None
         return reads.user
 
-    def _context(self, tenant: "TenantView", flow: Flow, state: FlowState, step: type[Step] | None, request: RequestInfo, reads: RunReads) -> StepContext:
-        """A step's context; every context of one request shares ``reads`` (the user is read once, not per step)."""
-        flow_config = self.flow_config(tenant, flow)
+    def _context(self, tenant: "TenantView", flow: Flow, state: FlowState, node: Planned | None, request: RequestInfo, reads: RunReads) -> StepContext:
+        """A binding's context; every context of one request shares ``reads`` (the user is read once, not per step)."""
         return StepContext(
             tenant=tenant,
             state=state,
             services=self.services,
             request=request,
-            config=flow.step_config(step, flow_config) if step is not None else None,
-            flow_config=flow_config,
+            config=node.config if node is not None else None,
+            flow_config=self.flow_config(tenant, flow),
             reads=reads,
+            binding=node.id if node is not None and node.step is not None else "",
         )
 
     def flow_config(self, tenant: "TenantView", flow: Flow) -> Any:
         return flow_settings(tenant, flow)
 
-    def _next(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, reads: RunReads) -> tuple[Step, StepContext] | None:
-        """The first step that has not run; steps that do not apply are skipped on the way."""
-        for step_cls in flow.steps:
-            if step_cls.name in state.done:
+    def plan(self, tenant: "TenantView", flow: Flow) -> Plan:
+        """The flow's plan for ``tenant`` at its configuration revision (built once per revision)."""
+        key = (tenant.slug, tenant.revision, flow.name)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= PLAN_CACHE:
+                self._plans.clear()
+            plan = self._plans[key] = flow_plan(tenant, flow, self.registry.steps_for(flow))
+        return plan
+
+    def _next(self, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, reads: RunReads) -> Planned | NoWayThrough | None:
+        """The binding to run now: the first required one not yet done, a conditional sub-flow's when its
+        condition holds, the first alternative configured for the user; None when the flow is through."""
+        return self._next_in(self.plan(tenant, flow).nodes, tenant, flow, state, request, reads)
+
+    def _next_in(self, nodes: tuple[Planned, ...], tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, reads: RunReads) -> Planned | NoWayThrough | None:
+        active = [n for n in nodes if n.requirement is not DISABLED]
+        sequential = [n for n in active if n.requirement in (REQUIRED, CONDITIONAL)]
+        if sequential:
+            for node in sequential:
+                if node.id in state.done:
+                    continue
+                if node.requirement is CONDITIONAL and node.id not in state.entered:
+                    if not self._holds(node, tenant, flow, state, request, reads):
+                        state.done.append(node.id)
+                        continue
+                    state.entered.append(node.id)
+                if node.step is not None:
+                    return node
+                found = self._next_in(node.children, tenant, flow, state, request, reads)
+                if found is not None:
+                    return found
+                state.done.append(node.id)
+                state.passed.append(node.id)
+            return None
+        alternatives = [n for n in active if n.requirement is ALTERNATIVE]
+        if not alternatives or any(n.id in state.passed for n in alternatives):
+            return None
+        for node in alternatives:
+            if node.id in state.done:
                 continue
-            step = step_cls()
-            ctx = self._context(tenant, flow, state, step_cls, request, reads)
-            if not step.applies(ctx):
-                state.done.append(step_cls.name)
+            if node.step is None:
+                if node.binding.condition and not self._holds(node, tenant, flow, state, request, reads):
+                    state.done.append(node.id)
+                    continue
+                found = self._next_in(node.children, tenant, flow, state, request, reads)
+                if found is not None:
+                    return found
+                state.done.append(node.id)
+                state.passed.append(node.id)
+                return None
+            if not node.step().configured_for(self._context(tenant, flow, state, node, request, reads)):
+                state.done.append(node.id)
                 continue
-            return step, ctx
-        return None
+            return node
+        return NoWayThrough()
+
+    def _holds(self, node: Planned, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, reads: RunReads) -> bool:
+        """Whether the condition of sub-flow ``node`` holds for this run."""
+
+        def configured(designation: str) -> bool:
+            return any(
+                n.step.designation == designation and n.step().configured_for(self._context(tenant, flow, state, n, request, reads))
+                for n in _enabled_steps(node.children)
+                if n.step is not None
+            )
+
+        return bool(flow.conditions[node.binding.condition](self._context(tenant, flow, state, None, request, reads), Branch(configured)))
+
+    def next_binding(self, tenant: "TenantView", state: FlowState, request: RequestInfo, reads: RunReads | None = None) -> str | None:
+        """The id of the binding the run would show next ("" when no alternative is left; None when the
+        flow is through). Passed-over bindings are marked done in ``state``, as a page view would."""
+        node = self._next(tenant, self.flow_for(tenant, state.flow), state, request, reads or RunReads())
+        if isinstance(node, NoWayThrough):
+            return ""
+        return node.id if node is not None else None
 
     def render(self, tenant: "TenantView", state: FlowState, request: RequestInfo, reads: RunReads | None = None) -> EngineResult:
         """The page of the current step (GET). ``reads``: what this request already read of the run's user."""
@@ -236,30 +311,39 @@ class FlowEngine:
             self.discard(state)
             return Ended("account_unavailable", 403)
         while True:
-            nxt = self._next(tenant, flow, state, request, reads)
-            if nxt is None:
+            node = self._next(tenant, flow, state, request, reads)
+            if node is None:
                 return self._complete(tenant, flow, state, request, reads)
-            step, ctx = nxt
-            missing = [p for p in step.requires if p not in state.proofs]
+            if isinstance(node, NoWayThrough):
+                self.discard(state)
+                return Ended(flow.no_way_through, 403)
+            assert node.step is not None
+            step, ctx = node.step(), self._context(tenant, flow, state, node, request, reads)
+            missing = [p for p in node.requires if p not in state.proofs]
             if missing:  # a step never runs on proofs the state does not hold (R-43)
                 self.discard(state)
                 return Ended("steps_out_of_order", 400, {"missing": missing})
-            if form is not None and step_name == step.name:
+            if form is not None and step_name == node.id:
                 outcome = submit_attempt(step, ctx, form)  # throttled, counted, audited and noticed there
                 form = None
                 reads.factors = None  # a submission may have bound or removed a factor: read them afresh
+                if isinstance(outcome, Failure) and outcome.counted and node.binding.max_failures:
+                    failures = state.failures[node.id] = state.failures.get(node.id, 0) + 1
+                    if failures >= node.binding.max_failures:  # the binding's cap for one run
+                        self.discard(state)
+                        return Ended("too_many_attempts", 429)
             else:
                 outcome = step.challenge(ctx)
             if isinstance(outcome, Challenge):
                 self.save(state)
-                return Render(outcome.template, outcome.context, outcome.status, step=step.name)
+                return Render(outcome.template, outcome.context, outcome.status, step=node.id)
             if isinstance(outcome, Failure):
                 self.save(state)
                 outcome_ctx = dict(outcome.context)
                 page = step.challenge(ctx)
                 if isinstance(page, Challenge):
-                    return Render(page.template, {**page.context, **outcome_ctx}, outcome.status, step=step.name, error=outcome.error)
-                return Render("error.html", outcome_ctx, outcome.status, step=step.name, error=outcome.error)
+                    return Render(page.template, {**page.context, **outcome_ctx}, outcome.status, step=node.id, error=outcome.error)
+                return Render("error.html", outcome_ctx, outcome.status, step=node.id, error=outcome.error)
             if isinstance(outcome, Abort):
                 self.discard(state)
                 return Ended(outcome.error, outcome.status, outcome.context)
@@ -271,15 +355,16 @@ class FlowEngine:
                     state.user_id = outcome.user_id
                 for p in outcome.proofs:
                     if p not in step.provides:
-                        raise RuntimeError(f"step {step.name!r} proved {p!r} but does not declare it in provides")
+                        raise RuntimeError(f"step {step.name!r} (binding {node.id!r}) proved {p!r} but does not declare it in provides")
                     if p not in state.proofs:
                         state.proofs.append(p)
                 for a in outcome.amr:
                     if a not in state.amr:
                         state.amr.append(a)
+                state.passed.append(node.id)
             elif not isinstance(outcome, Skip):  # pragma: no cover - defensive
                 raise TypeError(f"step {step.name!r} returned {outcome!r}")
-            state.done.append(step.name)
+            state.done.append(node.id)
             # no save here: the run goes on to the next step in this request, and is saved once where it stops
             # (a page, a failure, the end); a request that fails half-way keeps the state it started from
 
@@ -298,3 +383,13 @@ class FlowEngine:
             self.discard(state)
             return Ended(page.error, page.status, page.context)
         return Completed(state)
+
+
+def _enabled_steps(nodes: tuple[Planned, ...]) -> list[Planned]:
+    """The step nodes under ``nodes`` that are not disabled (nor under a disabled sub-flow), depth first."""
+    found: list[Planned] = []
+    for node in nodes:
+        if node.requirement is DISABLED:
+            continue
+        found.extend([node] if node.step is not None else _enabled_steps(node.children))
+    return found

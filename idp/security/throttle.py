@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -56,8 +57,11 @@ class TenantRef(Protocol):
 
 log = logging.getLogger("idp.throttle")
 
-#: Factors that are throttled; each has its own counters (R-06: "per authenticator").
+#: The core's factors; each has its own counters (R-06: "per authenticator"). A step plugin's factor
+#: (``Attempts(factor="email-code")``) is counted the same way under its own name (:data:`KIND_NAME`).
 KINDS = ("password", "totp", "sms", "recovery_code")
+#: What a factor's name may be: a typo-proof, store-key-safe word.
+KIND_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 #: Failures from one address on one account that cost no delay.
 FREE_FAILURES = 4
@@ -127,8 +131,8 @@ class Throttle:
         return self.secrets.digest(client_ip or "-", "throttle-ip")[:32]
 
     def _keys(self, tenant: TenantRef, who: int | str, kind: str, client_ip: str) -> tuple[str, str, str, str, str]:
-        if kind not in KINDS:
-            raise ValueError(f"unknown throttle kind {kind!r}")
+        if kind not in KINDS and not KIND_NAME.match(kind):
+            raise ValueError(f"not a throttle kind: {kind!r}")
         w, ip = self._who(who), self._ip(client_ip)
         base = f"{tenant.slug}:throttle:{kind}:{w}"
         return (
@@ -217,7 +221,7 @@ class Throttle:
             store.upsert(ip_until, {"until": now + wait}, wait, grant_id=self._reset_label(tenant, who))
         slow = account_delay(n_acct)
         if slow:
-            store.upsert(acct_until, {"until": now + slow}, slow)
+            store.upsert(acct_until, {"until": now + slow}, slow, grant_id=self._reset_label(tenant, who))
         if not self._exempt(kind, trusted):
             wait = max(wait, slow)
             if n_acct >= MAX_CONSECUTIVE_FAILURES:
@@ -247,7 +251,8 @@ class Throttle:
         """Unlock an account (an administrator's decision): lift every delay and the account-wide counts.
 
         Per-address failure counts keep their window, so an address that was guessing
-        gets no fresh free attempts; the owner's next success clears them (R-06, R-27).
+        gets no fresh free attempts; the owner's next success clears them (R-06, R-27). A plugin factor's
+        delays are lifted too (filed under the account's label); its account-wide count keeps its window.
         """
         store = self.store
         for kind in KINDS:

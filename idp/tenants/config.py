@@ -158,13 +158,16 @@ class Mail:
 
 @dataclass(frozen=True)
 class FlowBinding:
-    """A flow as the tenant binds it: on or off, from when, and its step settings."""
+    """A flow as the tenant sets it: on or off, from when, its settings and, optionally, its own bindings."""
 
     enabled: bool = False
     #: Activation date agreed with the customer (UTC ISO 8601); the flow is live from then on.
     enabled_from: str = ""
     #: Settings of the flow, checked by the flow plugin's own ``Config``.
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: The tenant's own bindings of the flow (JSON list; :mod:`idp.flowengine.bindings`), replacing the
+    #: plugin's defaults; empty: the defaults. Checked by the flow planner on every change.
+    bindings: list[Any] = field(default_factory=list)
 
     def is_live(self, now: datetime) -> bool:
         if not self.enabled:

@@ -87,8 +87,9 @@ class FlowCatalog(Protocol):
         """The installed flow's designation (``login``, ``recovery``, or "")."""
         ...
 
-    def check_settings(self, name: str, settings: "Mapping[str, Any]", path: str) -> None:
-        """Raise :class:`ConfigError` naming the field when ``settings`` are not valid for flow ``name``."""
+    def check_settings(self, name: str, settings: "Mapping[str, Any]", bindings: Any = ()) -> None:
+        """Raise :class:`ConfigError` naming the field when ``settings`` or the tenant's own ``bindings`` of
+        flow ``name`` are not valid (an unknown step, a path that skips a proof...)."""
         ...
 
 
@@ -267,7 +268,7 @@ class TenantService:
         return view
 
     def _check_flow_settings(self, cfg: TenantConfig, named: Iterable[str] = ()) -> None:
-        """The settings of every registered flow are valid, and every flow the caller ``named`` is registered
+        """The settings and bindings of every registered flow are valid, and every flow the caller ``named`` is registered
         (:class:`ConfigError`). A flow of the defaults or of a stored configuration whose plugin this
         deployment does not install is left alone: it simply does not run here."""
         named = set(named)
@@ -276,7 +277,7 @@ class TenantService:
                 if name in named:
                     raise ConfigError(f"flows.{name}", "is not a registered flow")
                 continue
-            self.flows.check_settings(name, binding.settings, f"flows.{name}.settings")
+            self.flows.check_settings(name, binding.settings, binding.bindings)
 
     def _changed(self, slug: str) -> None:
         """After a committed change: drop this process's copy and tell every other worker (the second bump)."""

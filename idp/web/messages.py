@@ -24,6 +24,7 @@ MESSAGES: dict[str, LazyString] = {
     "invalid_code": _l("This code is not valid. Check it and try again."),
     # flows
     "steps_out_of_order": _l("These steps must be taken in order. Please start again."),
+    "no_method_available": _l("None of the ways to confirm your identity here is available for your account. Contact support."),
     "flow_expired": _l("This page has expired. Please start again."),
     "link_expired": _l("This link has expired; request a new one."),
     "link_used": _l("This link has already been used; request a new one."),

@@ -48,7 +48,7 @@ class PlainStep(PinStep):
 
 
 def _ctx(services: FakeServices, user: FakeUser, proofs: tuple[str, ...] = ("identified", "password")) -> StepContext:
-    return step_context(services, user=user, proofs=proofs)
+    return step_context(services, user=user, proofs=proofs, binding="pin")
 
 
 def test_a_right_secret_resets_the_counters_and_is_audited_with_its_factor(services: FakeServices, alice: FakeUser) -> None:

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-from support.fakes import FakeServices, FakeUser, step_context
+from support.fakes import FakeServices, FakeUser, step_context, tenant_view
 from support.messages import link_in
 
-from flows.self_recovery import (
-    RecoveryNewPasswordStep,
-    RecoveryPasswordStep,
-    RecoverySmsStep,
-    RecoveryTotpSetupStep,
-    SelfRecoveryFlow,
-    VerifySmsStep,
-    VerifyTotpStep,
-)
+from flows.self_recovery import SelfRecoveryFlow
 from flows.self_recovery import requests as recovery_requests
 from flows.self_recovery.config import SelfRecoveryConfig
 from flows.self_recovery.steps import ChooseStep, NewPasswordStep, RequestStep
-from idp.flowengine.contract import Abort, Challenge, Failure, Success
+from idp.flowengine.contract import Abort, Challenge, Failure, FlowState, RequestInfo, Success
+from idp.flowengine.engine import FlowEngine
+from idp.flowengine.registry import FlowRegistry
 
 FLOW = "self-recovery"
 
 
-def _ctx(services: FakeServices, user: FakeUser | None = None, proofs: tuple[str, ...] = ("email_link", "identified"), path: str = "", config: SelfRecoveryConfig | None = None, step: type | None = None) -> object:
+def _ctx(services: FakeServices, user: FakeUser | None = None, proofs: tuple[str, ...] = ("email_link", "identified"), path: str = "", config: SelfRecoveryConfig | None = None, binding: str = "") -> object:
     flow_config = config or SelfRecoveryConfig()
-    step_config = SelfRecoveryFlow().step_config(step, flow_config) if step is not None else None
-    ctx = step_context(services, user=user, proofs=proofs, flow=FLOW, config=step_config, flow_config=flow_config)
+    ctx = step_context(services, user=user, proofs=proofs, flow=FLOW, flow_config=flow_config, binding=binding)
     if path:
         ctx.state.step_data("choose")["path"] = path
     return ctx
@@ -33,8 +26,8 @@ def _ctx(services: FakeServices, user: FakeUser | None = None, proofs: tuple[str
 
 def test_the_request_page_answers_the_same_for_a_known_and_an_unknown_login_and_mails_only_the_account(services: FakeServices, alice: FakeUser) -> None:
     step = RequestStep()
-    assert step.challenge(_ctx(services, proofs=())) == Challenge("recovery/request.html", {"sent": False})
-    known, unknown = _ctx(services, proofs=()), _ctx(services, proofs=())
+    assert step.challenge(_ctx(services, proofs=(), binding="request")) == Challenge("recovery/request.html", {"sent": False})
+    known, unknown = _ctx(services, proofs=(), binding="request"), _ctx(services, proofs=(), binding="request")
     assert step.submit(known, {"login": " alice@example.org "}) == Challenge("recovery/request.html", {"sent": True})
     assert step.submit(unknown, {"login": "nobody"}) == Challenge("recovery/request.html", {"sent": True})
     recovery_requests.drain()
@@ -44,16 +37,14 @@ def test_the_request_page_answers_the_same_for_a_known_and_an_unknown_login_and_
     assert services.audit.types() == ["recovery.requested", "recovery.email_sent"]
 
 
-def test_the_request_needs_a_login_and_is_skipped_once_the_link_is_proved(services: FakeServices) -> None:
-    assert RequestStep().submit(_ctx(services, proofs=()), {"login": "   "}) == Failure("login_missing")
-    assert not RequestStep().applies(_ctx(services))
-    assert RequestStep().applies(_ctx(services, proofs=()))
+def test_the_request_needs_a_login(services: FakeServices) -> None:
+    assert RequestStep().submit(_ctx(services, proofs=(), binding="request"), {"login": "   "}) == Failure("login_missing")
 
 
 def test_the_choice_offers_the_configured_paths_and_records_the_one_taken(services: FakeServices, alice: FakeUser) -> None:
-    both = _ctx(services, alice)
+    both = _ctx(services, alice, binding="choose")
     assert ChooseStep().challenge(both) == Challenge("recovery/choose.html", {"offered": ["password", "second-factor"]})
-    only = _ctx(services, alice, config=SelfRecoveryConfig(offer_password_reset=False))
+    only = _ctx(services, alice, config=SelfRecoveryConfig(offer_password_reset=False), binding="choose")
     assert ChooseStep().challenge(only) == Challenge("recovery/choose.html", {"offered": ["second-factor"]})
     assert ChooseStep().submit(only, {"path": "password"}) == Failure("choose_a_path", status=400)
     assert ChooseStep().submit(both, {"path": "elsewhere"}) == Failure("choose_a_path", status=400)
@@ -80,26 +71,40 @@ def test_the_new_password_is_typed_twice_checked_by_the_policy_and_saved(service
     assert services.users.passwords_set == [(alice.id, "a brand new secret")]
 
 
-def test_each_path_runs_its_own_steps(services: FakeServices, alice: FakeUser) -> None:
+def _next(services: FakeServices, user: FakeUser, path: str, proofs: tuple[str, ...] = ("email_link", "identified"), settings: dict | None = None) -> str | None:
+    """The binding the engine runs next on ``path`` (the choice made), on fakes of the step port."""
+    registry = FlowRegistry()
+    registry.register(SelfRecoveryFlow)
+    engine = FlowEngine(registry, services.store, services)  # type: ignore[arg-type]
+    tenant = tenant_view({"flows": {FLOW: {"enabled": True, "settings": settings or {}}}})
+    state = FlowState(id="run-1", tenant=tenant.slug, flow=FLOW, browser="b" * 64, user_id=user.id, proofs=list(proofs), done=["request", "choose"])
+    state.step_data("choose")["path"] = path
+    return engine.next_binding(tenant, state, RequestInfo(client_ip="203.0.113.7", user_agent="pytest", locale="en"))
+
+
+def test_each_path_runs_its_own_bindings(services: FakeServices, alice: FakeUser) -> None:
+    """The choice decides the sub-flow: the second-factor path starts with the password, the password path
+    with the authenticator the user has (TOTP before SMS), and nothing runs before the choice."""
     services.factors.totp_codes[alice.id] = {"123456"}
     services.factors.sms_numbers[alice.id] = "+33612345678"
-    second = {s: s().applies(_ctx(services, alice, path="second-factor", step=s)) for s in SelfRecoveryFlow.steps[2:]}
-    assert second == {
-        RecoveryPasswordStep: True, RecoverySmsStep: True, RecoveryTotpSetupStep: True,
-        VerifyTotpStep: False, VerifySmsStep: False, RecoveryNewPasswordStep: False,
-    }
-    password = {s: s().applies(_ctx(services, alice, path="password", step=s)) for s in SelfRecoveryFlow.steps[2:]}
-    assert password == {
-        RecoveryPasswordStep: False, RecoverySmsStep: False, RecoveryTotpSetupStep: False,
-        VerifyTotpStep: True, VerifySmsStep: True, RecoveryNewPasswordStep: True,
-    }
-    proved = _ctx(services, alice, proofs=("email_link", "identified", "totp"), path="password", step=VerifySmsStep)
-    assert not VerifySmsStep().applies(proved) and not VerifyTotpStep().applies(proved)
-    assert not any(s().applies(_ctx(services, alice, step=s)) for s in SelfRecoveryFlow.steps[2:])  # nothing before the choice
+    assert _next(services, alice, "second-factor") == "password"
+    assert _next(services, alice, "second-factor", proofs=("email_link", "identified", "password")) == "password"  # REQUIRED: runs once, in order
+    assert _next(services, alice, "password") == "verify-totp"
+    assert _next(services, alice, "password", proofs=("email_link", "identified", "totp")) == "new-password"  # a factor already proved
 
 
-def test_a_path_without_a_step_does_not_run_it(services: FakeServices, alice: FakeUser) -> None:
+def test_the_password_path_proves_the_factor_the_user_has_or_none(services: FakeServices, alice: FakeUser) -> None:
+    """Alternatives: the one configured for the user runs; with no second factor the password comes at once."""
+    services.factors.sms_numbers[alice.id] = "+33612345678"
+    assert _next(services, alice, "password") == "verify-sms"
+    del services.factors.sms_numbers[alice.id]
+    assert _next(services, alice, "password") == "new-password"
+
+
+def test_a_path_without_a_binding_does_not_run_it(services: FakeServices, alice: FakeUser) -> None:
+    """A step left out of the path's setting is DISABLED: for an account whose only factor it proves, the new
+    password comes next and refuses (second_factor_required, tested above); the other alternative still runs."""
+    services.factors.sms_numbers[alice.id] = "+33612345678"
+    assert _next(services, alice, "password", settings={"password_path": ["verify-totp", "new-password"]}) == "new-password"
     services.factors.totp_codes[alice.id] = {"123456"}
-    config = SelfRecoveryConfig(password_path=("verify-totp", "new-password"))
-    assert not VerifySmsStep().applies(_ctx(services, alice, path="password", config=config))
-    assert VerifyTotpStep().applies(_ctx(services, alice, path="password", config=config))
+    assert _next(services, alice, "password", settings={"password_path": ["verify-totp", "new-password"]}) == "verify-totp"

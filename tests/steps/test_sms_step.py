@@ -10,25 +10,25 @@ from idp.flowengine.attempts import submit_attempt
 from idp.flowengine.contract import Abort, Challenge, Failure, Success
 
 PHONE = "+33612345678"
-RECOVERY = SmsStep.Config(policy="always", only_path=True, sender_id="ACME", support_url="https://help.example.org")
+RECOVERY = SmsStep.Config(only_path=True, sender_id="ACME", support_url="https://help.example.org")
 
 
 def _ctx(services: FakeServices, user: FakeUser, config: object = None, proofs: tuple[str, ...] = ("identified", "password")) -> object:
-    return step_context(services, user=user, proofs=proofs, config=config)
+    return step_context(services, binding="sms", user=user, proofs=proofs, config=config)
 
 
-def test_applies_at_login_only_with_an_sms_factor_and_no_second_factor_proved(services: FakeServices, alice: FakeUser) -> None:
+def test_configured_at_login_only_for_a_user_with_an_sms_factor(services: FakeServices, alice: FakeUser) -> None:
     step = SmsStep()
-    assert not step.applies(_ctx(services, alice))
+    assert not step.configured_for(_ctx(services, alice))
     services.factors.sms_numbers[alice.id] = PHONE
-    assert step.applies(_ctx(services, alice))
-    assert not step.applies(_ctx(services, alice, proofs=("password", "totp")))
-    assert not step.applies(step_context(services))
+    assert step.configured_for(_ctx(services, alice))
+    assert not step.configured_for(step_context(services, binding="sms"))
 
 
-def test_recovery_use_always_applies_once_identified(services: FakeServices, alice: FakeUser) -> None:
-    assert SmsStep().applies(_ctx(services, alice, RECOVERY, ("email_link", "password")))
-    assert not SmsStep().applies(step_context(services, config=RECOVERY))
+def test_recovery_use_sends_to_the_number_on_file(services: FakeServices, alice: FakeUser) -> None:
+    services.factors.phones_on_file[alice.id] = PHONE
+    assert SmsStep().configured_for(_ctx(services, alice, RECOVERY, ("email_link", "password")))
+    assert not SmsStep().configured_for(_ctx(services, alice, None, ("email_link", "password")))  # no SMS factor: not at sign-in
 
 
 def test_the_first_page_sends_one_code_for_this_run_and_shows_the_masked_number(services: FakeServices, alice: FakeUser) -> None:

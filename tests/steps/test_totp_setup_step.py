@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import pyotp
-from support.fakes import FakeServices, FakeUser, step_context, tenant_view
+from support.fakes import FakeServices, FakeUser, step_context
 
 from flows.steps.totp_setup import TotpSetupStep
 from idp.flowengine.attempts import submit_attempt
 from idp.flowengine.contract import Abort, Challenge, Failure, Success
 
-REPLACE = TotpSetupStep.Config(replace_existing=True, policy="always", label="New phone")
+REPLACE = TotpSetupStep.Config(replace_existing=True, label="New phone")
 
 
-def test_applies_under_required_to_a_user_without_second_factor_and_always_when_replacing(services: FakeServices, alice: FakeUser) -> None:
+def test_configured_for_a_user_without_second_factor_and_always_when_replacing(services: FakeServices, alice: FakeUser) -> None:
+    """At sign-in, enrolment is the alternative of a user with no second factor (whether one is needed is the
+    login flow's condition); replacing, it always runs (after the proofs the planner demands)."""
     step = TotpSetupStep()
-    required = tenant_view({"mfa": {"policy": "required"}})
-    assert not step.applies(step_context(services, user=alice, proofs=("password",)))  # optional: no forced enrolment
-    assert step.applies(step_context(services, tenant=required, user=alice, proofs=("password",)))
-    assert step.applies(step_context(services, user=alice, proofs=("password",), auth_request={"acr_values": "mfa"}))
+    assert step.configured_for(step_context(services, binding="totp-setup", user=alice, proofs=("password",)))
     services.factors.sms_numbers[alice.id] = "+33612345678"
-    assert not step.applies(step_context(services, tenant=required, user=alice, proofs=("password",)))  # has a factor
-    assert step.applies(step_context(services, user=alice, proofs=("password", "sms"), config=REPLACE))
-    assert not step.applies(step_context(services, config=REPLACE))
+    assert not step.configured_for(step_context(services, binding="totp-setup", user=alice, proofs=("password",)))  # has a factor
+    assert step.configured_for(step_context(services, binding="totp-setup", user=alice, proofs=("password", "sms"), config=REPLACE))
+    assert TotpSetupStep.needs(REPLACE) == ("email_link", "password", "sms") and TotpSetupStep.needs(TotpSetupStep.Config()) == ()
 
 
 def test_the_page_keeps_one_sealed_secret_for_the_run(services: FakeServices, alice: FakeUser) -> None:
-    ctx = step_context(services, user=alice, proofs=("password",))
+    ctx = step_context(services, binding="totp-setup", user=alice, proofs=("password",))
     first = TotpSetupStep().challenge(ctx)
     assert isinstance(first, Challenge) and first.template == "steps/totp_setup.html"
     sealed = ctx.state.step_data("totp-setup")["pending"]
@@ -36,11 +35,11 @@ def test_the_page_keeps_one_sealed_secret_for_the_run(services: FakeServices, al
     assert first.context["no_store"] is True and "<svg" in str(first.context["qr_svg"])
     again = TotpSetupStep().challenge(ctx)
     assert isinstance(again, Challenge) and again.context["secret_groups"] == first.context["secret_groups"]
-    assert TotpSetupStep().challenge(step_context(services, proofs=("password",))) == Abort("steps_out_of_order")
+    assert TotpSetupStep().challenge(step_context(services, binding="totp-setup", proofs=("password",))) == Abort("steps_out_of_order")
 
 
 def test_a_right_first_code_enrols_and_proves_totp(services: FakeServices, alice: FakeUser) -> None:
-    ctx = step_context(services, user=alice, proofs=("identified", "password"))
+    ctx = step_context(services, binding="totp-setup", user=alice, proofs=("identified", "password"))
     TotpSetupStep().challenge(ctx)
     secret = services.factors.open_pending(ctx.state.step_data("totp-setup")["pending"])
     outcome = submit_attempt(TotpSetupStep(), ctx, {"code": pyotp.TOTP(secret).now()})
@@ -53,7 +52,7 @@ def test_a_right_first_code_enrols_and_proves_totp(services: FakeServices, alice
 
 
 def test_replacing_proves_factor_replaced_with_the_recovery_actor(services: FakeServices, alice: FakeUser) -> None:
-    ctx = step_context(services, user=alice, proofs=("email_link", "password", "sms"), config=REPLACE)
+    ctx = step_context(services, binding="totp-setup", user=alice, proofs=("email_link", "password", "sms"), config=REPLACE)
     TotpSetupStep().challenge(ctx)
     secret = services.factors.open_pending(ctx.state.step_data("totp-setup")["pending"])
     assert submit_attempt(TotpSetupStep(), ctx, {"code": pyotp.TOTP(secret).now()}) == Success(proofs=("totp", "factor_replaced"), amr=("otp", "mfa"))
@@ -62,7 +61,7 @@ def test_replacing_proves_factor_replaced_with_the_recovery_actor(services: Fake
 
 
 def test_a_wrong_first_code_fails_counts_and_audits_and_keeps_the_secret(services: FakeServices, alice: FakeUser) -> None:
-    ctx = step_context(services, user=alice, proofs=("password",))
+    ctx = step_context(services, binding="totp-setup", user=alice, proofs=("password",))
     TotpSetupStep().challenge(ctx)
     secret = services.factors.open_pending(ctx.state.step_data("totp-setup")["pending"])
     wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
@@ -73,9 +72,9 @@ def test_a_wrong_first_code_fails_counts_and_audits_and_keeps_the_secret(service
 
 
 def test_no_pending_secret_or_a_throttled_account_refuses_the_code(services: FakeServices, alice: FakeUser) -> None:
-    assert submit_attempt(TotpSetupStep(), step_context(services, user=alice, proofs=("password",)), {"code": "123456"}) == Failure("code_expired", counted=False)
+    assert submit_attempt(TotpSetupStep(), step_context(services, binding="totp-setup", user=alice, proofs=("password",)), {"code": "123456"}) == Failure("code_expired", counted=False)
     assert services.throttle.calls == []
-    ctx = step_context(services, user=alice, proofs=("password",))
+    ctx = step_context(services, binding="totp-setup", user=alice, proofs=("password",))
     TotpSetupStep().challenge(ctx)
     services.throttle.wait = 5
     assert submit_attempt(TotpSetupStep(), ctx, {"code": "123456"}) == Failure("too_many_attempts", {"retry_after": 5}, status=429)

@@ -1,8 +1,8 @@
-"""TotpStep on fakes: when it applies (policy, acr_values), the SMS alternative, codes, throttle, audit, notice (R-30, R-55, R-82)."""
+"""TotpStep on fakes: whom it is configured for, the SMS alternative, codes, throttle, audit, notice (R-30, R-55, R-82)."""
 
 from __future__ import annotations
 
-from support.fakes import FakeServices, FakeUser, step_context, tenant_view
+from support.fakes import FakeServices, FakeUser, step_context
 
 from flows.steps.totp import TotpStep
 from idp.flowengine.attempts import submit_attempt
@@ -13,37 +13,29 @@ def _with_totp(services: FakeServices, user: FakeUser, *codes: str) -> None:
     services.factors.totp_codes[user.id] = set(codes or ("123456",))
 
 
-def test_applies_only_to_an_identified_user_with_an_authenticator_under_the_optional_policy(services: FakeServices, alice: FakeUser) -> None:
+def test_configured_only_for_an_identified_user_with_an_authenticator(services: FakeServices, alice: FakeUser) -> None:
+    """An ALTERNATIVE binding of the step runs only for a user who has the factor (the policy is the
+    login flow's condition, tested in test_login_bindings.py)."""
     step = TotpStep()
-    assert not step.applies(step_context(services))  # nobody identified
-    assert not step.applies(step_context(services, user=alice, proofs=("password",)))  # no authenticator
+    assert not step.configured_for(step_context(services, binding="totp"))  # nobody identified
+    assert not step.configured_for(step_context(services, binding="totp", user=alice, proofs=("password",)))  # no authenticator
     _with_totp(services, alice)
-    assert step.applies(step_context(services, user=alice, proofs=("password",)))
-    assert not step.applies(step_context(services, user=alice, proofs=("password", "sms")))  # a second factor already proved
-
-
-def test_the_off_policy_skips_it_unless_the_relying_party_asks_for_mfa(services: FakeServices, alice: FakeUser) -> None:
-    _with_totp(services, alice)
-    off = tenant_view({"mfa": {"policy": "off"}})
-    assert not TotpStep().applies(step_context(services, tenant=off, user=alice, proofs=("password",)))
-    assert TotpStep().applies(step_context(services, tenant=off, user=alice, proofs=("password",), auth_request={"acr_values": "urn:idp:acr:mfa"}))
-    step_off = TotpStep.Config(policy="off")
-    assert not TotpStep().applies(step_context(services, user=alice, proofs=("password",), config=step_off))  # the binding wins
+    assert step.configured_for(step_context(services, binding="totp", user=alice, proofs=("password",)))
 
 
 def test_the_page_offers_sms_only_with_an_sms_factor_and_when_the_binding_allows_it(services: FakeServices, alice: FakeUser) -> None:
     _with_totp(services, alice)
-    ctx = step_context(services, user=alice, proofs=("password",))
+    ctx = step_context(services, binding="totp", user=alice, proofs=("password",))
     assert TotpStep().challenge(ctx) == Challenge("steps/totp.html", {"sms_offered": False})
     services.factors.sms_numbers[alice.id] = "+33612345678"
     assert TotpStep().challenge(ctx) == Challenge("steps/totp.html", {"sms_offered": True})
-    no_sms = step_context(services, user=alice, proofs=("password",), config=TotpStep.Config(offer_sms=False))
+    no_sms = step_context(services, binding="totp", user=alice, proofs=("password",), config=TotpStep.Config(offer_sms=False))
     assert TotpStep().challenge(no_sms) == Challenge("steps/totp.html", {"sms_offered": False})
 
 
 def test_use_sms_skips_the_step_when_offered_and_fails_when_not(services: FakeServices, alice: FakeUser) -> None:
     _with_totp(services, alice)
-    ctx = step_context(services, user=alice, proofs=("password",))
+    ctx = step_context(services, binding="totp", user=alice, proofs=("password",))
     assert submit_attempt(TotpStep(), ctx, {"action": "use_sms"}) == Failure("sms_unavailable")
     assert "declined" not in ctx.state.step_data("totp")
     services.factors.sms_numbers[alice.id] = "+33612345678"
@@ -54,7 +46,7 @@ def test_use_sms_skips_the_step_when_offered_and_fails_when_not(services: FakeSe
 
 def test_a_right_code_after_the_password_proves_totp_with_mfa_amr(services: FakeServices, alice: FakeUser) -> None:
     _with_totp(services, alice, "246810")
-    ctx = step_context(services, user=alice, proofs=("identified", "password"))
+    ctx = step_context(services, binding="totp", user=alice, proofs=("identified", "password"))
     assert submit_attempt(TotpStep(), ctx, {"code": "246810"}) == Success(proofs=("totp",), amr=("otp", "mfa"), audited=True)
     assert services.throttle.calls == [("check", alice.id, "totp"), ("record_success", alice.id, "totp")]
     assert services.factors.totp_verified[0]["ok_event"] == "login.second_factor_ok"
@@ -65,13 +57,13 @@ def test_a_right_code_after_the_password_proves_totp_with_mfa_amr(services: Fake
 
 def test_without_a_proved_password_the_amr_is_otp_alone(services: FakeServices, alice: FakeUser) -> None:
     _with_totp(services, alice, "246810")
-    ctx = step_context(services, user=alice, proofs=("email_link",), config=TotpStep.Config(policy="always"))
+    ctx = step_context(services, binding="totp", user=alice, proofs=("email_link",), config=TotpStep.Config())
     assert submit_attempt(TotpStep(), ctx, {"code": "246810"}) == Success(proofs=("totp",), amr=("otp",), audited=True)
 
 
 def test_a_wrong_code_fails_counts_audits_and_notifies_the_user_once_per_run(services: FakeServices, alice: FakeUser) -> None:
     _with_totp(services, alice, "246810")
-    ctx = step_context(services, user=alice, proofs=("identified", "password"))
+    ctx = step_context(services, binding="totp", user=alice, proofs=("identified", "password"))
     assert submit_attempt(TotpStep(), ctx, {"code": "000000"}) == Failure("invalid_code", reason="invalid")
     assert submit_attempt(TotpStep(), ctx, {"code": "111111"}) == Failure("invalid_code", reason="invalid")
     assert services.throttle.methods() == ["check", "record_failure", "check", "record_failure"]
@@ -82,16 +74,16 @@ def test_a_wrong_code_fails_counts_audits_and_notifies_the_user_once_per_run(ser
 
 def test_no_notice_when_the_password_was_not_proved(services: FakeServices, alice: FakeUser) -> None:
     _with_totp(services, alice)
-    ctx = step_context(services, user=alice, proofs=("email_link",), config=TotpStep.Config(policy="always"))
+    ctx = step_context(services, binding="totp", user=alice, proofs=("email_link",), config=TotpStep.Config())
     assert submit_attempt(TotpStep(), ctx, {"code": "000000"}) == Failure("invalid_code", reason="invalid")
     assert services.factors.notices == []
 
 
 def test_a_replayed_code_is_refused_as_such(services: FakeServices, alice: FakeUser) -> None:
     _with_totp(services, alice, "246810")
-    first = step_context(services, user=alice, proofs=("password",))
+    first = step_context(services, binding="totp", user=alice, proofs=("password",))
     assert isinstance(submit_attempt(TotpStep(), first, {"code": "246810"}), Success)
-    again = step_context(services, user=alice, proofs=("password",))
+    again = step_context(services, binding="totp", user=alice, proofs=("password",))
     assert submit_attempt(TotpStep(), again, {"code": "246810"}) == Failure("code_replayed", reason="replay")
     assert services.audit.events[-1]["reason"] == "replay"
 
@@ -99,6 +91,6 @@ def test_a_replayed_code_is_refused_as_such(services: FakeServices, alice: FakeU
 def test_a_throttled_account_gets_429_with_retry_after_and_no_check(services: FakeServices, alice: FakeUser) -> None:
     _with_totp(services, alice, "246810")
     services.throttle.wait = 42
-    ctx = step_context(services, user=alice, proofs=("password",))
+    ctx = step_context(services, binding="totp", user=alice, proofs=("password",))
     assert submit_attempt(TotpStep(), ctx, {"code": "246810"}) == Failure("too_many_attempts", {"retry_after": 42}, status=429)
     assert services.factors.totp_verified == [] and services.throttle.methods() == ["check"] and services.audit.events == []

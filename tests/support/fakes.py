@@ -282,8 +282,10 @@ def step_context(
     state: FlowState | None = None,
     flow: str = "browser-login",
     locale: str = "",
+    binding: str = "",
 ) -> StepContext:
-    """A :class:`StepContext` on ``services`` whose run has ``user`` (None: not identified yet) and ``proofs``."""
+    """A :class:`StepContext` on ``services`` whose run has ``user`` (None: not identified yet) and ``proofs``,
+    running the binding ``binding`` (the key of the step's data in the state: the step's name, as bound by default)."""
     if state is None:
         state = FlowState(id="run-1", tenant=(tenant.slug if tenant else "acme"), flow=flow, browser="b" * 64)
         state.user_id = user.id if user is not None else None
@@ -297,4 +299,5 @@ def step_context(
         request=RequestInfo(client_ip=IP, user_agent=AGENT, locale="en"),
         config=config,
         flow_config=flow_config,
+        binding=binding,
     )

@@ -22,6 +22,7 @@ from idp.flowengine.contract import (
     Flow,
     Outcome,
     RequestInfo,
+    Skip,
     Step,
     StepContext,
     Success,
@@ -62,6 +63,16 @@ class TestRecoveryFlow(Flow):
         return Entry(user_id=user.id, proofs=("identified", "asked"), done=("ask",))
 
 
+class MaybeLinkStep(Step):
+    """Can prove the link (so the planner's static check passes) but steps aside: the proof never comes."""
+
+    name = "maybe-link"
+    provides = ("email_link",)
+
+    def challenge(self, ctx: StepContext) -> Outcome:
+        return Skip()
+
+
 class NeedsLinkStep(Step):
     name = "needs-link"
     requires = ("email_link",)
@@ -74,7 +85,7 @@ class NeedsLinkStep(Step):
 class OutOfOrderFlow(Flow):
     name = "out-of-order"
     completes = "recovery"
-    steps = (NeedsLinkStep,)
+    steps = (MaybeLinkStep, NeedsLinkStep)
 
 
 @pytest.fixture
