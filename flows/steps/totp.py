@@ -33,6 +33,7 @@ from idp.flowengine.contract import (
     AMR_OTP,
     MFA_REQUESTS,
     SECOND_FACTOR,
+    Abort,
     Attempts,
     Branch,
     Challenge,
@@ -160,6 +161,8 @@ class TotpStep(Step):
         return ctx.services.factors.sms_number(ctx.tenant, user, ctx.factors) is not None
 
     def challenge(self, ctx: StepContext) -> Outcome:
+        if not self.configured_for(ctx):  # bound REQUIRED for a user without an authenticator: no code can pass
+            return Abort("no_method_available", 403)
         return Challenge(self.template, {"sms_offered": self._sms_offered(ctx)})
 
     def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from idp.flowengine.registry import FlowRegistry
-from idp.flowengine.settings import check_flow
+from idp.flowengine.settings import check_flow, flow_plan
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.flowengine.contract import StepServices
@@ -39,6 +39,12 @@ class InstalledFlows:
     def designation(self, name: str) -> str:
         flow = self.registry.get(name)
         return flow.designation if flow is not None else ""
+
+    def bindings(self, tenant: "TenantView", name: str) -> list[dict[str, Any]]:
+        flow = self.registry.get(name)
+        if flow is None:
+            raise LookupError(name)
+        return flow_plan(tenant, flow, self.registry.steps_for(flow)).to_json()
 
     def check_settings(self, name: str, settings: Mapping[str, Any], bindings: Any = ()) -> None:
         """The flow's settings and bindings (the tenant's own, else the defaults) build a sound plan."""

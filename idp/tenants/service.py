@@ -87,6 +87,10 @@ class FlowCatalog(Protocol):
         """The installed flow's designation (``login``, ``recovery``, or "")."""
         ...
 
+    def bindings(self, tenant: TenantView, name: str) -> list[dict[str, Any]]:
+        """The bindings flow ``name`` runs for ``tenant`` (its own, else the flow's defaults), as JSON."""
+        ...
+
     def check_settings(self, name: str, settings: "Mapping[str, Any]", bindings: Any = ()) -> None:
         """Raise :class:`ConfigError` naming the field when ``settings`` or the tenant's own ``bindings`` of
         flow ``name`` are not valid (an unknown step, a path that skips a proof...)."""
@@ -349,7 +353,8 @@ class TenantService:
             )
 
     def flow_status(self, tenant: TenantView) -> list[dict[str, Any]]:
-        """Every registered flow with its state for ``tenant`` and every reason it is not compatible."""
+        """Every registered flow with its state for ``tenant``, every reason it is not compatible, and the
+        bindings it runs (``own_bindings``: the tenant's own list rather than the flow's defaults)."""
         now = datetime.now(UTC)
         out = []
         for name in self.flows.names():
@@ -363,6 +368,8 @@ class TenantService:
                     "live": binding.is_live(now),
                     "compatible": not reasons,
                     "reasons": reasons,
+                    "bindings": self.flows.bindings(tenant, name),
+                    "own_bindings": bool(binding.bindings),
                 }
             )
         return out

@@ -6,7 +6,7 @@ from support.fakes import FakeServices, FakeUser, step_context
 
 from flows.steps.totp import TotpStep
 from idp.flowengine.attempts import submit_attempt
-from idp.flowengine.contract import Challenge, Failure, Skip, Success
+from idp.flowengine.contract import Abort, Challenge, Failure, Skip, Success
 
 
 def _with_totp(services: FakeServices, user: FakeUser, *codes: str) -> None:
@@ -19,6 +19,7 @@ def test_configured_only_for_an_identified_user_with_an_authenticator(services: 
     step = TotpStep()
     assert not step.configured_for(step_context(services, binding="totp"))  # nobody identified
     assert not step.configured_for(step_context(services, binding="totp", user=alice, proofs=("password",)))  # no authenticator
+    assert step.challenge(step_context(services, binding="totp", user=alice, proofs=("password",))) == Abort("no_method_available", 403)  # bound REQUIRED
     _with_totp(services, alice)
     assert step.configured_for(step_context(services, binding="totp", user=alice, proofs=("password",)))
 
