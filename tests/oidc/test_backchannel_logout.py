@@ -17,10 +17,10 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.discovery import OpenIDProviderMetadata
-from conftest import free_port
+from conftest import database_urls, free_port, random_slug
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from support.builders import PASSWORD, REDIRECT_URI, Realm, make_recovery_account
+from support.builders import PASSWORD, REDIRECT_URI, Realm, make_realm, make_recovery_account
 from support.messages import link_in, outbox, wait_for
 from support.rp_endpoints import Hit, RpEndpoints, rp_endpoints
 from support.walkers import Walker, fresh_totp
@@ -257,3 +257,16 @@ def test_deliveries_wait_in_the_database_for_another_worker(make_live_server: An
     second.services.backchannel.start()
     [hit] = rp.wait_for(lambda: rp.at("/shop/backchannel"))
     assert verified_logout_token(realm, hit, "shop")["sid"] == sid
+
+
+@pytest.mark.parametrize("database_url", database_urls())
+def test_production_shape_redis_sessions_and_the_queue_in_each_database(make_server: Any, database_url: str, rp: RpEndpoints) -> None:
+    """Sessions and their RPs on Redis, the delivery queue in SQLite or PostgreSQL: the logout token still lands."""
+    realm = make_realm(make_server("redis", database_url=database_url), random_slug("bc"))
+    register(realm, "shop", rp.url("/shop/backchannel"))
+    browser = realm.browser()
+    signed_in = sign_in_to(realm, browser, "shop")
+    assert logout(realm, browser, signed_in["id_token"]).status_code == 302
+    [hit] = rp.wait_for(lambda: rp.at("/shop/backchannel"))
+    assert verified_logout_token(realm, hit, "shop")["sid"] == signed_in["claims"]["sid"]
+    wait_for(lambda: realm.services.backchannel.queue.pending(realm.tenant.id) == [], timeout=10)
