@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import delete, or_, select, update
 
 from idp.storage.models import BackchannelLogoutDelivery, Tenant
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.engine import CursorResult
+
     from idp.storage.database import Database
 
 
@@ -69,11 +71,12 @@ class DeliveryQueue:
         leased: list[Delivery] = []
         for row_id, slug, client_id, sub, sid, attempts in picked:
             with self.db.session() as s:
-                taken = s.execute(
+                result = s.execute(
                     update(BackchannelLogoutDelivery)
                     .where(BackchannelLogoutDelivery.id == row_id, free)
                     .values(leased_until=now + timedelta(seconds=lease_seconds))
-                ).rowcount
+                )
+                taken = cast("CursorResult[Any]", result).rowcount
             if taken == 1:
                 leased.append(Delivery(row_id, slug, client_id, sub, sid, attempts))
         return leased
