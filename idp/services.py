@@ -15,6 +15,7 @@ lists tenants opens no Redis connection.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from idp.accounts.factors import FactorService
 from idp.accounts.locks import AccountLocks
@@ -26,9 +27,13 @@ from idp.flowengine.engine import FlowEngine
 from idp.flowengine.registry import FlowRegistry
 from idp.messaging import make_mailer, make_texter
 from idp.messaging.deferred import DeferredMailer, DeferredTexter
+from idp.oidc.backchannel import BackChannelLogout
+from idp.oidc.backchannel_queue import DeliveryQueue
 from idp.oidc.clients import ClientService
 from idp.oidc.keys import KeyService
+from idp.oidc.rp_logout import RpLogout
 from idp.oidc.server import Provider
+from idp.oidc.session_clients import SessionClients
 from idp.oidc.sessions import SessionService
 from idp.oidc.tokens import TokenService
 from idp.security.secrets import SecretBox
@@ -40,6 +45,9 @@ from idp.store.deferred import DeferredStore
 from idp.tenants.logos import LogoService
 from idp.tenants.revision import AdminRevision
 from idp.tenants.service import TenantService
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.tenants.service import TenantView
 
 
 class Services:
@@ -89,7 +97,11 @@ class Services:
 
     @cached_property
     def users(self) -> UserService:
-        return UserService(self.db, self.store, self.audit, self.mailer, self.locks)
+        # every revocation of a user ends there; the RPs of their sessions then hear of it (back-channel logout)
+        return UserService(self.db, self.store, self.audit, self.mailer, self.locks, sessions_revoked=self._sessions_revoked)
+
+    def _sessions_revoked(self, tenant: "TenantView", user_id: int) -> None:
+        self.rp_logout.user_revoked(tenant, user_id)
 
     @cached_property
     def factors(self) -> FactorService:
@@ -108,8 +120,18 @@ class Services:
         return ClientService(self.db, self.secrets, self.revision)
 
     @cached_property
+    def backchannel(self) -> BackChannelLogout:
+        """Logout tokens POSTed to the RPs from a queue in the database, by a thread started at the first one."""
+        return BackChannelLogout(DeliveryQueue(self.db), self.tenants, self.clients, self.keys)
+
+    @cached_property
+    def rp_logout(self) -> RpLogout:
+        """Which RPs took part in each session, and telling them when it ends (front- and back-channel)."""
+        return RpLogout(SessionClients(self.store), self.clients, self.backchannel)
+
+    @cached_property
     def sessions(self) -> SessionService:
-        return SessionService(self.store, self.secrets, self.users)
+        return SessionService(self.store, self.secrets, self.users, self.rp_logout)
 
     @cached_property
     def tokens(self) -> TokenService:
@@ -141,6 +163,8 @@ class Services:
         return FlowEngine(self.registry, self.store, self.steps)
 
     def close(self) -> None:
+        if "backchannel" in self.__dict__:
+            self.backchannel.stop()
         if "store" in self.__dict__:
             self.store.close()
         self.db.dispose()

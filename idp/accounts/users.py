@@ -10,6 +10,7 @@ the old address is told (R-15, R-29).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ import phonenumbers
 from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from idp.accounts.address import AddressError, normalise_address
 from idp.accounts.locks import AccountLocks
 from idp.identifiers import EMAIL, USERNAME, IdentifierError, canonical_email, canonical_username, login_forms, split_email
 from idp.security.passwords import PasswordPolicy, PasswordPolicyError, burn_verify_time, hash_password, verify_password
@@ -91,15 +93,34 @@ def normalise_username(username: str) -> tuple[str, str]:
         raise UserError(f"invalid username {username!r}: {exc}", field="username") from None
 
 
+def _checked_address(address: Any) -> dict[str, str] | None:
+    """The address as kept (:func:`idp.accounts.address.normalise_address`), or :class:`UserError` naming the member."""
+    try:
+        return normalise_address(address)
+    except AddressError as exc:
+        raise UserError(str(exc), field=exc.field) from None
+
+
 class UserService:
     """Accounts of a tenant."""
 
-    def __init__(self, db: "Database", store: "EphemeralStore", audit: "AuditLog", mailer: "Mailer", locks: AccountLocks) -> None:
+    def __init__(
+        self,
+        db: "Database",
+        store: "EphemeralStore",
+        audit: "AuditLog",
+        mailer: "Mailer",
+        locks: AccountLocks,
+        sessions_revoked: "Callable[[TenantView, int], None] | None" = None,
+    ) -> None:
         self.db = db
         self.store = store
         self.audit = audit
         self.mailer = mailer
         self.locks = locks
+        #: Told after :meth:`revoke_everything` ended a user's sessions (the composition root hands in the
+        #: relying parties' logout, :meth:`idp.oidc.rp_logout.RpLogout.user_revoked`); accounts know nothing of it.
+        self.sessions_revoked = sessions_revoked
 
     def policy(self, tenant: "TenantView") -> PasswordPolicy:
         p = tenant.config.passwords
@@ -184,8 +205,10 @@ class UserService:
         family_name: str = "",
         email_verified: bool = False,
         session: "Session | None" = None,
+        address: dict[str, Any] | None = None,
     ) -> User:
         """Create a user; every check runs before anything is written, and its identifiers are claimed with it."""
+        address_n = _checked_address(address)
         username, username_c = normalise_username(username)
         if len(username) > 128:
             raise UserError(f"invalid username {username!r}: at most 128 characters", field="username")
@@ -210,6 +233,7 @@ class UserService:
                 roles=roles or [],
                 given_name=given_name,
                 family_name=family_name,
+                address=address_n,
                 password_hash=hash_password(password) if password is not None else "",
             )
             s.add(user)
@@ -244,16 +268,18 @@ class UserService:
             row.password_hash = hash_password(password)
 
     def update(self, tenant: "TenantView", user: User, **changes: Any) -> User:
-        """Change profile fields (email, phone, locale, names, status, roles), validated first.
+        """Change profile fields (email, phone, locale, names, address, status, roles), validated first.
 
         A new email or phone ends the user's flow runs and recovery links in the same unit of work (the store
         is cleared before the commit, so a store failure leaves the account as it was), and again after the
         commit; then the old address is told (:meth:`contact_changed`).
         """
-        allowed = {"email", "phone", "locale", "given_name", "family_name", "status", "roles", "email_verified"}
+        allowed = {"email", "phone", "locale", "given_name", "family_name", "status", "roles", "email_verified", "address"}
         unknown = set(changes) - allowed
         if unknown:
             raise UserError(f"unknown field {sorted(unknown)[0]!r}", field=sorted(unknown)[0])
+        if "address" in changes:
+            changes["address"] = _checked_address(changes["address"])
         if changes.get("email"):
             changes["email"] = normalise_email(changes["email"])
         if changes.get("phone"):
@@ -293,9 +319,18 @@ class UserService:
         """End every SSO session, code and token grant, flow run and recovery link of the user (R-34, R-40).
 
         Access tokens of those grants become inactive at userinfo and introspection at once; refresh
-        tokens are refused. Two store calls; returns how many live records were removed.
+        tokens are refused. Two store calls; returns how many live records were removed. Then
+        :attr:`sessions_revoked` is told, so the relying parties of the ended sessions hear of it (every
+        path that revokes a user comes here: admin, self-recovery, the holder's lock); its failure is
+        logged, never raised: the revocation stands.
         """
-        return self.store.revoke_by_grant(user_label(tenant.slug, user_id)) + self.store.revoke_by_grant(user_flows_label(tenant.slug, user_id))
+        removed = self.store.revoke_by_grant(user_label(tenant.slug, user_id)) + self.store.revoke_by_grant(user_flows_label(tenant.slug, user_id))
+        if self.sessions_revoked is not None:
+            try:
+                self.sessions_revoked(tenant, user_id)
+            except Exception:  # the revocation is done; telling the RPs is best effort
+                log.exception("could not queue the logout of the relying parties of user %s in tenant %s", user_id, tenant.slug)
+        return removed
 
     def lock(self, tenant: "TenantView", user_id: int, request: "RequestInfo") -> bool:
         """The holder's "not you?" lock: disable the account and revoke everything; recovery links of a disabled

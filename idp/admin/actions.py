@@ -21,7 +21,7 @@ from idp.accounts.users import UserError
 from idp.admin import auth
 from idp.admin.auth import Admin
 from idp.flowengine.contract import RECOVERY
-from idp.oidc.clients import ADMIN_SCOPE
+from idp.oidc.clients import ADMIN_SCOPE, LOGOUT_FIELDS
 from idp.tenants.service import TenantError, TenantView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from idp.storage.models import AuditEvent, Factor, User
 
 #: Profile fields an admin may change with a user update (status goes through disable/enable).
-USER_FIELDS = ("email", "phone", "locale", "given_name", "family_name", "email_verified", "roles")
+USER_FIELDS = ("email", "phone", "locale", "given_name", "family_name", "email_verified", "address", "roles")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -66,6 +66,7 @@ def user_json(u: User) -> dict[str, Any]:
         "given_name": u.given_name or "",
         "family_name": u.family_name or "",
         "locale": u.locale,
+        "address": dict(u.address) if u.address else None,
         "enabled": u.status == "active",
         "roles": list(u.roles or []),
         "created_at": iso(u.created_at),
@@ -244,6 +245,7 @@ class AdminActions:
             given_name=data.get("given_name", ""),
             family_name=data.get("family_name", ""),
             email_verified=bool(data.get("email_verified", False)),
+            address=data.get("address"),
         )
         self._audit(tenant, "admin.user_created", user, roles=roles)
         return user
@@ -323,6 +325,7 @@ class AdminActions:
             require_pkce=bool(data.get("require_pkce", True)),
             name=data.get("name", ""),
             scope=data.get("scope"),
+            **{k: data[k] for k in LOGOUT_FIELDS if k in data},
         )
         self._audit(tenant, "admin.client_created", client_id=view.client_id)
         return view, secret

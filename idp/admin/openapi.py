@@ -109,6 +109,30 @@ def _field_doc(cls: type, name: str) -> str:
     return ""
 
 
+#: The OIDC Core §5.1.1 address of a user (null: none); members that are not set are left out.
+ADDRESS = {
+    "type": ["object", "null"],
+    "description": "Postal address (OIDC Core 5.1.1), released with the scope `address`; null removes it.",
+    "properties": {m: {"type": "string", "maxLength": 400} for m in ("formatted", "street_address", "locality", "region", "postal_code", "country")},
+    "additionalProperties": False,
+}
+#: A client's front- and back-channel logout registration (OpenID Connect Front-Channel and Back-Channel Logout 1.0).
+LOGOUT_PROPS = {
+    "frontchannel_logout_uri": {
+        "type": "string",
+        "maxLength": 2000,
+        "description": "Framed by the logout page to sign the user out of this RP; https (http on a loopback address only). Empty: none.",
+    },
+    "frontchannel_logout_session_required": {"type": "boolean", "description": "The frame's URL carries `iss` and `sid`."},
+    "backchannel_logout_uri": {
+        "type": "string",
+        "maxLength": 2000,
+        "description": "Where logout tokens are POSTed when a session of this RP ends; https (http on a loopback address only). Empty: none.",
+    },
+    "backchannel_logout_session_required": {"type": "boolean", "description": "Logout tokens carry `sid` (they always do here)."},
+}
+
+
 def schemas() -> dict[str, Any]:
     tenant_props = {
         "slug": STR,
@@ -127,6 +151,7 @@ def schemas() -> dict[str, Any]:
         "given_name": STR,
         "family_name": STR,
         "locale": _nullable("string"),
+        "address": ADDRESS,
         "enabled": BOOL,
         "roles": STRS,
         "created_at": _nullable("string", format="date-time"),
@@ -141,6 +166,7 @@ def schemas() -> dict[str, Any]:
         "scope": STR,
         "token_endpoint_auth_method": STR,
         "require_pkce": BOOL,
+        **LOGOUT_PROPS,
         "created_at": _nullable("string", format="date-time"),
     }
     roles = {"type": "array", "items": {"type": "string", "enum": ["tenant-admin", "platform-admin"]}}
@@ -151,7 +177,8 @@ def schemas() -> dict[str, Any]:
         "grant_types": {"type": "array", "items": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials"]}},
         "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]},
         "require_pkce": BOOL,
-        "scope": {"type": "string", "description": "Space-separated: openid profile email phone offline_access, and `admin` for admin clients."},
+        "scope": {"type": "string", "description": "Space-separated: openid profile email address phone offline_access, and `admin` for admin clients."},
+        **LOGOUT_PROPS,
     }
     return {
         "Error": _obj({"error": STR, "field": STR}, ("error", "field")),
@@ -211,6 +238,7 @@ def schemas() -> dict[str, Any]:
                 "given_name": {"type": "string", "maxLength": 200},
                 "family_name": {"type": "string", "maxLength": 200},
                 "email_verified": BOOL,
+                "address": ADDRESS,
                 "roles": roles,
             },
             ("username",),
@@ -223,6 +251,7 @@ def schemas() -> dict[str, Any]:
                 "given_name": {"type": "string", "maxLength": 200},
                 "family_name": {"type": "string", "maxLength": 200},
                 "email_verified": BOOL,
+                "address": ADDRESS,
                 "roles": roles,
             }
         ),

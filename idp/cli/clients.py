@@ -1,10 +1,13 @@
-"""``idp client create|list|show``: relying parties (OAuth 2.0 / OIDC clients) of a tenant."""
+"""``idp client create|update|list|show``: relying parties (OAuth 2.0 / OIDC clients) of a tenant."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
-from idp.cli.base import cli, emit, json_option, services
+from idp.cli.base import CliError, cli, emit, json_option, services
 from idp.cli.operator import operator_actions
 from idp.cli.views import client_view
 from idp.oidc.clients import ADMIN_SCOPE, SUPPORTED_SCOPES
@@ -15,6 +18,48 @@ def admin_scope(grants: tuple[str, ...] | list[str]) -> str:
     if set(grants) == {"client_credentials"}:
         return ADMIN_SCOPE
     return " ".join((*SUPPORTED_SCOPES, ADMIN_SCOPE))
+
+
+def logout_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--frontchannel-logout-uri`` / ``--backchannel-logout-uri`` and their ``--...-session-required`` switches."""
+    options = (
+        click.option(
+            "--frontchannel-logout-uri",
+            "frontchannel_logout_uri",
+            default=None,
+            metavar="URI",
+            help="Framed by the logout page to sign the user out of this RP (OpenID Connect Front-Channel Logout); "
+            "https, or http on a loopback address. An empty value removes it.",
+        ),
+        click.option(
+            "--frontchannel-logout-session-required/--no-frontchannel-logout-session-required",
+            "frontchannel_logout_session_required",
+            default=None,
+            help="The frame's URL carries iss and sid.",
+        ),
+        click.option(
+            "--backchannel-logout-uri",
+            "backchannel_logout_uri",
+            default=None,
+            metavar="URI",
+            help="Where logout tokens are POSTed when a session ends (OpenID Connect Back-Channel Logout); "
+            "https, or http on a loopback address. An empty value removes it.",
+        ),
+        click.option(
+            "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+            "backchannel_logout_session_required",
+            default=None,
+            help="Logout tokens carry sid (they always do here).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The options that were given (not None)."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 @cli.group("client")
@@ -56,6 +101,7 @@ def client() -> None:
     help="An admin client: may ask for the scope admin (tokens for the admin API, audience idp-admin). "
     "Without --grant: a service account (client_credentials only). In master it manages every tenant, elsewhere its own tenant.",
 )
+@logout_options
 @json_option
 def create(
     tenant: str,
@@ -69,8 +115,10 @@ def create(
     name: str,
     admin: bool,
     as_json: bool,
+    **logout: Any,
 ) -> None:
     """Register CLIENT_ID in TENANT; a confidential client's secret is printed this once."""
+    logout = given(**logout)
     svc = services()
     t = svc.tenants.require(tenant)
     if admin:
@@ -86,6 +134,7 @@ def create(
                 "require_pkce": require_pkce,
                 "name": name,
                 "scope": admin_scope(grants or ("client_credentials",)),
+                **logout,
             },
         )
     else:
@@ -99,12 +148,46 @@ def create(
             auth_method=auth_method,
             require_pkce=require_pkce,
             name=name,
+            **logout,
         )
     data = client_view(t, row)
     data["client_secret"] = secret
     if not as_json and secret:
         click.echo("The client secret is shown this once; store it now.", err=True)
     emit(data, as_json)
+
+
+@client.command("update")
+@click.argument("tenant")
+@click.argument("client_id")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, metavar="URI", help="Replace the redirect URIs; repeat for more.")
+@click.option(
+    "--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True, metavar="URI", help="Replace the post-logout redirect URIs."
+)
+@click.option("--name", default=None, help="Display name of the client.")
+@click.option("--scope", default=None, metavar="SCOPES", help="Replace the scopes the client may ask for (space-separated).")
+@logout_options
+@json_option
+def update(
+    tenant: str,
+    client_id: str,
+    redirect_uris: tuple[str, ...],
+    post_logout_redirect_uris: tuple[str, ...],
+    name: str | None,
+    scope: str | None,
+    as_json: bool,
+    **logout: Any,
+) -> None:
+    """Change CLIENT_ID of TENANT: only the options given change (the admin API's rules and audit apply)."""
+    t = services().tenants.require(tenant)
+    changes = given(name=name, scope=scope, **logout)
+    if redirect_uris:
+        changes["redirect_uris"] = list(redirect_uris)
+    if post_logout_redirect_uris:
+        changes["post_logout_redirect_uris"] = list(post_logout_redirect_uris)
+    if not changes:
+        raise CliError("nothing to change: give at least one option (see idp client update --help)")
+    emit(client_view(t, operator_actions().update_client(t.slug, client_id, changes)), as_json)
 
 
 @client.command("list")

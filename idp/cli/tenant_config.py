@@ -19,7 +19,7 @@ import click
 from idp.cli.base import CliError, emit, json_option, services
 from idp.cli.operator import operator_actions
 from idp.cli.tenants import tenant
-from idp.oidc.clients import ClientError
+from idp.oidc.clients import LOGOUT_FIELDS, ClientError
 from idp.tenants.config import TenantConfig
 
 #: The ``format`` of an export document; import refuses any other.
@@ -27,7 +27,10 @@ EXPORT_FORMAT = "idp-tenant/1"
 #: Registered by the console itself on first use, with this deployment's URL: never exported.
 CONSOLE_CLIENT = "admin-console"
 #: The client fields an export document carries (never a secret, nor its hash).
-CLIENT_FIELDS = ("client_id", "name", "public", "redirect_uris", "post_logout_redirect_uris", "grant_types", "scope", "token_endpoint_auth_method", "require_pkce")
+CLIENT_FIELDS = (
+    "client_id", "name", "public", "redirect_uris", "post_logout_redirect_uris", "grant_types", "scope", "token_endpoint_auth_method", "require_pkce",
+    *LOGOUT_FIELDS,
+)
 DOCUMENT_FIELDS = ("format", "slug", "display_name", "experience", "config", "clients")
 
 

@@ -1,6 +1,9 @@
-"""``idp user create|list|show|set-password|grant-role|revoke-role``: accounts of a tenant."""
+"""``idp user create|list|show|set-password|set-address|grant-role|revoke-role``: accounts of a tenant."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -17,6 +20,29 @@ from idp.cli.base import (
 from idp.cli.operator import operator_actions
 from idp.cli.views import user_view
 
+#: ``--street-address`` ... : the members of the OIDC Core §5.1.1 address claim, option by option.
+ADDRESS_OPTIONS = (
+    ("--address-formatted", "formatted", "The whole address as it is shown or mailed (\\n for a new line)."),
+    ("--street-address", "street_address", "Street, house number, flat... (\\n for a new line)."),
+    ("--locality", "locality", "City or locality."),
+    ("--region", "region", "State, province, prefecture or region."),
+    ("--postal-code", "postal_code", "Postal or ZIP code."),
+    ("--country", "country", "Country name."),
+)
+
+
+def address_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The address members as options (``address_<member>`` parameters)."""
+    for flag, member, text in reversed(ADDRESS_OPTIONS):
+        command = click.option(flag, f"address_{member}", default=None, metavar="TEXT", help=text)(command)
+    return command
+
+
+def address_from(options: dict[str, Any]) -> dict[str, str] | None:
+    """The address given by :func:`address_options` (``\\n`` typed in a value is a line break), None if no option was."""
+    given = {m: options[f"address_{m}"] for _, m, _ in ADDRESS_OPTIONS if options.get(f"address_{m}") is not None}
+    return {m: v.replace("\\n", "\n") for m, v in given.items()} or None
+
 
 @cli.group("user")
 def user() -> None:
@@ -32,6 +58,7 @@ def user() -> None:
 @click.option("--given-name", default="", help="Given name.")
 @click.option("--family-name", default="", help="Family name.")
 @click.option("--email-verified", is_flag=True, help="Mark the email address as verified.")
+@address_options
 @password_options
 @json_option
 def create(
@@ -46,6 +73,7 @@ def create(
     password: str | None,
     password_stdin: bool,
     as_json: bool,
+    **address: str | None,
 ) -> None:
     """Create user USERNAME in TENANT (the password must meet the tenant's policy)."""
     secret = read_password(password, password_stdin)
@@ -61,6 +89,7 @@ def create(
         given_name=given_name,
         family_name=family_name,
         email_verified=email_verified,
+        address=address_from(address),
     )
     emit(user_view(t, row), as_json)
 
@@ -107,6 +136,24 @@ def set_password(tenant: str, username: str, password: str | None, password_stdi
     row = _require_user(t, username)
     svc.users.set_password(t, row, secret)
     emit({"tenant": t.slug, "username": row.username, "password_changed": True}, as_json)
+
+
+@user.command("set-address")
+@click.argument("tenant")
+@click.argument("username")
+@address_options
+@click.option("--clear", is_flag=True, help="Remove the address.")
+@json_option
+def set_address(tenant: str, username: str, clear: bool, as_json: bool, **address: str | None) -> None:
+    """Set the postal address of USERNAME in TENANT (the address claim, scope address): the members given replace
+    the whole address; --clear removes it."""
+    given = address_from(address)
+    if clear == (given is not None):
+        raise CliError("give the address members (--street-address, --locality...) or --clear, not both or neither")
+    t = services().tenants.require(tenant)
+    row = _require_user(t, username)
+    row = operator_actions().update_user(t.slug, row.sub, {"address": given})
+    emit(user_view(t, row), as_json)
 
 
 @user.command("grant-role")

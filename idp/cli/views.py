@@ -46,6 +46,7 @@ def user_view(tenant: TenantView, user: User) -> dict[str, Any]:
         "given_name": user.given_name,
         "family_name": user.family_name,
         "locale": user.locale,
+        "address": dict(user.address) if user.address else None,
         "status": user.status,
         "roles": list(user.roles or ()),
         "has_password": bool(user.password_hash),

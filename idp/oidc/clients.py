@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Seconds a worker trusts its cached copy of a client.
 CACHE_TTL = 5.0
 #: Scopes the provider knows (OIDC Core §5.4 plus ``offline_access``).
-SUPPORTED_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+SUPPORTED_SCOPES = ("openid", "profile", "email", "address", "phone", "offline_access")
 #: The admin API's scope (idp/admin/auth.py); a client gets it only when registered with it explicitly.
 ADMIN_SCOPE = "admin"
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -74,28 +74,41 @@ def _is_loopback_ip(host: str) -> bool:
         return False
 
 
-def check_redirect_uri(uri: str, field_name: str = "redirect_uris") -> str:
-    """``uri`` if it may be registered as a redirect URI (R-59), else :class:`ClientError`."""
+def check_redirect_uri(uri: str, field_name: str = "redirect_uris", what: str = "redirect URI") -> str:
+    """``uri`` if it may be registered as a redirect URI (R-59), else :class:`ClientError`.
+
+    ``what`` names the URI in the messages (``frontchannel_logout_uri`` follows the same rules).
+    """
     if not isinstance(uri, str) or not uri or len(uri) > 2000 or any(c.isspace() for c in uri):
-        raise ClientError(f"invalid redirect URI {uri!r}", field=field_name)
+        raise ClientError(f"invalid {what} {uri!r}", field=field_name)
     if "*" in uri:  # matching is exact (R-58): a '*' would never match anything but itself, so refuse it plainly
-        raise ClientError(f"redirect URI {uri!r} must not contain a wildcard '*': register each address exactly", field=field_name)
+        raise ClientError(f"{what} {uri!r} must not contain a wildcard '*': register each address exactly", field=field_name)
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
-        raise ClientError(f"invalid redirect URI {uri!r}", field=field_name) from None
+        raise ClientError(f"invalid {what} {uri!r}", field=field_name) from None
     if not parts.scheme or not parts.hostname:
-        raise ClientError(f"redirect URI {uri!r} must be absolute", field=field_name)
+        raise ClientError(f"{what} {uri!r} must be absolute", field=field_name)
     if parts.fragment or "#" in uri:
-        raise ClientError(f"redirect URI {uri!r} must not contain a fragment", field=field_name)
+        raise ClientError(f"{what} {uri!r} must not contain a fragment", field=field_name)
     if parts.username or parts.password:
-        raise ClientError(f"redirect URI {uri!r} must not carry credentials", field=field_name)
+        raise ClientError(f"{what} {uri!r} must not carry credentials", field=field_name)
     if parts.scheme == "https":
         return uri
     if parts.scheme == "http" and (parts.hostname in _LOOPBACK_NAMES or _is_loopback_ip(parts.hostname)):
         return uri
-    raise ClientError(f"redirect URI {uri!r} must use https (http only on a loopback address)", field=field_name)
+    raise ClientError(f"{what} {uri!r} must use https (http only on a loopback address)", field=field_name)
+
+
+def check_logout_uri(uri: Any, field_name: str) -> str:
+    """A ``frontchannel_logout_uri`` or ``backchannel_logout_uri``: empty (none), or absolute ``https`` (``http``
+    on a loopback address only), without a fragment (Front-Channel Logout 1.0 §2, Back-Channel Logout 1.0 §2.2)."""
+    if uri is None or uri == "":
+        return ""
+    if not isinstance(uri, str):
+        raise ClientError(f"{field_name} must be a string", field=field_name)
+    return check_redirect_uri(uri, field_name, what=field_name)
 
 
 def redirect_uri_matches(registered: str, candidate: str) -> bool:
@@ -117,6 +130,31 @@ def redirect_uri_matches(registered: str, candidate: str) -> bool:
         and not cand.username
         and not cand.password
     )
+
+
+#: The logout registration of a client: two URIs, each with its ``*_session_required`` flag.
+LOGOUT_FIELDS = (
+    "frontchannel_logout_uri",
+    "frontchannel_logout_session_required",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+)
+
+
+def _checked_logout(values: dict[str, Any]) -> dict[str, Any]:
+    """The given :data:`LOGOUT_FIELDS`, checked (:class:`ClientError` naming the field)."""
+    unknown = sorted(set(values) - set(LOGOUT_FIELDS))
+    if unknown:
+        raise ClientError(f"unknown client field {unknown[0]!r}", field=unknown[0])
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name.endswith("_uri"):
+            out[name] = check_logout_uri(value, name)
+        elif isinstance(value, bool):
+            out[name] = value
+        else:
+            raise ClientError(f"{name} must be true or false", field=name)
+    return out
 
 
 def _checked_scope(scope: Any) -> str:
@@ -146,6 +184,10 @@ class ClientView(ClientMixin):  # type: ignore[misc]
     token_endpoint_auth_method: str
     require_pkce: bool
     created_at: datetime | None
+    frontchannel_logout_uri: str = ""
+    frontchannel_logout_session_required: bool = False
+    backchannel_logout_uri: str = ""
+    backchannel_logout_session_required: bool = False
     #: The :class:`SecretBox` that checks secrets (not part of equality or repr).
     _secrets: Any = field(default=None, repr=False, compare=False)
 
@@ -164,6 +206,16 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "response_types": ["code"] if "authorization_code" in self.grant_types else [],
             "scope": self.scope,
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            **self.logout_metadata(),
+        }
+
+    def logout_metadata(self) -> dict[str, Any]:
+        """The front- and back-channel logout registration (Front-Channel Logout 1.0 §2, Back-Channel Logout 1.0 §2.2)."""
+        return {
+            "frontchannel_logout_uri": self.frontchannel_logout_uri,
+            "frontchannel_logout_session_required": self.frontchannel_logout_session_required,
+            "backchannel_logout_uri": self.backchannel_logout_uri,
+            "backchannel_logout_session_required": self.backchannel_logout_session_required,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,6 +230,7 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "scope": self.scope,
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "require_pkce": self.require_pkce,
+            **self.logout_metadata(),
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
 
@@ -250,6 +303,10 @@ class ClientService:
             token_endpoint_auth_method=row.token_endpoint_auth_method,
             require_pkce=bool(row.require_pkce),
             created_at=row.created_at,
+            frontchannel_logout_uri=row.frontchannel_logout_uri or "",
+            frontchannel_logout_session_required=bool(row.frontchannel_logout_session_required),
+            backchannel_logout_uri=row.backchannel_logout_uri or "",
+            backchannel_logout_session_required=bool(row.backchannel_logout_session_required),
             _secrets=self.secrets,
         )
 
@@ -318,8 +375,12 @@ class ClientService:
         require_pkce: bool = True,
         name: str = "",
         scope: str | None = None,
+        **logout: Any,
     ) -> tuple[ClientView, str | None]:
-        """Register a client; returns it with its secret (None for a public client). Nothing is written on error."""
+        """Register a client; returns it with its secret (None for a public client). Nothing is written on error.
+
+        ``logout`` takes the :data:`LOGOUT_FIELDS` (front- and back-channel logout URIs and their
+        ``*_session_required`` flags)."""
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
             raise ClientError(
                 f"invalid client id {client_id!r}: use 1 to 128 letters, digits, '.', '_', '~' or '-'", field="client_id"
@@ -333,6 +394,7 @@ class ClientService:
             require_pkce=require_pkce,
             name=name,
         )
+        fields.update(_checked_logout(logout))
         allowed_scope = _checked_scope(scope) if scope is not None else " ".join(SUPPORTED_SCOPES)
         secret = None if public else random_token(32)
         self.revision.bump()
@@ -357,8 +419,9 @@ class ClientService:
 
     def update(self, tenant: "TenantView", client_id: str, **changes: Any) -> ClientView:
         """Change ``redirect_uris``, ``post_logout_redirect_uris``, ``grant_types``, ``auth_method``,
-        ``require_pkce``, ``name`` or ``scope``; the whole result is checked before anything is written."""
-        allowed = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name", "scope"}
+        ``require_pkce``, ``name``, ``scope`` or the :data:`LOGOUT_FIELDS`; the whole result is checked before
+        anything is written."""
+        allowed = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name", "scope", *LOGOUT_FIELDS}
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ClientError(f"unknown client field {unknown[0]!r}", field=unknown[0])
@@ -381,6 +444,7 @@ class ClientService:
             fields = self._checked(public=public, **merged)
             if "scope" in changes:
                 fields["scope"] = _checked_scope(changes["scope"])
+            fields.update(_checked_logout({k: v for k, v in changes.items() if k in LOGOUT_FIELDS}))
             for k, v in fields.items():
                 setattr(row, k, v)
             view = self._view(tenant, row)

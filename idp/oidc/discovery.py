@@ -41,7 +41,7 @@ def metadata(tenant: "TenantView") -> dict[str, Any]:
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
             "name", "given_name", "family_name", "preferred_username", "locale", "updated_at",
-            "email", "email_verified", "phone_number", "phone_number_verified",
+            "email", "email_verified", "address", "phone_number", "phone_number_verified",
         ],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
@@ -51,6 +51,10 @@ def metadata(tenant: "TenantView") -> dict[str, Any]:
         "ui_locales_supported": ["en", "fr"],
         "claims_locales_supported": ["en", "fr"],
         "authorization_response_iss_parameter_supported": True,
-        "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        # OpenID Connect Front-Channel Logout 1.0 §3 and Back-Channel Logout 1.0 §2.1: the end_session page frames
+        # the RPs' frontchannel_logout_uri (with iss and sid when asked), logout tokens carry sid
+        "frontchannel_logout_supported": True,
+        "frontchannel_logout_session_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }

@@ -31,5 +31,12 @@ class EndSessionEndpoint(_EndSessionEndpoint):
         return super().validate_request(request)  # type: ignore[no-any-return]
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
+        """End this browser's session; the front-channel logout URLs of its RPs ride on the request
+        (:func:`frontchannel_logout_urls`) for the page to frame (Front-Channel Logout 1.0 §4)."""
         token = flask_request.cookies.get(COOKIE, "")
-        self.server.sessions.end(self.server.tenant, token)
+        end_session_request.frontchannel_logout_urls = self.server.sessions.end(self.server.tenant, token)
+
+
+def frontchannel_logout_urls(end_session_request: EndSessionRequest) -> list[str]:
+    """The front-channel logout URLs :meth:`EndSessionEndpoint.end_session` found for this logout."""
+    return list(getattr(end_session_request, "frontchannel_logout_urls", None) or [])

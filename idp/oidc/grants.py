@@ -66,6 +66,8 @@ def user_claims(user: "User", scope: str) -> UserInfo:
     if "email" in scopes and user.email:
         info["email"] = user.email
         info["email_verified"] = bool(user.email_verified)
+    if "address" in scopes and user.address:  # §5.1.1: a JSON object of the members that are set
+        info["address"] = dict(user.address)
     if "phone" in scopes and user.phone:
         info["phone_number"] = user.phone
         info["phone_number_verified"] = bool(user.phone_verified)
@@ -162,6 +164,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             claims_locales=data.get("claims_locales") or "",
         )
         self.server.tokens.save_code(self.tenant, code, record)
+        self.server.sessions.joined(self.tenant, sso, request.client)
 
     def query_authorization_code(self, code: str, client: "ClientView") -> AuthorizationCode | None:
         """Redeem the code once; a replay revokes what the first redemption was granted (RFC 6749 §4.1.2)."""

@@ -11,6 +11,11 @@ Everything issued to a user (SSO sessions, authorization codes, token grants)
 is filed under one grant label per user, and their flow runs and recovery links
 under a second one, so :meth:`SessionService.revoke_user` ends all of it with two
 store calls (R-34, R-40).
+
+The relying parties that got a code in a session are told when it ends (front- and back-channel
+logout, :mod:`idp.oidc.rp_logout`): :meth:`SessionService.end` returns the front-channel URLs for the
+end_session page, and queues the back-channel logout tokens; a revoked user's RPs are told by
+:meth:`~idp.accounts.users.UserService.revoke_everything`, the one path of every revocation.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from idp.store import user_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.accounts.users import UserService
+    from idp.oidc.clients import ClientView
+    from idp.oidc.rp_logout import RpLogout
     from idp.security.secrets import SecretBox
     from idp.store import EphemeralStore
     from idp.tenants.service import TenantView
@@ -80,10 +87,11 @@ class SsoSession:
 class SessionService:
     """Create, find, end and revoke SSO sessions."""
 
-    def __init__(self, store: "EphemeralStore", secrets: "SecretBox", users: "UserService") -> None:
+    def __init__(self, store: "EphemeralStore", secrets: "SecretBox", users: "UserService", rp_logout: "RpLogout | None" = None) -> None:
         self.store = store
         self.secrets = secrets
         self.users = users
+        self.rp_logout = rp_logout
 
     def _key(self, tenant: "TenantView", token: str) -> str:
         return f"{tenant.slug}:sso:{self.secrets.digest(token, 'sso-session')}"
@@ -134,10 +142,25 @@ class SessionService:
                 return None
         return sso
 
-    def end(self, tenant: "TenantView", token: str) -> None:
-        """End the session whose cookie value is ``token`` (logout, R-41)."""
-        if token and len(token) <= 128:
-            self.store.destroy(self._key(tenant, token))
+    def joined(self, tenant: "TenantView", sso: SsoSession, client: "ClientView") -> None:
+        """``client`` took part in ``sso`` (it was issued a code there): it is told when the session ends."""
+        if self.rp_logout is not None:
+            until = sso.auth_time + tenant.config.tokens.sso_max_ttl
+            self.rp_logout.joined(tenant, client, sso.user_id, sso.sub, sso.sid, until)
+
+    def end(self, tenant: "TenantView", token: str) -> list[str]:
+        """End the session whose cookie value is ``token`` (logout, R-41).
+
+        Its relying parties are told: the back-channel logouts are queued, and the front-channel logout
+        URLs to frame on the end_session page are returned (empty when there are none, or no session).
+        """
+        if not token or len(token) > 128:
+            return []
+        raw = self.store.take(self._key(tenant, token))
+        if raw is None or self.rp_logout is None:
+            return []
+        sso = SsoSession.from_json(raw)
+        return self.rp_logout.session_ended(tenant, sso.user_id, sso.sid)
 
     def revoke_user(self, tenant: "TenantView", user_id: int) -> int:
         """End every SSO session of the user and revoke every code and token grant issued to them, their

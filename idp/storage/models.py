@@ -71,10 +71,18 @@ class Client(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(default=list)
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(default=list)
     grant_types: Mapped[list[str]] = mapped_column(default=list)
-    scope: Mapped[str] = mapped_column(Text, default="openid profile email phone offline_access")
+    scope: Mapped[str] = mapped_column(Text, default="openid profile email address phone offline_access")
     #: ``client_secret_basic``, ``client_secret_post`` or ``none`` (public).
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
     require_pkce: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Where the end_session page frames the RP to sign it out (OpenID Connect Front-Channel Logout 1.0 §2); empty: none.
+    frontchannel_logout_uri: Mapped[str] = mapped_column(Text, default="")
+    #: The frame's URL carries ``iss`` and ``sid`` (Front-Channel Logout §2).
+    frontchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Where logout tokens are POSTed (OpenID Connect Back-Channel Logout 1.0 §2.2); empty: none.
+    backchannel_logout_uri: Mapped[str] = mapped_column(Text, default="")
+    #: The logout token carries ``sid`` (Back-Channel Logout §2.2).
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -106,6 +114,9 @@ class User(Base):
     given_name: Mapped[str] = mapped_column(String(200), default="")
     family_name: Mapped[str] = mapped_column(String(200), default="")
     locale: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: OIDC Core §5.1.1 address (``formatted``, ``street_address``, ``locality``, ``region``, ``postal_code``,
+    #: ``country``), only the members that are set; None when there is none.
+    address: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     #: Argon2id encoded hash; empty when the tenant's users do not keep local passwords.
     password_hash: Mapped[str] = mapped_column(Text, default="")
     #: ``active`` or ``disabled``.
@@ -207,4 +218,30 @@ class AuditEvent(Base):
     client_ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(400), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BackchannelLogoutDelivery(Base):
+    """A logout token still to be POSTed to a relying party (OpenID Connect Back-Channel Logout 1.0 §2.5).
+
+    The queue of :mod:`idp.oidc.backchannel_queue`: a row is written when a session ends and deleted once the
+    RP answered 2xx, or after its last attempt. A worker leases a row (``leased_until``) while it sends it,
+    so a worker that dies mid-send leaves it to another once the lease lapses. The token itself is minted
+    at each attempt (it lives two minutes); the row keeps what goes in it.
+    """
+
+    __tablename__ = "backchannel_logout_deliveries"
+    __table_args__ = (Index("ix_backchannel_due", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(128))
+    #: The user's subject (always sent: RPs that do not keep sids match on it).
+    sub: Mapped[str] = mapped_column(String(36))
+    #: The ended session's id (the ``sid`` claim of the ID tokens it gave).
+    sid: Mapped[str] = mapped_column(String(64), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    leased_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str] = mapped_column(String(400), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

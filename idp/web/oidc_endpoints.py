@@ -23,7 +23,9 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, requ
 from flask.blueprints import BlueprintSetupState
 
 from idp.assurance import ACR_MFA, MFA_REQUESTS
+from idp.oidc.end_session import frontchannel_logout_urls
 from idp.oidc.form_post import response_parameters, wants_form_post
+from idp.oidc.frontchannel import frame_origins
 from idp.oidc.server import (
     DISCOVERY_MAX_AGE,
     ParkedAuthorizationRequest,
@@ -33,6 +35,7 @@ from idp.oidc.server import (
 from idp.oidc.sessions import SsoSession
 from idp.store import StoreUnavailable
 from idp.web.context import current_services as _services
+from idp.web.security_headers import csp_allow_frames
 from idp.web.sso_cookie import clear_sso_cookie, current_sso
 
 bp = Blueprint("oidc", __name__)
@@ -328,7 +331,11 @@ def logout(tenant: str) -> Response:
             "The post_logout_redirect_uri is not registered for this client, or no valid id_token_hint was sent.",
         )
     response = server.create_endpoint_response("end_session", end_request)
-    if response is None:
-        response = render_page("logged_out.html", tenant=view)
+    frames = frontchannel_logout_urls(end_request)
+    if frames:  # Front-Channel Logout 1.0 §4: the RPs' logout pages load in frames, then on to the redirect URI
+        csp_allow_frames(frame_origins(frames))
+        response = render_page("logged_out.html", tenant=view, frames=frames, continue_to=end_request.redirect_uri)
+    elif response is None:
+        response = render_page("logged_out.html", tenant=view, frames=[], continue_to=None)
     clear_sso_cookie(response, view)
     return _no_store(response)

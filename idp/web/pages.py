@@ -20,7 +20,7 @@ Pages of their own:
   (a same-site path to start again).
 - ``form_post.html``: ``action`` (the validated redirect URI), ``fields`` (the
   authorization response's (name, value) pairs): OAuth 2.0 Form Post Response Mode.
-- ``logged_out.html``: ``tenant`` only.
+- ``logged_out.html``: ``tenant``, ``frames`` (front-channel logout URLs to frame), ``continue_to`` (the post-logout redirect).
 - ``signed_in.html``: ``tenant``, optional ``username``.
 - ``404.html``, ``400.html``, ``503.html``: ``error`` optional (defaults per page).
 """

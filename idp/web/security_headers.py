@@ -4,7 +4,9 @@
   own stylesheet, plus one ``<style>`` block for the tenant colour carrying a
   per-request nonce (:func:`csp_nonce`); no scripts at all, except on a page that
   asks for :func:`csp_script_nonce` (the form post page's one-line auto-submit:
-  ``script-src`` then allows that nonce only); ``frame-ancestors 'none'``.
+  ``script-src`` then allows that nonce only); ``frame-ancestors 'none'``; no frames, except on
+  the end_session page, which frames the relying parties' front-channel logout URIs
+  (:func:`csp_allow_frames`: ``frame-src`` then lists exactly their origins).
 - ``X-Frame-Options: DENY`` for browsers that ignore ``frame-ancestors`` (R-66).
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` (R-68).
 - ``Strict-Transport-Security`` (one year) when the public URL is https.
@@ -49,16 +51,26 @@ def csp_script_nonce() -> str:
     return csp_nonce()
 
 
-def content_security_policy(nonce: str | None, scripts: bool = False) -> str:
+def csp_allow_frames(origins: list[str]) -> None:
+    """Let this response's page frame ``origins`` (``scheme://host[:port]`` each): ``frame-src`` lists them, no others.
+
+    Only the end_session page asks, for the relying parties' front-channel logout URIs.
+    """
+    g._idp_frame_src = [o for o in origins if o and all(c not in o for c in " ;,'\"")]
+
+
+def content_security_policy(nonce: str | None, scripts: bool = False, frames: tuple[str, ...] = ()) -> str:
     """The policy; ``style-src`` allows the nonce's ``<style>`` block only when a page asked for one, and
     ``script-src`` (absent otherwise: ``default-src 'none'`` forbids every script) the nonce's ``<script>``
-    blocks only when ``scripts``."""
+    blocks only when ``scripts``; ``frame-src`` (absent otherwise) the origins in ``frames``."""
     style = f"style-src 'self' 'nonce-{nonce}'" if nonce else "style-src 'self'"
     script = (f"script-src 'nonce-{nonce}'",) if nonce and scripts else ()
+    frame = (f"frame-src {' '.join(frames)}",) if frames else ()
     return "; ".join(
         (
             "default-src 'none'",
             *script,
+            *frame,
             style,
             "img-src 'self' https: data:",
             "base-uri 'none'",
@@ -81,7 +93,11 @@ FIXED_HEADERS = (
 def _apply(response: Response) -> Response:
     headers = response.headers
     nonce = g.get("_idp_csp_nonce")
-    headers["Content-Security-Policy"] = content_security_policy(nonce, bool(g.get("_idp_csp_scripts"))) if nonce else CSP_WITHOUT_NONCE
+    frames = tuple(g.get("_idp_frame_src") or ())
+    if nonce or frames:
+        headers["Content-Security-Policy"] = content_security_policy(nonce, bool(g.get("_idp_csp_scripts")), frames)
+    else:
+        headers["Content-Security-Policy"] = CSP_WITHOUT_NONCE
     for name, value in FIXED_HEADERS:
         headers[name] = value
     if current_app.extensions["idp"].settings.public_url.startswith("https://"):
