@@ -31,7 +31,7 @@ from idp.flowengine.contract import (
 )
 from idp.flowengine.planner import Plan, Planned
 from idp.flowengine.registry import FlowRegistry
-from idp.flowengine.settings import flow_plan, flow_settings
+from idp.flowengine.settings import flow_plan
 from idp.security.secrets import random_token
 from idp.store import user_flows_label
 
@@ -192,13 +192,14 @@ class FlowEngine:
             services=self.services,
             request=request,
             config=node.config if node is not None else None,
-            flow_config=self.flow_config(tenant, flow),
+            flow_config=self.plan(tenant, flow).config,
             reads=reads,
             binding=node.id if node is not None and node.step is not None else "",
         )
 
     def flow_config(self, tenant: "TenantView", flow: Flow) -> Any:
-        return flow_settings(tenant, flow)
+        """The flow's settings for ``tenant`` (built once per configuration revision, with its plan)."""
+        return self.plan(tenant, flow).config
 
     def plan(self, tenant: "TenantView", flow: Flow) -> Plan:
         """The flow's plan for ``tenant`` at its configuration revision (built once per revision)."""
@@ -246,6 +247,9 @@ class FlowEngine:
                     state.done.append(node.id)
                     continue
                 found = self._next_in(node.children, tenant, flow, state, request, reads)
+                if isinstance(found, NoWayThrough):  # this way is closed: the next alternative may be open
+                    state.done.append(node.id)
+                    continue
                 if found is not None:
                     return found
                 state.done.append(node.id)

@@ -50,6 +50,8 @@ class Planned:
 class Plan:
     flow: Flow
     nodes: tuple[Planned, ...]
+    #: The flow's settings (its ``Config`` instance) the plan was built under.
+    config: Any = None
 
     def steps(self) -> list[Planned]:
         """Every step node of the plan, depth first."""
@@ -75,11 +77,12 @@ def flow_bindings(flow: Flow, flow_config: Any, catalog: StepCatalog, custom: An
     return tuple(flow.bindings(flow_config, catalog))
 
 
-def build_plan(flow: Flow, bindings: Sequence[Binding], catalog: StepCatalog, path: str, stored: bool = False) -> Plan:
+def build_plan(flow: Flow, bindings: Sequence[Binding], catalog: StepCatalog, path: str, stored: bool = False, config: Any = None) -> Plan:
     """Resolve and check ``bindings`` of ``flow`` (``path`` names them in errors: ``flows.x.bindings``)."""
     seen: set[str] = set()
     nodes = tuple(_resolve(flow, binding, catalog, f"{path}[{binding.id}]", seen, stored) for binding in bindings)
-    plan = Plan(flow, nodes)
+    _check_levels(nodes, path)
+    plan = Plan(flow, nodes, config)
     check_proofs(plan, path)
     return plan
 
@@ -106,6 +109,16 @@ def _resolve(flow: Flow, binding: Binding, catalog: StepCatalog, path: str, seen
     config = step_config(step_cls, binding.config, f"{path}.config", stored)
     requires = tuple(dict.fromkeys((*(binding.requires or step_cls.requires), *step_cls.needs(config))))
     return Planned(binding, step_cls, config, requires=requires)
+
+
+def _check_levels(nodes: Sequence[Planned], path: str) -> None:
+    """Refuse alternatives beside required or conditional bindings (Keycloak ignores them there, which
+    surprises): alternatives go in a sub-flow of their own."""
+    sequential = any(n.requirement in (REQUIRED, CONDITIONAL) for n in nodes)
+    for node in nodes:
+        if sequential and node.requirement is ALTERNATIVE:
+            raise ConfigError(f"{path}[{node.id}].requirement", "ALTERNATIVE bindings beside REQUIRED or CONDITIONAL ones would never run: put the alternatives in a sub-flow of their own")
+        _check_levels(node.children, path)
 
 
 def step_config(step_cls: type[Step], settings: Mapping[str, Any], path: str, stored: bool = False) -> Any:

@@ -40,7 +40,7 @@ def flow_plan(tenant: "TenantView", flow: Flow, catalog: StepCatalog) -> Plan:
     binding = tenant.config.flow(flow.name)
     config = flow_settings(tenant, flow)
     path = f"flows.{flow.name}.bindings"
-    return build_plan(flow, flow_bindings(flow, config, catalog, binding.bindings, path), catalog, path, stored=True)
+    return build_plan(flow, flow_bindings(flow, config, catalog, binding.bindings, path), catalog, path, stored=True, config=config)
 
 
 def check_flow(flow: Flow, settings: Mapping[str, Any], bindings: Any, catalog: StepCatalog, name: str) -> None:

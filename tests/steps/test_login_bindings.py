@@ -157,6 +157,8 @@ def test_the_static_check_follows_every_path(services: FakeServices) -> None:
         build_plan(flow, (bind("password"), bind("totp"), bind("totp")), catalog, "b")
     with pytest.raises(ConfigError, match="has no settings"):
         build_plan(flow, (bind("password", colour="red"),), catalog, "b")
+    with pytest.raises(ConfigError, match="would never run"):
+        build_plan(flow, (bind("password"), bind("totp", ALTERNATIVE), bind("sms", ALTERNATIVE)), catalog, "b")
     with pytest.raises(ConfigError, match="is not a known setting"):
         build_plan(flow, (bind("password"), bind("totp", verbose=True)), catalog, "b")
 
@@ -177,3 +179,17 @@ def test_an_alternatives_only_level_gives_what_every_branch_proves() -> None:
     needs_totp = bind("totp", id="again", requires=("totp",))
     with pytest.raises(ConfigError, match="reaches 'again' without proving: totp"):
         build_plan(flow, (bind("password"), alternatives, needs_totp), catalog, "b")
+
+
+def test_a_closed_alternative_sub_flow_hands_over_to_the_next_alternative(services: FakeServices, alice: FakeUser) -> None:
+    services.factors.totp_codes[alice.id] = {"123456"}
+    bindings = [
+        {"step": "password"},
+        {"id": "second-factor", "condition": "second-factor-needed", "bindings": [
+            {"id": "by-phone", "requirement": "ALTERNATIVE", "bindings": [{"step": "sms", "requirement": "ALTERNATIVE"}]},
+            {"step": "totp", "requirement": "ALTERNATIVE"},
+        ]},
+    ]
+    assert _next(_engine(services), alice, bindings=bindings) == "totp"  # no phone: the by-phone way is closed
+    services.factors.sms_numbers[alice.id] = "+33612345678"
+    assert _next(_engine(services), alice, bindings=bindings) == "sms"
