@@ -29,6 +29,7 @@ from flows.steps.errors import texts_of
 from flows.steps.totp import audit, second_factor_amr
 from idp.flowengine.contract import (
     AMR_SMS,
+    N_,
     SECOND_FACTOR,
     Abort,
     Attempts,
@@ -60,6 +61,7 @@ class SmsStep(Step):
 
     name = "sms"
     designation = SECOND_FACTOR
+    another_way = N_("Use an SMS code instead")
     requires = ("password",)
     provides = ("sms",)
     template = "steps/sms.html"

@@ -32,6 +32,7 @@ from idp.flowengine.contract import (
     AMR_MFA,
     AMR_OTP,
     MFA_REQUESTS,
+    N_,
     SECOND_FACTOR,
     Abort,
     Attempts,
@@ -137,6 +138,9 @@ class TotpStep(Step):
 
     name = "totp"
     designation = SECOND_FACTOR
+    another_way = N_("Use your authenticator app instead")
+    #: Its page has its own "Use an SMS code instead" button (with the advice beside it).
+    hands_over = ("sms",)
     requires = ("password",)
     provides = ("totp",)
     template = "steps/totp.html"

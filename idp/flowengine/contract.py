@@ -427,6 +427,11 @@ class Step:
     Config: ClassVar[type] = NoConfig
     #: :data:`SECOND_FACTOR` for a step that proves a factor the user has; empty otherwise.
     designation: ClassVar[str] = ""
+    #: The button that offers this step from the page of another alternative of its level ("Try another
+    #: way", English, ``N_()``-marked), e.g. "Use an SMS code instead"; empty: never offered that way.
+    another_way: ClassVar[str] = ""
+    #: Steps whose "another way" button this step's own page already shows (the engine leaves them out).
+    hands_over: ClassVar[tuple[str, ...]] = ()
     #: Set by a step that checks a secret: the engine throttles, counts, audits and notifies (:class:`Attempts`).
     attempts: ClassVar[Attempts | None] = None
     #: The error ids this step answers with (``Failure("code_replayed")``) that the core does not know, and

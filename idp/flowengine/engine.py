@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
 FLOW_TTL = 1800
 #: Plans kept per (tenant, configuration revision, flow); a new revision builds a new plan.
 PLAN_CACHE = 512
+#: The ``action`` of a "Try another way" button (with ``way``: the alternative's binding id).
+ANOTHER_WAY = "another_way"
 
 
 class NoWayThrough:
@@ -261,6 +263,38 @@ class FlowEngine:
             return node
         return NoWayThrough()
 
+    def other_ways(self, tenant: "TenantView", flow: Flow, state: FlowState, node: Planned, request: RequestInfo, reads: RunReads) -> list[Planned]:
+        """The other alternatives of ``node``'s level the user could take instead ("Try another way"):
+        not yet declined, configured for the user, with a button text, and not offered by ``node``'s own page."""
+        if node.requirement is not ALTERNATIVE or node.step is None:
+            return []
+        level = _level_of(self.plan(tenant, flow).nodes, node)
+        own = node.step.hands_over
+        return [
+            n
+            for n in level
+            if n is not node and n.requirement is ALTERNATIVE and n.step is not None and n.id not in state.done
+            and n.step.another_way and n.step.name not in own
+            and n.step().configured_for(self._context(tenant, flow, state, n, request, reads))
+        ]
+
+    def _ways(self, tenant: "TenantView", flow: Flow, state: FlowState, node: Planned, request: RequestInfo, reads: RunReads) -> dict[str, Any]:
+        ways = self.other_ways(tenant, flow, state, node, request, reads)
+        return {"other_ways": [{"id": n.id, "label": n.step.another_way} for n in ways if n.step is not None]} if ways else {}
+
+    def _take_another_way(self, tenant: "TenantView", flow: Flow, state: FlowState, node: Planned, request: RequestInfo, reads: RunReads, way: str) -> bool:
+        """Decline ``node`` for the alternative ``way``: every alternative of the level before ``way`` is passed over."""
+        if way not in {n.id for n in self.other_ways(tenant, flow, state, node, request, reads)}:
+            return False
+        for n in _level_of(self.plan(tenant, flow).nodes, node):
+            if n.id == way:
+                break
+            if n.id not in state.done:
+                state.done.append(n.id)
+        if node.id not in state.done:
+            state.done.append(node.id)
+        return True
+
     def _holds(self, node: Planned, tenant: "TenantView", flow: Flow, state: FlowState, request: RequestInfo, reads: RunReads) -> bool:
         """Whether the condition of sub-flow ``node`` holds for this run."""
 
@@ -323,6 +357,11 @@ class FlowEngine:
                 return Ended(flow.no_way_through, 403)
             assert node.step is not None
             step, ctx = node.step(), self._context(tenant, flow, state, node, request, reads)
+            if form is not None and step_name == node.id and form.get("action") == ANOTHER_WAY:
+                if self._take_another_way(tenant, flow, state, node, request, reads, form.get("way", "")):
+                    form = None
+                    continue  # the walk now lands on the way the user chose
+                form = None  # not a way offered here: show the page again
             missing = [p for p in node.requires if p not in state.proofs]
             if missing:  # a step never runs on proofs the state does not hold (R-43)
                 self.discard(state)
@@ -340,13 +379,15 @@ class FlowEngine:
                 outcome = step.challenge(ctx)
             if isinstance(outcome, Challenge):
                 self.save(state)
-                return Render(outcome.template, outcome.context, outcome.status, step=node.id)
+                ways = self._ways(tenant, flow, state, node, request, reads)
+                return Render(outcome.template, {**outcome.context, **ways}, outcome.status, step=node.id)
             if isinstance(outcome, Failure):
                 self.save(state)
                 outcome_ctx = dict(outcome.context)
                 page = step.challenge(ctx)
                 if isinstance(page, Challenge):
-                    return Render(page.template, {**page.context, **outcome_ctx}, outcome.status, step=node.id, error=outcome.error)
+                    ways = self._ways(tenant, flow, state, node, request, reads)
+                    return Render(page.template, {**page.context, **ways, **outcome_ctx}, outcome.status, step=node.id, error=outcome.error)
                 return Render("error.html", outcome_ctx, outcome.status, step=node.id, error=outcome.error)
             if isinstance(outcome, Abort):
                 self.discard(state)
@@ -397,3 +438,14 @@ def _enabled_steps(nodes: tuple[Planned, ...]) -> list[Planned]:
             continue
         found.extend([node] if node.step is not None else _enabled_steps(node.children))
     return found
+
+
+def _level_of(nodes: tuple[Planned, ...], node: Planned) -> tuple[Planned, ...]:
+    """The bindings beside ``node`` (its parent's children, or the top level)."""
+    if any(n is node for n in nodes):
+        return nodes
+    for n in nodes:
+        found = _level_of(n.children, node)
+        if found:
+            return found
+    return ()

@@ -10,6 +10,7 @@ refused with the field named.
 from __future__ import annotations
 
 import configparser
+import html
 import importlib
 import sys
 from collections.abc import Callable
@@ -152,3 +153,22 @@ def test_recovery_bindings_cannot_replace_a_factor_without_the_sms_code(site: Si
     with pytest.raises(TenantError) as refused:
         site.configure({"flows": {"self-recovery": {"enabled": True, "bindings": bindings}}})
     assert refused.value.field == "flows.self-recovery.bindings[totp-setup]" and "without proving: sms" in str(refused.value)
+
+
+def test_try_another_way_leads_from_the_authenticator_to_the_plugin_and_only_there(site: Site) -> None:
+    """The engine offers the other alternatives the user has set up ("Try another way"); a way not offered
+    (a step of another level, one the user lacks) is not taken: the page shows again."""
+    user = site.services.users.by_username(site.tenant, site.username)
+    site.services.factors.add_totp(site.tenant, user, pyotp.random_base32())
+    walker = site.walker(site.browser("fr"))
+    totp_page = walker.post_login(walker.open_login(), site.username, PASSWORD)
+    assert "Autres moyens de confirmer votre identité" in totp_page.text and "Get a code by email instead" in totp_page.text
+    for forged in ("totp-setup", "password", "sms"):
+        again = walker.post(which="way=email-code", way=forged)
+        assert again.status_code == 200 and "votre application d'authentification" in html.unescape(again.text)  # still the TOTP page
+        assert not [m for m in outbox(site.server, to=site.email, kind="email") if "sign-in code" in m.subject]
+        walker.page = totp_page
+    chosen = walker.post(which="way=email-code")
+    assert "We sent a code to" in chosen.text and "Use your authenticator app instead" not in chosen.text  # TOTP was declined
+    done = walker.post_code(_mailed_code(site))
+    assert "Vous êtes connecté" in done.text

@@ -44,6 +44,7 @@ class EmailCodeStep(Step):
 
     name = "email-code"
     designation = SECOND_FACTOR
+    another_way = N_("Get a code by email instead")
     requires = ("password",)
     provides = ("email_code",)
     template = "steps/email_code.html"
