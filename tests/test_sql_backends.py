@@ -275,3 +275,33 @@ def test_pooled_connections_lost_while_idle_cost_at_most_one_503(url: str, make_
         except sqlalchemy.exc.OperationalError:
             failures += 1
     assert failures <= 1
+
+
+def test_recovery_codes_are_single_use_even_when_two_workers_race(db_services: Any) -> None:
+    """Issue 14 item 3: ten codes of 80 bits, kept as keyed digests, each spent once (one of two racing
+    attempts wins); a new set voids the old one; the set goes with its last code."""
+    import threading
+
+    from idp.storage.models import RecoveryCode
+
+    tenant = db_services.tenants.create(random_slug("sql"))
+    user = db_services.users.create(tenant, "rc-user", "correct horse battery staple")
+    factors = db_services.factors
+    codes = factors.generate_recovery_codes(tenant, user)
+    assert len(set(codes)) == 10 and all(len(c.replace("-", "")) == 16 for c in codes)
+    with db_services.db.read() as s:
+        stored = [r.digest for r in s.query(RecoveryCode).filter_by(user_id=user.id)]
+    assert len(stored) == 10 and not set(stored) & {c.replace("-", "") for c in codes}  # never the codes themselves
+    wins: list[bool] = []
+    racers = [threading.Thread(target=lambda: wins.append(bool(factors.use_recovery_code(tenant, user, codes[0])))) for _ in range(2)]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join()
+    assert sorted(wins) == [False, True] and factors.recovery_codes_left(tenant, user) == 9
+    assert factors.use_recovery_code(tenant, user, " " + codes[1].upper().replace("-", " ") + " ").ok  # as typed
+    fresh = factors.generate_recovery_codes(tenant, user, actor="test")
+    assert not factors.use_recovery_code(tenant, user, codes[2]).ok  # the old set is void
+    for code in fresh:
+        assert factors.use_recovery_code(tenant, user, code).ok
+    assert factors.recovery_codes_left(tenant, user) == 0 and not factors.has_recovery_codes(tenant, user)  # spent: gone

@@ -6,8 +6,10 @@ off. Its default bindings:
 - ``password`` REQUIRED;
 - ``second-factor``, a sub-flow CONDITIONAL on ``second-factor-needed`` (the tenant's MFA policy, or
   the relying party's ``acr_values``), of ALTERNATIVE bindings: every installed step designated
-  :data:`SECOND_FACTOR` (TOTP first, then SMS, R-30, then the step plugins'), the first configured for
-  the user running, then ``totp-setup`` for a user who has none yet.
+  :data:`SECOND_FACTOR` (TOTP first, then SMS, R-30, then recovery codes, then the step plugins'), the
+  first configured for the user running, then ``totp-setup`` for a user who has none yet;
+- ``save-recovery-codes``, CONDITIONAL on ``recovery-codes-due``: after an enrolment, a new set of
+  recovery codes shown once; after a recovery code was used, how many remain.
 
 A new second factor installed as a step plugin (``idp.steps``) joins the alternatives with no change
 here; a tenant may bind its own list instead (``flows.browser-login.bindings``).
@@ -19,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flows.steps.password import PasswordStep
+from flows.steps.recovery_code import RecoveryCodesStep, RecoveryCodeStep, recovery_codes_due
 from flows.steps.sms import SmsStep
 from flows.steps.totp import SECOND_FACTOR_CONDITIONS, TotpStep
 from flows.steps.totp_setup import TotpSetupStep
@@ -31,6 +34,7 @@ def login_bindings(catalog: Mapping[str, type[Step]]) -> tuple[Binding, ...]:
     return (
         bind(PasswordStep.name),
         sub_flow("second-factor", *factors, bind(TotpSetupStep.name, ALTERNATIVE), condition="second-factor-needed"),
+        sub_flow("save-recovery-codes", bind(RecoveryCodesStep.name), condition="recovery-codes-due"),
     )
 
 
@@ -40,8 +44,8 @@ class BrowserLoginFlow(Flow):
     name = "browser-login"
     completes = "login"
     designation = LOGIN
-    steps = (PasswordStep, TotpStep, SmsStep, TotpSetupStep)
-    conditions = SECOND_FACTOR_CONDITIONS
+    steps = (PasswordStep, TotpStep, SmsStep, RecoveryCodeStep, TotpSetupStep, RecoveryCodesStep)
+    conditions = {**SECOND_FACTOR_CONDITIONS, "recovery-codes-due": recovery_codes_due}
     completion_requires = ("identified", "password")
     default_enabled = True
 

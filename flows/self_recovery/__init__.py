@@ -33,6 +33,7 @@ from flows.self_recovery.links import RecoveryLinks
 from flows.self_recovery.mail import MESSAGES
 from flows.self_recovery.steps import PASSWORD, SECOND_FACTOR, ChooseStep, NewPasswordStep, RequestStep, chosen_path, recovery_config, run_language
 from flows.steps.password import PasswordStep
+from flows.steps.recovery_code import RecoveryCodeStep
 from flows.steps.sms import SmsStep
 from flows.steps.totp import SECOND_FACTOR_CONDITIONS, TotpStep
 from flows.steps.totp_setup import TotpSetupStep
@@ -109,6 +110,7 @@ def recovery_bindings(config: SelfRecoveryConfig) -> tuple[Binding, ...]:
                 "prove-second-factor",
                 bind(TotpStep.name, on(password, "verify-totp", ALTERNATIVE), id="verify-totp", requires=("email_link",)),
                 bind(SmsStep.name, on(password, "verify-sms", ALTERNATIVE), id="verify-sms", requires=("email_link",), **sms),
+                bind(RecoveryCodeStep.name, on(password, "verify-recovery-code", ALTERNATIVE), id="verify-recovery-code", requires=("email_link",)),
                 condition="has-second-factor",
             ),
             bind(NewPasswordStep.name, on(password, "new-password")),
@@ -126,7 +128,7 @@ class SelfRecoveryFlow(Flow):
     requires_experience = "v2"
     one_language = True
     Config = SelfRecoveryConfig
-    steps: ClassVar[tuple[type[Step], ...]] = (RequestStep, ChooseStep, PasswordStep, SmsStep, TotpSetupStep, TotpStep, NewPasswordStep)
+    steps: ClassVar[tuple[type[Step], ...]] = (RequestStep, ChooseStep, PasswordStep, SmsStep, TotpSetupStep, TotpStep, RecoveryCodeStep, NewPasswordStep)
     conditions: ClassVar[Mapping[str, Condition]] = {
         "chose-second-factor": _chose(SECOND_FACTOR),
         "chose-password": _chose(PASSWORD),

@@ -8,7 +8,7 @@ from idp.flowengine.contract import DAY, ConfigError, bounded
 
 #: Proofs a path must hold before its final step changes the account (R-17, R-18, R-33, R-97).
 SECOND_FACTOR_PATH_NEEDS = ("email_link", "password", "sms")
-PASSWORD_PATH_NEEDS_ONE_OF = ("totp", "sms")
+PASSWORD_PATH_NEEDS_ONE_OF = ("totp", "sms", "recovery_code")
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class SelfRecoveryConfig:
     #: Steps of the second-factor path, in order; must prove the link, the password and an SMS code before the new factor.
     second_factor_path: tuple[str, ...] = ("password", "sms", "totp-setup")
     #: Steps of the password path, in order; must prove a second factor before the new password.
-    password_path: tuple[str, ...] = ("verify-totp", "verify-sms", "new-password")
+    password_path: tuple[str, ...] = ("verify-totp", "verify-sms", "verify-recovery-code", "new-password")
     #: Sender ID of the recovery SMS (empty: the tenant's ``sms.sender_id``).
     sms_sender_id: str = ""
     #: Support contact shown when recovery cannot proceed (empty: the tenant's ``branding.support_url``).

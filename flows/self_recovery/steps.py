@@ -100,7 +100,7 @@ class NewPasswordStep(Step):
         user = ctx.user
         if user is None:
             return Abort("steps_out_of_order")
-        if not ctx.state.has("totp") and not ctx.state.has("sms") and ctx.services.factors.active(ctx.tenant, user):
+        if not any(ctx.state.has(p) for p in ("totp", "sms", "recovery_code")) and ctx.services.factors.active(ctx.tenant, user):
             # The account has a second factor that was not proved: a new password must not bypass it.
             return Abort("second_factor_required")
         policy = ctx.services.users.policy(ctx.tenant)

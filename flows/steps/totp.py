@@ -51,7 +51,7 @@ from idp.flowengine.contract import (
 #: Policies a flow's settings may set (empty: the tenant's ``mfa.policy``).
 POLICIES = ("", "off", "optional", "required")
 #: Proofs that count as a second factor.
-SECOND_FACTOR_PROOFS = ("totp", "sms")
+SECOND_FACTOR_PROOFS = ("totp", "sms", "recovery_code")
 
 
 def mfa_forced(auth_request: Mapping[str, str] | None) -> bool:

@@ -63,6 +63,7 @@ from idp.accounts.factor_results import UserFactors as UserFactors
 from idp.accounts.factor_results import _now, mask_phone, random_uuid
 from idp.accounts.factor_results import group_secret as group_secret
 from idp.accounts.factor_results import normalise_code as normalise_code
+from idp.accounts.recovery_codes import RecoveryCodes
 from idp.accounts.sms_codes import SmsCodes
 from idp.accounts.totp import MIN_SECRET_BITS as MIN_SECRET_BITS
 from idp.accounts.totp import TOTP_DIGITS as TOTP_DIGITS
@@ -74,7 +75,7 @@ from idp.accounts.totp import TotpFactors
 log = logging.getLogger("idp.factors")
 
 
-class FactorService(TotpFactors, SmsCodes):
+class FactorService(TotpFactors, SmsCodes, RecoveryCodes):
     """Second factors of users; every rule about them is here (steps, CLI and admin API call it)."""
 
     def __init__(

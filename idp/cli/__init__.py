@@ -21,7 +21,7 @@ from idp.cli import tenants  # noqa: F401  (idp tenant ...)
 from idp.cli import clients  # noqa: F401  (idp client ...)
 from idp.cli import users  # noqa: F401  (idp user ...)
 from idp.cli import keys  # noqa: F401  (idp keys ...)
-from idp.cli import factors  # noqa: F401  (idp user add-totp|set-phone|factors|remove-factor)
+from idp.cli import factors  # noqa: F401  (idp user add-totp|set-phone|recovery-codes|factors|remove-factor)
 from idp.cli import admins  # noqa: F401  (idp admin create-user)
 from idp.cli import tenant_config  # noqa: F401  (idp tenant config get|set|apply, idp tenant export|import)
 

@@ -1,4 +1,4 @@
-"""``idp user add-totp|set-phone|factors|remove-factor``: second factors of a user (issue 3, item 10).
+"""``idp user add-totp|set-phone|recovery-codes|factors|remove-factor``: second factors of a user (issue 3, item 10).
 
 Every rule lives in :class:`idp.accounts.factors.FactorService`; a refusal is one
 line on stderr with exit status 1, and writes nothing. Changes are audited with
@@ -71,6 +71,21 @@ def add_totp(tenant: str, username: str, secret: str | None, label: str, as_json
         emit({**factor_view(t, row, factor), "otpauth_uri": uri}, True)
     else:
         click.echo(uri)
+
+
+@user.command("recovery-codes")
+@click.argument("tenant")
+@click.argument("username")
+@json_option
+def recovery_codes(tenant: str, username: str, as_json: bool) -> None:
+    """Give USERNAME of TENANT a new set of 10 recovery codes and print them once (the earlier set stops
+    working). For support-assisted recovery: hand the codes to the user only after checking who they are."""
+    t, row = _target(tenant, username)
+    codes = services().factors.generate_recovery_codes(t, row, actor=ACTOR)
+    if as_json:
+        emit({"tenant": t.slug, "username": row.username, "codes": codes}, True)
+    else:
+        click.echo("\n".join(codes))
 
 
 @user.command("set-phone")

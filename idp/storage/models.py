@@ -164,7 +164,7 @@ class Factor(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    #: ``totp`` or ``sms``.
+    #: ``totp``, ``sms`` or ``recovery_code`` (a set of :class:`RecoveryCode`).
     type: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(200), default="")
     #: TOTP seed encrypted with the tenant secret key (R-84); empty for SMS.
@@ -178,6 +178,25 @@ class Factor(Base):
     removed_by: Mapped[str] = mapped_column(String(200), default="")
 
     user: Mapped[User] = relationship(back_populates="factors")
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code of a set (the set is a :class:`Factor` of type ``recovery_code``).
+
+    Only the code's keyed digest is kept (HMAC-SHA256 under the instance key, never the code); a used code
+    keeps its row with ``used_at``; the set's factor being removed voids every code of it.
+    """
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_codes_lookup", "tenant_id", "user_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    factor_id: Mapped[str] = mapped_column(ForeignKey("factors.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SigningKey(Base):

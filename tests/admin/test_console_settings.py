@@ -132,9 +132,9 @@ def test_self_recovery_settings(world: AdminWorld) -> None:
     refused = console.post("settings/self-recovery", form)
     assert refused.status_code == 422
     assert field_error(refused, "f-flows-self-recovery-settings-password_path").startswith("replaces the password without proving")
-    refused = console.post("settings/self-recovery", {**form, f"{prefix}password_path": "verify-totp, verify-sms, new-password", f"{prefix}link_ttl": "5"})
+    refused = console.post("settings/self-recovery", {**form, f"{prefix}password_path": "verify-totp, verify-sms, verify-recovery-code, new-password", f"{prefix}link_ttl": "5"})
     assert field_error(refused, "f-flows-self-recovery-settings-link_ttl") == "must be between 60 and 86400 seconds"
-    saved = console.post("settings/self-recovery", {**form, f"{prefix}password_path": "verify-totp, verify-sms, new-password"})
+    saved = console.post("settings/self-recovery", {**form, f"{prefix}password_path": "verify-totp, verify-sms, verify-recovery-code, new-password"})
     assert saved.status_code == 303
     settings = world.services.tenants.require(realm.slug).config.flow("self-recovery").settings
     assert settings == {"link_ttl": 600, "app_store_url": "https://apps.apple.com/app/id1", "authenticator_name": "TrustID"}  # only what changed

@@ -119,11 +119,16 @@ def test_enrolment_under_required_policy(mfa_realm: Callable[..., Realm]) -> Non
     assert "This code is not valid" in html.unescape(wrong.text)
     assert realm.services.factors.active(realm.tenant, realm.user) == []
     _fresh_step()
-    done = submit(browser, wrong, code=totp.now())
+    saved = submit(browser, wrong, allow_redirects=True, code=totp.now())
+    # issue 14: a new set of recovery codes, shown once, before the sign-in completes
+    assert saved.status_code == 200 and "Save your recovery codes." in saved.text and "no-store" in saved.headers["Cache-Control"]
+    codes = re.findall(r"<li><code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code></li>", saved.text)
+    assert len(set(codes)) == 10
+    done = submit(browser, saved)
     claims = finish_authorization(realm, browser, rp, verifier, done)
     assert set(claims["amr"]) >= {"pwd", "otp", "mfa"}
-    [factor] = realm.services.factors.active(realm.tenant, realm.user)
-    assert factor.type == "totp"
+    assert sorted(f.type for f in realm.services.factors.active(realm.tenant, realm.user)) == ["recovery_code", "totp"]
+    assert realm.services.factors.recovery_codes_left(realm.tenant, realm.user) == 10
 
 
 @pytest.mark.parametrize("acr", ["urn:idp:acr:mfa", "mfa"])

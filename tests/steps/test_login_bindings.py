@@ -116,7 +116,7 @@ def test_a_second_factor_plugin_joins_the_alternatives_after_the_shipped_ones(se
     services.factors.totp_codes[alice.id] = {"123456"}
     assert _next(engine, alice) == "totp"
     bound = engine.plan(tenant_view(), engine.registry.get(FLOW))  # type: ignore[arg-type]
-    assert [n.id for n in bound.steps()] == ["password", "totp", "sms", "key", "totp-setup"]
+    assert [n.id for n in bound.steps()] == ["password", "totp", "sms", "recovery-code", "key", "totp-setup", "recovery-codes"]
 
 
 def test_a_tenant_binding_disables_a_factor(services: FakeServices, alice: FakeUser) -> None:

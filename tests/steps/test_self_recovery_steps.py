@@ -108,3 +108,16 @@ def test_a_path_without_a_binding_does_not_run_it(services: FakeServices, alice:
     assert _next(services, alice, "password", settings={"password_path": ["verify-totp", "new-password"]}) == "new-password"
     services.factors.totp_codes[alice.id] = {"123456"}
     assert _next(services, alice, "password", settings={"password_path": ["verify-totp", "new-password"]}) == "verify-totp"
+
+
+def test_a_recovery_code_proves_the_second_factor_on_the_password_path(services: FakeServices, alice: FakeUser) -> None:
+    """Issue 14 item 3: with no authenticator or phone at hand, a saved code is the proof; the new password follows."""
+    services.factors.totp_codes[alice.id] = {"123456"}
+    services.factors.recovery_codes[alice.id] = {"one-code"}
+    state_after_choice = _next(services, alice, "password")
+    assert state_after_choice == "verify-totp"  # the authenticator first, a code one "other way" away
+    del services.factors.totp_codes[alice.id]
+    assert _next(services, alice, "password") == "verify-recovery-code"
+    services.factors.active_rows[alice.id] = ["recovery_code"]
+    proved = _ctx(services, alice, proofs=("email_link", "identified", "recovery_code"), path="password")
+    assert NewPasswordStep().challenge(proved) == Challenge("recovery/new_password.html", {"min_length": 12, "max_length": 1024})

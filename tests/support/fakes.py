@@ -107,6 +107,8 @@ class FakeFactors:
         self.totp_verified: list[dict[str, Any]] = []
         self.notices: list[tuple[int, str, dict[str, Any]]] = []
         self.enrolled: list[dict[str, Any]] = []
+        #: Recovery codes: the unused codes of each user's set.
+        self.recovery_codes: dict[int, set[str]] = {}
 
     # -- reads
     def of_user(self, tenant: Any, user: Any) -> UserFactors:
@@ -123,6 +125,27 @@ class FakeFactors:
 
     def active(self, tenant: Any, user: Any) -> list[str]:
         return list(self.active_rows.get(user.id, []))
+
+    # -- recovery codes
+    def has_recovery_codes(self, tenant: Any, user: Any, known: Any = None) -> bool:
+        return bool(self.recovery_codes.get(user.id))
+
+    def recovery_codes_left(self, tenant: Any, user: Any) -> int:
+        return len(self.recovery_codes.get(user.id, ()))
+
+    def use_recovery_code(self, tenant: Any, user: Any, code: str, request: Any = None) -> Any:
+        from idp.accounts.recovery_codes import RecoveryCodeCheck
+
+        left = self.recovery_codes.get(user.id, set())
+        if code not in left:
+            return RecoveryCodeCheck(False, len(left))
+        left.discard(code)
+        return RecoveryCodeCheck(True, len(left))
+
+    def generate_recovery_codes(self, tenant: Any, user: Any, actor: str = "", request: Any = None) -> list[str]:
+        codes = [f"code-{user.id}-{i:02d}" for i in range(10)]
+        self.recovery_codes[user.id] = set(codes)
+        return codes
 
     # -- TOTP
     def verify_totp(self, tenant: Any, user: Any, code: str, request: Any = None, known: Any = None, ok_event: str = "", ok_details: dict[str, Any] | None = None) -> TotpCheck:
