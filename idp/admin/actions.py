@@ -8,17 +8,18 @@ write is recorded exactly once. Nothing here knows HTTP.
 
 Errors are the services' own (:class:`TenantError`, :class:`UserError`,
 :class:`ClientError`, :class:`FactorError`) or :class:`AdminAuthError`; each
-carries a status and, when one field is at fault, its name.
+carries a status and, when one field is at fault, its name. What they give back is shown
+through the models of :mod:`idp.admin.shapes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from idp.accounts.users import UserError
-from idp.admin import auth
+from idp.admin import auth, shapes
 from idp.admin.auth import Admin
 from idp.flowengine.contract import RECOVERY
 from idp.oidc.clients import ADMIN_SCOPE, LOGOUT_FIELDS
@@ -26,76 +27,10 @@ from idp.tenants.service import TenantError, TenantView
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.services import Services
-    from idp.storage.models import AuditEvent, Factor, User
+    from idp.storage.models import Factor, User
 
 #: Profile fields an admin may change with a user update (status goes through disable/enable).
 USER_FIELDS = ("email", "phone", "locale", "given_name", "family_name", "email_verified", "address", "roles")
-
-
-def iso(value: datetime | None) -> str | None:
-    """RFC 3339 with an offset; SQLite gives back naive UTC datetimes."""
-    if value is None:
-        return None
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
-
-
-def client_json(client: Any) -> dict[str, Any]:
-    """A client as the admin API shows it: never its secret or hash."""
-    return {**client.to_dict(), "created_at": iso(client.created_at)}
-
-
-def tenant_json(t: TenantView) -> dict[str, Any]:
-    return {
-        "slug": t.slug,
-        "display_name": t.display_name,
-        "experience": t.experience,
-        "issuer": t.issuer,
-        "revision": t.revision,
-        "config": t.config.dump(),
-    }
-
-
-def user_json(u: User) -> dict[str, Any]:
-    """A user as the admin API shows it: ``id`` is the OIDC subject; never the password hash."""
-    return {
-        "id": u.sub,
-        "username": u.username,
-        "email": u.email,
-        "email_verified": bool(u.email_verified),
-        "phone": u.phone,
-        "given_name": u.given_name or "",
-        "family_name": u.family_name or "",
-        "locale": u.locale,
-        "address": dict(u.address) if u.address else None,
-        "enabled": u.status == "active",
-        "roles": list(u.roles or []),
-        "created_at": iso(u.created_at),
-    }
-
-
-def factor_json(f: Factor) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "type": f.type,
-        "label": f.label or "",
-        "created_at": iso(f.created_at),
-        "created_by": f.created_by or "",
-        "last_used_at": iso(f.last_used_at),
-        "removed_at": iso(f.removed_at),
-        "removed_by": f.removed_by or "",
-    }
-
-
-def event_json(e: AuditEvent, subs: dict[int, str]) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "type": e.type,
-        "time": iso(e.created_at),
-        "user": subs.get(e.user_id) if e.user_id is not None else None,
-        "actor": e.actor or "",
-        "client_ip": e.client_ip or "",
-        "details": dict(e.details or {}),
-    }
 
 
 def recovery_flow(services: Services) -> str:
@@ -374,7 +309,7 @@ class AdminActions:
             uid = user.id
         rows = self.services.audit.query(tenant.id, type=type, user_id=uid, since=since, until=until, offset=offset, limit=limit)
         subs = self._subs(tenant, {e.user_id for e in rows if e.user_id is not None})
-        return [event_json(e, subs) for e in rows]
+        return [shapes.Event.of(e, subs).dump() for e in rows]
 
     def _subs(self, tenant: TenantView, ids: set[int]) -> dict[int, str]:
         from sqlalchemy import select

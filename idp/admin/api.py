@@ -1,7 +1,8 @@
 """The admin REST API: ``/admin/realms/{tenant}/...`` (Keycloak-like), JSON in and out.
 
 Routes come from :data:`idp.admin.openapi.OPERATIONS` (one view per ``operationId``);
-request bodies are validated against the document's schemas before a view runs.
+request bodies are validated by their models (:mod:`idp.admin.shapes`) before a view runs, and
+every answer is one of those models, so the document's schemas are the shapes served.
 Every request but the document carries a bearer token (:mod:`idp.admin.auth`).
 A view parses, calls :class:`~idp.admin.actions.AdminActions`, and answers JSON.
 Errors are ``{"error": <one plain line>, "field": <the field at fault or "">}``.
@@ -14,13 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from jsonschema import Draft202012Validator
 from werkzeug.exceptions import HTTPException
 
 from idp.accounts.factors import FactorError
 from idp.accounts.users import UserError
-from idp.admin import actions as act
-from idp.admin import openapi, stats
+from idp.admin import openapi, shapes, stats
 from idp.admin.actions import AdminActions
 from idp.admin.auth import AdminAuthError, authenticate, bearer_token
 from idp.oidc.clients import ClientError
@@ -97,18 +96,9 @@ def _do() -> AdminActions:
     return g.admin_actions  # type: ignore[no-any-return]
 
 
-_VALIDATORS: dict[str, Draft202012Validator] = {}
-
-
-def _validator(schema: str) -> Draft202012Validator:
-    if schema not in _VALIDATORS:
-        root = {"components": {"schemas": openapi.schemas()}, "$ref": f"#/components/schemas/{schema}"}
-        _VALIDATORS[schema] = Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return _VALIDATORS[schema]
-
-
 def body(op_id: str, check: bool = True, service_checked: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The JSON object body of this operation, validated against its schema (422 naming the field).
+    """The JSON object body of this operation, validated by its model (:mod:`idp.admin.shapes`; 422 naming the field):
+    the members given, as given.
 
     Members named in ``service_checked`` are left to the service, whose errors name the field as the
     configuration does (``passwords.min_length``, not ``config.passwords.min_length``).
@@ -117,24 +107,12 @@ def body(op_id: str, check: bool = True, service_checked: tuple[str, ...] = ()) 
     data = request.get_json(silent=True) if request.get_data() else {}
     if not isinstance(data, dict):
         raise Invalid("the request body must be a JSON object", status=400)
-    if check:
-        errors = (e for e in _validator(op.body).iter_errors(data) if not (e.absolute_path and e.absolute_path[0] in service_checked))
-        error = next(iter(sorted(errors, key=lambda e: list(e.absolute_path))), None)
-        if error is not None:
-            raise Invalid(f"{_field(error) or 'body'}: {error.message}", _field(error))
-    return data
-
-
-def _field(error: Any) -> str:
-    path = [str(p) for p in error.absolute_path]
-    if error.validator == "required":
-        missing = [p for p in error.validator_value if p not in error.instance]
-        path.append(missing[0] if missing else "")
-    elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in allowed)
-        path.append(extra[0] if extra else "")
-    return ".".join(p for p in path if p)
+    if not check:
+        return data
+    try:
+        return shapes.check(op.body, data, service_checked)
+    except shapes.BodyError as exc:
+        raise Invalid(str(exc), exc.field) from None
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:
@@ -171,8 +149,8 @@ def _date(name: str, default: date) -> date:
         raise Invalid(f"{name} must be a date (YYYY-MM-DD)", name) from None
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    response = jsonify(data)
+def _json(data: shapes.Shape | dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(data.dump() if isinstance(data, shapes.Shape) else data)
     response.status_code = status
     return response
 
@@ -189,7 +167,7 @@ def openapi_document() -> Response:
 
 
 def list_realms() -> Response:
-    return _json({"realms": [act.tenant_json(t) for t in _do().list_tenants()]})
+    return _json(shapes.TenantList(realms=[shapes.Tenant.of(t) for t in _do().list_tenants()]))
 
 
 def create_realm() -> Response:
@@ -197,11 +175,11 @@ def create_realm() -> Response:
     view = _do().create_tenant(
         data["slug"], data.get("display_name", ""), data.get("experience", "v2"), bool(data.get("self_recovery", False)), data.get("config")
     )
-    return _json(act.tenant_json(view), 201)
+    return _json(shapes.Tenant.of(view), 201)
 
 
 def get_realm(tenant: str) -> Response:
-    return _json(act.tenant_json(_do().tenant(tenant)))
+    return _json(shapes.Tenant.of(_do().tenant(tenant)))
 
 
 def get_config(tenant: str) -> Response:
@@ -209,15 +187,15 @@ def get_config(tenant: str) -> Response:
 
 
 def patch_config(tenant: str) -> Response:
-    return _json(act.tenant_json(_do().update_config(tenant, body("patch_config", check=False))))
+    return _json(shapes.Tenant.of(_do().update_config(tenant, body("patch_config", check=False))))
 
 
 def migrate_experience(tenant: str) -> Response:
-    return _json(act.tenant_json(_do().migrate(tenant, body("migrate_experience")["experience"])))
+    return _json(shapes.Tenant.of(_do().migrate(tenant, body("migrate_experience")["experience"])))
 
 
 def _flows(view: Any) -> Response:
-    return _json({"flows": _services().tenants.flow_status(view)})
+    return _json(shapes.FlowList.of(_services().tenants.flow_status(view)))
 
 
 def list_flows(tenant: str) -> Response:
@@ -246,27 +224,27 @@ def list_users(tenant: str) -> Response:
     offset, limit = _int("offset", 0, 0, 1000000), _int("limit", 50, 1, 200)
     query = request.args.get("q", "")[:100]
     users, total = _services().users.search(view, query, offset, limit)
-    return _json({"total": total, "offset": offset, "limit": limit, "users": [act.user_json(u) for u in users]})
+    return _json(shapes.UserList(total=total, offset=offset, limit=limit, users=[shapes.User.of(u) for u in users]))
 
 
 def create_user(tenant: str) -> Response:
-    return _json(act.user_json(_do().create_user(tenant, body("create_user"))), 201)
+    return _json(shapes.User.of(_do().create_user(tenant, body("create_user"))), 201)
 
 
 def get_user(tenant: str, user_id: str) -> Response:
-    return _json(act.user_json(_do().user(_do().tenant(tenant), user_id)))
+    return _json(shapes.User.of(_do().user(_do().tenant(tenant), user_id)))
 
 
 def update_user(tenant: str, user_id: str) -> Response:
-    return _json(act.user_json(_do().update_user(tenant, user_id, body("update_user"))))
+    return _json(shapes.User.of(_do().update_user(tenant, user_id, body("update_user"))))
 
 
 def disable_user(tenant: str, user_id: str) -> Response:
-    return _json(act.user_json(_do().set_enabled(tenant, user_id, False)))
+    return _json(shapes.User.of(_do().set_enabled(tenant, user_id, False)))
 
 
 def enable_user(tenant: str, user_id: str) -> Response:
-    return _json(act.user_json(_do().set_enabled(tenant, user_id, True)))
+    return _json(shapes.User.of(_do().set_enabled(tenant, user_id, True)))
 
 
 def set_password(tenant: str, user_id: str) -> Response:
@@ -279,15 +257,15 @@ def list_factors(tenant: str, user_id: str) -> Response:
     user = _do().user(view, user_id)
     history = request.args.get("history", "false").lower() in ("true", "1")
     factors = _services().factors.history(view, user) if history else _services().factors.active(view, user)
-    return _json({"factors": [act.factor_json(f) for f in factors]})
+    return _json(shapes.FactorList(factors=[shapes.Factor.of(f) for f in factors]))
 
 
 def reset_factors(tenant: str, user_id: str) -> Response:
-    return _json({"factors": [act.factor_json(f) for f in _do().reset_factors(tenant, user_id)]})
+    return _json(shapes.FactorList(factors=[shapes.Factor.of(f) for f in _do().reset_factors(tenant, user_id)]))
 
 
 def remove_factor(tenant: str, user_id: str, factor_id: str) -> Response:
-    return _json(act.factor_json(_do().remove_factor(tenant, user_id, factor_id)))
+    return _json(shapes.Factor.of(_do().remove_factor(tenant, user_id, factor_id)))
 
 
 def unlock_user(tenant: str, user_id: str) -> Response:
@@ -296,24 +274,24 @@ def unlock_user(tenant: str, user_id: str) -> Response:
 
 
 def logout_user(tenant: str, user_id: str) -> Response:
-    return _json({"revoked": _do().revoke_sessions(tenant, user_id)})
+    return _json(shapes.Revoked(revoked=_do().revoke_sessions(tenant, user_id)))
 
 
 def list_clients(tenant: str) -> Response:
-    return _json({"clients": [act.client_json(c) for c in _services().clients.list(_do().tenant(tenant))]})
+    return _json(shapes.ClientList(clients=[shapes.Client.of(c) for c in _services().clients.list(_do().tenant(tenant))]))
 
 
 def create_client(tenant: str) -> Response:
     view, secret = _do().create_client(tenant, body("create_client"))
-    return _json({"client": act.client_json(view), "client_secret": secret}, 201)
+    return _json(shapes.ClientCreated(client=shapes.Client.of(view), client_secret=secret), 201)
 
 
 def get_client(tenant: str, client_id: str) -> Response:
-    return _json(act.client_json(_services().clients.require(_do().tenant(tenant), client_id)))
+    return _json(shapes.Client.of(_services().clients.require(_do().tenant(tenant), client_id)))
 
 
 def update_client(tenant: str, client_id: str) -> Response:
-    return _json(act.client_json(_do().update_client(tenant, client_id, body("update_client"))))
+    return _json(shapes.Client.of(_do().update_client(tenant, client_id, body("update_client"))))
 
 
 def delete_client(tenant: str, client_id: str) -> Response:
@@ -322,22 +300,22 @@ def delete_client(tenant: str, client_id: str) -> Response:
 
 
 def rotate_client_secret(tenant: str, client_id: str) -> Response:
-    return _json({"client_secret": _do().rotate_secret(tenant, client_id)})
+    return _json(shapes.Secret(client_secret=_do().rotate_secret(tenant, client_id)))
 
 
 def list_keys(tenant: str) -> Response:
-    return _json({"keys": [k.to_dict() for k in _services().keys.list(_do().tenant(tenant))]})
+    return _json(shapes.KeyList(keys=[shapes.Key.of(k) for k in _services().keys.list(_do().tenant(tenant))]))
 
 
 def rotate_key(tenant: str) -> Response:
-    return _json(_do().rotate_key(tenant, body("rotate_key").get("publish_delay")).to_dict(), 201)
+    return _json(shapes.Key.of(_do().rotate_key(tenant, body("rotate_key").get("publish_delay"))), 201)
 
 
 def list_events(tenant: str) -> Response:
     offset, limit = _int("offset", 0, 0, 1000000), _int("limit", 50, 1, 200)
     since, until = _datetime("since"), _datetime("until")
     events = _do().events(tenant, request.args.get("type") or None, request.args.get("user") or None, since, until, offset, limit)
-    return _json({"offset": offset, "limit": limit, "events": events})
+    return _json(shapes.EventList.model_validate({"offset": offset, "limit": limit, "events": events}))
 
 
 def recovery_stats(tenant: str) -> Response:
@@ -347,7 +325,7 @@ def recovery_stats(tenant: str) -> Response:
     if first > last or (last - first).days >= STATS_MAX_DAYS:
         raise Invalid(f"from must be on or before to, at most {STATS_MAX_DAYS} days apart", "from")
     days = stats.recovery_stats(_services(), view, first, last)
-    return _json({"from": first.isoformat(), "to": last.isoformat(), "days": [d.to_dict() for d in days]})
+    return _json(shapes.RecoveryStats.model_validate({"from": first, "to": last, "days": [d.to_dict() for d in days]}))
 
 
 VIEWS: dict[str, Callable[..., Response]] = {

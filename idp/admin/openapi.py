@@ -4,8 +4,9 @@
 view per row (the ``operationId`` is the view's name) and validates request bodies
 against the row's schema, so the document cannot drift from the routes
 (``tests/admin/test_openapi.py`` also checks it both ways and validates responses).
-Schemas are JSON Schema 2020-12; the tenant configuration's schema is generated
-from :class:`idp.tenants.config.TenantConfig`.
+Schemas are JSON Schema 2020-12, all generated: the bodies and responses from the pydantic models of
+:mod:`idp.admin.shapes` (``Operation.body`` and ``Operation.response`` name them), the tenant
+configuration's from :class:`idp.tenants.config.TenantConfig`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
+from idp.admin import shapes
+from idp.admin.shapes import ref
 from idp.tenants.config import TenantConfig, bounds_of
 
 ERROR_STATUSES = {
@@ -27,14 +30,6 @@ ERROR_STATUSES = {
     "422": "A value is invalid; `field` names it.",
     "503": "A backing store is unavailable; try again.",
 }
-
-
-def ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(type_: str, **extra: Any) -> dict[str, Any]:
-    return {"type": [type_, "null"], **extra}
 
 
 STR = {"type": "string"}
@@ -109,212 +104,13 @@ def _field_doc(cls: type, name: str) -> str:
     return ""
 
 
-#: The OIDC Core §5.1.1 address of a user (null: none); members that are not set are left out.
-ADDRESS = {
-    "type": ["object", "null"],
-    "description": "Postal address (OIDC Core 5.1.1), released with the scope `address`; null removes it.",
-    "properties": {m: {"type": "string", "maxLength": 400} for m in ("formatted", "street_address", "locality", "region", "postal_code", "country")},
-    "additionalProperties": False,
-}
-#: A client's front- and back-channel logout registration (OpenID Connect Front-Channel and Back-Channel Logout 1.0).
-LOGOUT_PROPS = {
-    "frontchannel_logout_uri": {
-        "type": "string",
-        "maxLength": 2000,
-        "description": "Framed by the logout page to sign the user out of this RP; https (http on a loopback address only). Empty: none.",
-    },
-    "frontchannel_logout_session_required": {"type": "boolean", "description": "The frame's URL carries `iss` and `sid`."},
-    "backchannel_logout_uri": {
-        "type": "string",
-        "maxLength": 2000,
-        "description": "Where logout tokens are POSTed when a session of this RP ends; https (http on a loopback address only). Empty: none.",
-    },
-    "backchannel_logout_session_required": {"type": "boolean", "description": "Logout tokens carry `sid` (they always do here)."},
-}
-
-
 def schemas() -> dict[str, Any]:
-    tenant_props = {
-        "slug": STR,
-        "display_name": STR,
-        "experience": {"type": "string", "enum": ["v2", "legacy"]},
-        "issuer": STR,
-        "revision": INT,
-        "config": ref("TenantConfig"),
-    }
-    user_props = {
-        "id": {"type": "string", "description": "The user's OIDC subject (`sub`)."},
-        "username": STR,
-        "email": _nullable("string"),
-        "email_verified": BOOL,
-        "phone": _nullable("string", description="E.164"),
-        "given_name": STR,
-        "family_name": STR,
-        "locale": _nullable("string"),
-        "address": ADDRESS,
-        "enabled": BOOL,
-        "roles": STRS,
-        "created_at": _nullable("string", format="date-time"),
-    }
-    client_props = {
-        "client_id": STR,
-        "name": STR,
-        "public": BOOL,
-        "redirect_uris": STRS,
-        "post_logout_redirect_uris": STRS,
-        "grant_types": STRS,
-        "scope": STR,
-        "token_endpoint_auth_method": STR,
-        "require_pkce": BOOL,
-        **LOGOUT_PROPS,
-        "created_at": _nullable("string", format="date-time"),
-    }
-    roles = {"type": "array", "items": {"type": "string", "enum": ["tenant-admin", "platform-admin"]}}
-    client_input = {
-        "name": {"type": "string", "maxLength": 200},
-        "redirect_uris": STRS,
-        "post_logout_redirect_uris": STRS,
-        "grant_types": {"type": "array", "items": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials"]}},
-        "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "client_secret_post", "none"]},
-        "require_pkce": BOOL,
-        "scope": {"type": "string", "description": "Space-separated: openid profile email address phone offline_access, and `admin` for admin clients."},
-        **LOGOUT_PROPS,
-    }
+    """Every component schema: the modelled shapes' generated ones (:mod:`idp.admin.shapes`) and the
+    tenant configuration's, generated from :class:`~idp.tenants.config.TenantConfig` (its own single source)."""
     return {
-        "Error": _obj({"error": STR, "field": STR}, ("error", "field")),
-        "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},
-        "FlowStepBinding": _obj(
-            {
-                "id": {"type": "string", "description": "Unique in the flow (default: the step's name); a sub-flow needs one."},
-                "step": {"type": "string", "description": "The bound step (absent for a sub-flow)."},
-                "requirement": {"type": "string", "enum": ["REQUIRED", "ALTERNATIVE", "CONDITIONAL", "DISABLED"]},
-                "config": {"type": "object", "description": "The step's settings."},
-                "requires": dict(STRS),
-                "condition": {"type": "string", "description": "A condition the flow declares (CONDITIONAL sub-flows)."},
-                "bindings": {"type": "array", "items": ref("FlowStepBinding")},
-                "max_failures": {"type": "integer", "minimum": 0, "maximum": 100},
-            },
-            (),
-        ),
+        **shapes.components(),
         "TenantConfig": _config_schema(TenantConfig, partial=False),
         "TenantConfigPatch": _config_schema(TenantConfig, partial=True),
-        "Tenant": _obj(tenant_props, tuple(tenant_props)),
-        "TenantList": _obj({"realms": {"type": "array", "items": ref("Tenant")}}, ("realms",)),
-        "TenantCreate": _obj(
-            {
-                "slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
-                "display_name": {"type": "string", "maxLength": 200},
-                "experience": {"type": "string", "enum": ["v2", "legacy"]},
-                "self_recovery": {"type": "boolean", "description": "Enable account self-recovery (refused, nothing written, when incompatible)."},
-                "config": ref("TenantConfigPatch"),
-            },
-            ("slug",),
-        ),
-        "Flow": _obj(
-            {
-                "name": STR,
-                "enabled": BOOL,
-                "enabled_from": _nullable("string"),
-                "live": BOOL,
-                "compatible": BOOL,
-                "reasons": STRS,
-                "bindings": {"type": "array", "items": ref("FlowStepBinding"), "description": "The bindings the flow runs for the tenant."},
-                "own_bindings": {"type": "boolean", "description": "The tenant's own list (flows.<name>.bindings), not the flow's defaults."},
-            },
-            ("name", "enabled", "enabled_from", "live", "compatible", "reasons", "bindings", "own_bindings"),
-        ),
-        "FlowList": _obj({"flows": {"type": "array", "items": ref("Flow")}}, ("flows",)),
-        "FlowEnable": _obj({"enabled_from": {"type": "string", "format": "date-time", "description": "Activation date (with a time zone)."}}),
-        "Migration": _obj({"experience": {"type": "string", "enum": ["v2", "legacy"]}}, ("experience",)),
-        "User": _obj(user_props, tuple(user_props)),
-        "UserList": _obj({"total": INT, "offset": INT, "limit": INT, "users": {"type": "array", "items": ref("User")}}, ("total", "offset", "limit", "users")),
-        "UserCreate": _obj(
-            {
-                "username": {"type": "string", "minLength": 1, "maxLength": 128},
-                "password": {"type": "string", "maxLength": 1024},
-                "email": {"type": "string", "maxLength": 320},
-                "phone": {"type": "string", "maxLength": 32},
-                "locale": {"type": "string", "enum": ["en", "fr"]},
-                "given_name": {"type": "string", "maxLength": 200},
-                "family_name": {"type": "string", "maxLength": 200},
-                "email_verified": BOOL,
-                "address": ADDRESS,
-                "roles": roles,
-            },
-            ("username",),
-        ),
-        "UserUpdate": _obj(
-            {
-                "email": {"type": "string", "maxLength": 320},
-                "phone": {"type": "string", "maxLength": 32},
-                "locale": {"type": "string", "enum": ["en", "fr"]},
-                "given_name": {"type": "string", "maxLength": 200},
-                "family_name": {"type": "string", "maxLength": 200},
-                "email_verified": BOOL,
-                "address": ADDRESS,
-                "roles": roles,
-            }
-        ),
-        "Password": _obj({"password": {"type": "string", "maxLength": 1024}}, ("password",)),
-        "Factor": _obj(
-            {
-                "id": STR,
-                "type": STR,
-                "label": STR,
-                "created_at": _nullable("string", format="date-time"),
-                "created_by": STR,
-                "last_used_at": _nullable("string", format="date-time"),
-                "removed_at": _nullable("string", format="date-time"),
-                "removed_by": STR,
-            },
-            ("id", "type", "label", "created_at", "created_by", "last_used_at", "removed_at", "removed_by"),
-        ),
-        "FactorList": _obj({"factors": {"type": "array", "items": ref("Factor")}}, ("factors",)),
-        "Revoked": _obj({"revoked": INT}, ("revoked",)),
-        "Client": _obj(client_props, tuple(client_props)),
-        "ClientList": _obj({"clients": {"type": "array", "items": ref("Client")}}, ("clients",)),
-        "ClientCreate": _obj({"client_id": {"type": "string", "minLength": 1, "maxLength": 128}, "public": BOOL, **client_input}, ("client_id",)),
-        "ClientUpdate": _obj(client_input),
-        "ClientCreated": _obj(
-            {"client": ref("Client"), "client_secret": _nullable("string", description="Shown once; null for a public client.")},
-            ("client", "client_secret"),
-        ),
-        "Secret": _obj({"client_secret": STR}, ("client_secret",)),
-        "Key": _obj(
-            {
-                "kid": STR,
-                "alg": STR,
-                "status": {"type": "string", "enum": ["pending", "active", "retired", "expired"]},
-                "created_at": _nullable("string"),
-                "active_from": _nullable("string"),
-                "retired_at": _nullable("string"),
-                "unpublish_at": _nullable("string"),
-            },
-            ("kid", "alg", "status", "created_at", "active_from", "retired_at", "unpublish_at"),
-        ),
-        "KeyList": _obj({"keys": {"type": "array", "items": ref("Key")}}, ("keys",)),
-        "KeyRotate": _obj({"publish_delay": {"type": "integer", "minimum": 0, "maximum": 86400, "description": "Seconds before the new key signs."}}),
-        "Event": _obj(
-            {
-                "id": INT,
-                "type": STR,
-                "time": _nullable("string", format="date-time"),
-                "user": _nullable("string", description="The user's `id` (OIDC subject)."),
-                "actor": STR,
-                "client_ip": STR,
-                "details": {"type": "object"},
-            },
-            ("id", "type", "time", "user", "actor", "client_ip", "details"),
-        ),
-        "EventList": _obj({"offset": INT, "limit": INT, "events": {"type": "array", "items": ref("Event")}}, ("offset", "limit", "events")),
-        "RecoveryDay": _obj(
-            {"date": {"type": "string", "format": "date"}, "requested": INT, "link_opened": INT, "sms_sent": INT, "completed": INT, "abandoned": INT},
-            ("date", "requested", "link_opened", "sms_sent", "completed", "abandoned"),
-        ),
-        "RecoveryStats": _obj(
-            {"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "days": {"type": "array", "items": ref("RecoveryDay")}},
-            ("from", "to", "days"),
-        ),
     }
 
 

@@ -187,7 +187,11 @@ def emit(data: Any, as_json: bool, columns: Iterable[str] | None = None) -> None
     """Print ``data`` (a mapping, or a list of mappings) as JSON or as text.
 
     Text: a mapping prints ``key: value`` lines; a list prints a table of ``columns``.
+    Shapes (:mod:`idp.cli.views`) print as the admin API's models.
     """
+    from idp.cli.views import plain
+
+    data = plain(data, as_json)
     if as_json:
         click.echo(json.dumps(_jsonable(data), indent=2, sort_keys=False))
         return

@@ -150,11 +150,9 @@ def create(
             name=name,
             **logout,
         )
-    data = client_view(t, row)
-    data["client_secret"] = secret
     if not as_json and secret:
         click.echo("The client secret is shown this once; store it now.", err=True)
-    emit(data, as_json)
+    emit(client_view(t, row, client_secret=secret), as_json)
 
 
 @client.command("update")

@@ -7,36 +7,19 @@ the actor ``cli``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from idp.cli.base import CliError, emit, json_option, services
 from idp.cli.users import user
+from idp.cli.views import factor_view
 
 if TYPE_CHECKING:  # pragma: no cover
-    from idp.storage.models import Factor, User
+    from idp.storage.models import User
     from idp.tenants.service import TenantView
 
 ACTOR = "cli"
-
-
-def factor_view(tenant: TenantView, owner: User, factor: Factor) -> dict[str, Any]:
-    """A factor as the CLI shows it (operators see the number; never the secret, R-84)."""
-    return {
-        "tenant": tenant.slug,
-        "username": owner.username,
-        "id": factor.id,
-        "type": factor.type,
-        "label": factor.label,
-        "phone": factor.phone,
-        "created_at": factor.created_at,
-        "created_by": factor.created_by,
-        "last_used_at": factor.last_used_at,
-        "removed_at": factor.removed_at,
-        "removed_by": factor.removed_by or None,
-        "active": factor.removed_at is None,
-    }
 
 
 def _target(tenant: str, username: str) -> tuple[TenantView, User]:
@@ -68,7 +51,7 @@ def add_totp(tenant: str, username: str, secret: str | None, label: str, as_json
     except FactorError as exc:
         raise _refusal(exc) from None
     if as_json:
-        emit({**factor_view(t, row, factor), "otpauth_uri": uri}, True)
+        emit(factor_view(t, factor, otpauth_uri=uri), True)
     else:
         click.echo(uri)
 
@@ -102,7 +85,7 @@ def set_phone(tenant: str, username: str, phone: str, as_json: bool) -> None:
         factor = services().factors.set_phone(t, row, phone, actor=ACTOR)
     except FactorError as exc:
         raise _refusal(exc) from None
-    emit(factor_view(t, row, factor), as_json)
+    emit(factor_view(t, factor), as_json)
 
 
 @user.command("factors")
@@ -116,7 +99,7 @@ def list_factors(tenant: str, username: str, include_removed: bool, as_json: boo
     svc = services().factors
     rows = svc.history(t, row) if include_removed else svc.active(t, row)
     emit(
-        [factor_view(t, row, f) for f in rows],
+        [factor_view(t, f) for f in rows],
         as_json,
         columns=("id", "type", "label", "phone", "created_at", "last_used_at", "removed_at") if include_removed else ("id", "type", "label", "phone", "created_at", "last_used_at"),
     )
@@ -136,4 +119,4 @@ def remove_factor(tenant: str, username: str, factor_id: str, as_json: bool) -> 
         factor = services().factors.remove_factor(t, row, factor_id, actor=ACTOR)
     except FactorError as exc:
         raise _refusal(exc) from None
-    emit(factor_view(t, row, factor), as_json)
+    emit(factor_view(t, factor), as_json)

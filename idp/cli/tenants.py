@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from idp.cli.base import CliError, cli, emit, json_option, services
-from idp.cli.views import tenant_view
+from idp.cli.views import flow_view, tenant_view
 from idp.flowengine.contract import RECOVERY
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idp.tenants.service import TenantView
 
 
 @cli.group("tenant")
@@ -87,9 +91,10 @@ def migrate(slug: str, experience: str, as_json: bool) -> None:
 def flows(slug: str, as_json: bool) -> None:
     """List the flows of tenant SLUG with their state and compatibility (and every reason when not compatible)."""
     svc = services()
-    rows = svc.tenants.flow_status(svc.tenants.require(slug))
+    view = svc.tenants.require(slug)
+    rows = svc.tenants.flow_status(view)
     if as_json:
-        emit(rows, as_json)
+        emit([flow_view(view, r) for r in rows], as_json)
         return
     for row in rows:
         state = "live" if row["live"] else (f"scheduled from {row['enabled_from']}" if row["enabled"] else "disabled")
@@ -110,8 +115,7 @@ def enable_flow(slug: str, flow: str, enabled_from: str | None, as_json: bool) -
             when = datetime.fromisoformat(enabled_from)
         except ValueError:
             raise CliError(f"--from must be an ISO 8601 date and time, not {enabled_from!r}") from None
-    view = services().tenants.enable_flow(slug, flow, enabled_from=when, actor="cli")
-    emit({"tenant": view.slug, "flow": flow, "enabled": True, "enabled_from": view.config.flow(flow).enabled_from or None, "live": view.flow_live(flow)}, as_json)
+    _emit_flow(services().tenants.enable_flow(slug, flow, enabled_from=when, actor="cli"), flow, as_json)
 
 
 @tenant.command("disable-flow")
@@ -120,5 +124,10 @@ def enable_flow(slug: str, flow: str, enabled_from: str | None, as_json: bool) -
 @json_option
 def disable_flow(slug: str, flow: str, as_json: bool) -> None:
     """Disable FLOW for tenant SLUG."""
-    view = services().tenants.disable_flow(slug, flow, actor="cli")
-    emit({"tenant": view.slug, "flow": flow, "enabled": False, "live": False}, as_json)
+    _emit_flow(services().tenants.disable_flow(slug, flow, actor="cli"), flow, as_json)
+
+
+def _emit_flow(view: TenantView, flow: str, as_json: bool) -> None:
+    """The flow's new state, as ``idp tenant flows`` and the admin API show it."""
+    row = next(r for r in services().tenants.flow_status(view) if r["name"] == flow)
+    emit(flow_view(view, row), as_json)

@@ -18,7 +18,7 @@ from idp.cli.base import (
     services,
 )
 from idp.cli.operator import operator_actions
-from idp.cli.views import user_view
+from idp.cli.views import user_list, user_view
 
 #: ``--street-address`` ... : the members of the OIDC Core §5.1.1 address claim, option by option.
 ADDRESS_OPTIONS = (
@@ -105,11 +105,10 @@ def list_(tenant: str, query: str, limit: int, offset: int, as_json: bool) -> No
     svc = services()
     t = svc.tenants.require(tenant)
     rows, total = svc.users.search(t, query, offset=offset, limit=limit)
-    data = [user_view(t, r) for r in rows]
     if as_json:
-        emit({"total": total, "users": data}, True)
+        emit(user_list(t, rows, total, offset, limit), True)
     else:
-        emit(data, False, columns=("username", "email", "phone", "status", "sub"))
+        emit([user_view(t, r) for r in rows], False, columns=("username", "email", "phone", "enabled", "id"))
 
 
 @user.command("show")

@@ -53,7 +53,11 @@ def test_existing_tenant_migrates_then_enables(initialised: Idp) -> None:
     assert initialised.snapshot() == before
     assert initialised.json("tenant", "migrate", "legacyco", "--experience", "v2")["experience"] == "v2"
     enabled = initialised.json("tenant", "enable-flow", "legacyco", "self-recovery")
-    assert enabled == {"tenant": "legacyco", "flow": "self-recovery", "enabled": True, "enabled_from": None, "live": True}
+    # the admin API's Flow, with tenant
+    assert {k: enabled[k] for k in ("tenant", "name", "enabled", "enabled_from", "live", "compatible", "reasons")} == {
+        "tenant": "legacyco", "name": "self-recovery", "enabled": True, "enabled_from": None, "live": True, "compatible": True, "reasons": [],
+    }
+    assert enabled["bindings"] and enabled["own_bindings"] is False
     disabled = initialised.json("tenant", "disable-flow", "legacyco", "self-recovery")
     assert disabled["live"] is False
 

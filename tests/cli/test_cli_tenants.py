@@ -30,18 +30,20 @@ def test_commands_before_init_are_refused_in_one_line(idp: Idp) -> None:
 
 def test_tenant_create_show_list(initialised: Idp) -> None:
     created = initialised.json("tenant", "create", "acme", "--name", "ACME Corp", "--experience", "legacy")
-    assert created == {
+    assert created == {  # the admin API's Tenant
         "slug": "acme",
         "display_name": "ACME Corp",
         "experience": "legacy",
         "issuer": "http://127.0.0.1:8080/realms/acme",
-        "discovery_url": "http://127.0.0.1:8080/realms/acme/.well-known/openid-configuration",
         "revision": 1,
+        "config": created["config"],
     }
+    assert created["config"]["flows"]["browser-login"]["enabled"] is True
     shown = initialised.json("tenant", "show", "acme")
     assert shown["experience"] == "legacy"
     assert shown["config"]["flows"]["browser-login"]["enabled"] is True
     assert [t["slug"] for t in initialised.json("tenant", "list")] == ["acme", "master"]
+    assert "config:" not in initialised.ok("tenant", "create", "other").stdout  # the text output leaves it to show
     table = initialised.ok("tenant", "list").stdout.splitlines()
     assert table[0].split() == ["SLUG", "DISPLAY_NAME", "EXPERIENCE", "ISSUER"]
     assert table[1].startswith("acme ")
