@@ -275,3 +275,21 @@ def test_pooled_connections_lost_while_idle_cost_at_most_one_503(url: str, make_
         except sqlalchemy.exc.OperationalError:
             failures += 1
     assert failures <= 1
+
+
+def test_the_users_profile_read_gives_the_orm_rows_values(db_services: Any) -> None:
+    """UserService.profile (one Core select, a driver cursor on PostgreSQL) answers what the ORM row holds, types included."""
+    services = db_services
+    upgrade(services.db)
+    tenant = services.tenants.create(random_slug("profile"))
+    user = services.users.create(tenant, "grace", "correct-horse-battery-9", email="grace@example.org", given_name="Grace", family_name="H")
+    row = services.users.get(tenant, user.id)
+    profile = services.users.profile(tenant, user.id)
+    assert profile is not None
+    for name in ("id", "sub", "username", "email", "email_verified", "phone", "phone_verified", "given_name", "family_name", "locale",
+                 "status", "updated_at", "name"):
+        assert getattr(profile, name) == getattr(row, name), name
+        assert type(getattr(profile, name)) is type(getattr(row, name)), name
+    assert services.users.profile(tenant, user.id + 10_000) is None
+    other = services.tenants.create(random_slug("profile"))
+    assert services.users.profile(other, user.id) is None  # R-44: another tenant's user is not found

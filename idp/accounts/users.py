@@ -153,7 +153,7 @@ class UserService:
         """The status and claims of user ``user_id`` of ``tenant`` (the hot read of code exchange and userinfo):
         the same row as :meth:`get`, read with one Core select instead of an ORM session."""
         row = self.db.first(_PROFILE_BY_ID, {"tenant_id": tenant.id, "user_id": user_id})
-        return UserProfile(**row._mapping) if row is not None else None
+        return UserProfile(**row) if row is not None else None
 
     def by_username(self, tenant: "TenantView", username: str) -> User | None:
         """The user whose username is ``username`` in canonical form (``PT-Conf`` finds ``pt-conf``)."""
