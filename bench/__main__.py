@@ -231,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
                 if cases:
                     log(f"peer node-oidc-provider {alg}: {', '.join(cases)}")
                     results.extend(peer.run(alg, free_port(), duration, warmup, raw, cases, mint_port=free_port()))
+            cases = tuple(c for c in peer.RESOURCE_CASES if wanted(c))
+            if cases:
+                log(f"peer node-oidc-provider RS256 with introspection enabled: {', '.join(cases)}")
+                results.extend(peer.run_resource("RS256", free_port(), free_port(), duration, warmup, raw, cases))
     extras["machine"]["load_after"] = os.getloadavg()[0]
     extras["seconds"] = round(time.monotonic() - started)
     extras["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -29,6 +29,10 @@ GRANTS = {
     "code_exchange": ("code", f"grant_type=authorization_code&code={{}}&redirect_uri={REDIRECT_URI}&code_verifier={VERIFIER}", '"id_token"'),
     "refresh": ("refresh", "grant_type=refresh_token&refresh_token={}", '"refresh_token"'),
 }
+#: The peer set up for UserInfo and introspection (its own server.mjs has neither for its access tokens).
+RESOURCE_SERVER = Path(__file__).resolve().parent / "peer_resource.mjs"
+#: The cases measured on :data:`RESOURCE_SERVER`, with the same wrk script and expectations as ours.
+RESOURCE_CASES = ("userinfo", "introspection")
 PEER_HOME = Path(os.environ.get("PEER_HOME", Path.home() / ".cache" / "idp-peers" / "node-oidc"))
 
 
@@ -45,6 +49,7 @@ def _install() -> None:
     PEER_HOME.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json", "server.mjs"):
         shutil.copy(PEERS / "node-oidc" / name, PEER_HOME / name)
+    shutil.copy(RESOURCE_SERVER, PEER_HOME / RESOURCE_SERVER.name)
     if not (PEER_HOME / "node_modules" / "oidc-provider").is_dir():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER_HOME, check=True, capture_output=True, timeout=600)
 
@@ -94,6 +99,31 @@ def run(alg: str, port: int, duration: float, warmup: float, raw: Path, cases: t
             else:
                 url, script, extra = plan[case]
                 res = wrk(case, label, url, script, server.pid, duration, warmup, extra, raw)
+            out.append(add_rss(res, [server.pid]))
+    finally:
+        server.stop()
+    return out
+
+
+def run_resource(alg: str, port: int, mint_port: int, duration: float, warmup: float, raw: Path, cases: tuple[str, ...]) -> list[Result]:
+    """UserInfo (``GET /me``) and introspection of the peer (:data:`RESOURCE_SERVER`), one minted access token each,
+    as our cases call ours (``bearer.lua``: the same token on every request)."""
+    _install()
+    env = {**os.environ, "NODE_ENV": "production", "PORT": str(port), "MINT_PORT": str(mint_port), "ALG": alg}
+    server = Server(f"peer-resource-{alg}", ["node", RESOURCE_SERVER.name], env, raw / f"peer-resource-{alg}.log", cwd=str(PEER_HOME))
+    base = f"http://127.0.0.1:{port}"
+    out: list[Result] = []
+    try:
+        wait_http(f"{base}/.well-known/openid-configuration", 60, server.proc)
+        token = _minter(mint_port, "access")(1)[0]
+        basic = base64.b64encode(b"bench:bench-secret").decode()
+        plan = {
+            "userinfo": (f"{base}/me", {"WRK_TOKEN": token, "WRK_EXPECT": '"sub"'}),
+            "introspection": (f"{base}/token/introspection", {"WRK_BASIC": basic, "WRK_BODY": f"token={token}", "WRK_EXPECT": '"client_id"'}),
+        }
+        for case in cases:
+            url, extra = plan[case]
+            res = wrk(case, f"peer-{alg.lower()}", url, "bearer.lua", server.pid, duration, warmup, extra, raw)
             out.append(add_rss(res, [server.pid]))
     finally:
         server.stop()
