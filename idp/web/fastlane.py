@@ -1,7 +1,7 @@
 """A thin WSGI lane in front of Flask for the hottest protocol requests (issues 7 and 17).
 
-The two static protocol documents, a ``client_credentials`` token request that succeeds, and the code
-exchange and refresh of an authenticated client.
+The two static protocol documents, a ``client_credentials`` token request that succeeds, the code
+exchange and refresh of an authenticated client, and UserInfo and introspection of a live access token.
 
 ``GET /realms/<t>/.well-known/openid-configuration`` and ``GET /realms/<t>/protocol/openid-connect/certs``
 are the same bytes for every request until the tenant or its key set changes. Through Flask each cost
@@ -48,6 +48,13 @@ and Authlib's request dispatch are skipped. Once the grant runs a code or a refr
 so from there the lane answers itself, errors included, with the grant's own OAuth error rendered as Authlib
 renders it; an outage met there is handed to the Flask token view to raise (:data:`OUTAGE_KEY`), which answers
 it as any outage. ``tests/oidc/test_fastlane_grants.py`` plays every case through both paths and compares.
+
+UserInfo (``GET`` with a bearer token in the header) and introspection (``POST token=...`` by a confidential
+client with HTTP Basic, cached, whose secret matches) change nothing, so the lane answers only the plain valid
+case (a live access token: signed by the tenant, unexpired, not revoked, its grant live; for UserInfo the
+``openid`` scope, an active user and a client without signed UserInfo) with the same document Authlib's
+endpoint makes, and hands everything else to Flask: every error, ``{"active": false}`` and refresh tokens
+included, comes from Authlib.
 """
 
 from __future__ import annotations
@@ -67,8 +74,11 @@ from werkzeug.http import HTTP_STATUS_CODES
 from idp.observability import log_access
 from idp.observability.logs import redact
 from idp.observability.request_id import HEADER, request_id_from
+from idp.oidc.grants import user_claims
 from idp.oidc.keys import JWKS_MAX_AGE
+from idp.oidc.rfc7662 import IntrospectionEndpoint
 from idp.oidc.server import DISCOVERY_MAX_AGE, AccessTokenGenerator, LaneTokenRequest
+from idp.oidc.tokens import REFRESH_PREFIX
 from idp.store import StoreUnavailable
 from idp.web.faults import OUTAGES
 from idp.web.security_headers import CSP_WITHOUT_NONCE, FIXED_HEADERS, HSTS
@@ -86,10 +96,16 @@ _ROUTES = {
 }
 _TOKEN = "protocol/openid-connect/token"
 _TOKEN_ROUTE = ("oidc.token", "/realms/<tenant>/protocol/openid-connect/token")
+_USERINFO = "protocol/openid-connect/userinfo"
+_USERINFO_ROUTE = ("oidc.userinfo", "/realms/<tenant>/protocol/openid-connect/userinfo")
+_INTROSPECT = "protocol/openid-connect/token/introspect"
+_INTROSPECT_ROUTE = ("oidc.introspect", "/realms/<tenant>/protocol/openid-connect/token/introspect")
 #: Where the lane leaves an outage it met while running a grant, for the Flask token view to raise (and answer).
 OUTAGE_KEY = "idp.fastlane.outage"
 #: A client_credentials body is a few dozen bytes; a larger one (or a chunked one) goes to Flask.
 _MAX_TOKEN_BODY = 2048
+#: An introspection body is one token (a JWT of a few hundred bytes to a few KB).
+_MAX_INTROSPECTION_BODY = 9000
 #: The grants the lane takes, and the only parameters it accepts in their body, each at most once.
 _GRANT_PARAMS = {
     "client_credentials": frozenset({"grant_type", "scope"}),
@@ -128,6 +144,10 @@ class ProtocolFastLane:
                     return self._answer(environ, start_response, started, path, slug, rest, *body)
             elif method == "POST" and rest == _TOKEN:
                 return self._token(environ, start_response, started, path, slug)
+            elif method == "GET" and rest == _USERINFO:
+                return self._userinfo(environ, start_response, started, path, slug)
+            elif method == "POST" and rest == _INTROSPECT:
+                return self._introspection(environ, start_response, started, path, slug)
         return self.next(environ, start_response)
 
     def _document(self, slug: str, document: str) -> tuple[bytes, str] | None:
@@ -256,6 +276,99 @@ class ProtocolFastLane:
         except OAuth2Error as error:
             status, payload, headers = error(server.get_error_uri(request, error))
         return status, payload, headers
+
+
+    # -- UserInfo and introspection (read-only: anything but the plain valid case goes to Flask) ------------------
+
+    def _fresh_tenant(self, slug: str) -> Any:
+        self.services.revision.sync()  # one store read: an admin write on any worker empties the caches first
+        tenant = self.services.tenants.cached(slug)
+        if tenant is None or not self.services.keys.holds_fresh_keys(tenant):
+            return None
+        return tenant
+
+    def _live_token(self, tenant: Any, token: str) -> Any:
+        """The access token's record when it is live (the checks of Authlib's bearer validator), else None."""
+        if not token or token.startswith(REFRESH_PREFIX + "."):
+            return None
+        record = self.provider.tokens.verify_access_token(tenant, token)
+        if record is None or record.is_expired() or record.is_revoked():
+            return None
+        return record
+
+    def _userinfo(self, environ: dict[str, Any], start_response: StartResponse, started: float, path: str, slug: str) -> Iterable[bytes]:
+        """UserInfo (OIDC Core §5.3) of a live bearer token in the header, as an unsigned JSON document."""
+        try:
+            claims = self._claims(environ, slug)
+        except Exception:
+            claims = None  # nothing was changed: Flask answers, its outage handling included
+        if claims is None:
+            return self.next(environ, start_response)
+        body = json.dumps(claims).encode()
+        head = [TOKEN_RESPONSE_HEADER[0], ("Content-Length", str(len(body))), *TOKEN_RESPONSE_HEADER[1:]]
+        return self._respond(environ, start_response, started, path, slug, "GET", _USERINFO_ROUTE, head, body)
+
+    def _claims(self, environ: dict[str, Any], slug: str) -> dict[str, Any] | None:
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or environ.get("CONTENT_LENGTH") not in (None, "", "0"):
+            return None
+        tenant = self._fresh_tenant(slug)
+        if tenant is None:
+            return None
+        record = self._live_token(tenant, token.strip())
+        if record is None or record.user is None or "openid" not in record.scope.split():
+            return None
+        if record.client.client_metadata.get("userinfo_signed_response_alg"):
+            return None  # a signed answer: Authlib's endpoint makes it
+        profile = self.services.users.profile(tenant, record.user.user_id)
+        if profile is None or profile.status != "active":
+            return None
+        return dict(user_claims(profile, record.scope))
+
+    def _introspection(self, environ: dict[str, Any], start_response: StartResponse, started: float, path: str, slug: str) -> Iterable[bytes]:
+        """Introspection (RFC 7662) of a live access token by a confidential client authenticated by HTTP Basic."""
+        content_type = environ.get("CONTENT_TYPE", "")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            length = -1
+        if not 0 < length <= _MAX_INTROSPECTION_BODY or content_type.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+            return self.next(environ, start_response)
+        raw = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            payload = self._introspect(environ, slug, raw)
+        except Exception:
+            payload = None
+        if payload is None:
+            return self.next(environ, start_response)
+        body = json.dumps(payload).encode()
+        head = [TOKEN_RESPONSE_HEADER[0], ("Content-Length", str(len(body))), *TOKEN_RESPONSE_HEADER[1:]]
+        return self._respond(environ, start_response, started, path, slug, "POST", _INTROSPECT_ROUTE, head, body)
+
+    def _introspect(self, environ: dict[str, Any], slug: str, raw: bytes) -> dict[str, Any] | None:
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if len(pairs) != 1 or pairs[0][0] != "token":
+            return None
+        client_id, secret = extract_basic_authorization({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
+        if not client_id or not secret:
+            return None
+        tenant = self._fresh_tenant(slug)
+        if tenant is None:
+            return None
+        client = self.services.clients.cached(tenant, client_id)
+        if client is None or not client.check_endpoint_auth_method("client_secret_basic", "introspection") or not client.check_client_secret(secret):
+            return None
+        record = self._live_token(tenant, pairs[0][1])
+        if record is None:
+            return None  # unknown, expired or revoked: {"active": false} from Authlib
+        endpoint = IntrospectionEndpoint(self.provider.server(tenant))
+        if not endpoint.check_permission(record, client, None):  # type: ignore[arg-type]
+            return None
+        return endpoint.introspect_token(record)
 
 
 def init_app(app: "Flask") -> None:

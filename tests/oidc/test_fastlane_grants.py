@@ -1,4 +1,5 @@
-"""Code exchange and refresh through the fast lane (idp.web.fastlane) answer as Flask and Authlib do (R-60..R-63).
+"""Code exchange, refresh, UserInfo and introspection through the fast lane (idp.web.fastlane) answer as Flask and
+Authlib do (R-60..R-63).
 
 Each case is played twice on the same app: once through Flask alone (the lane's ``next``), once through the lane,
 each with its own fresh code or refresh token, and the two answers are compared: status, headers, the OAuth error
@@ -57,15 +58,19 @@ class Site:
         self.services.tokens.save_code(self.tenant, code, record)
         return code
 
-    def call(self, lane: bool, body: str, client_id: str = "web", secret: str | None = None) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def call(
+        self, lane: bool, body: str, client_id: str = "web", secret: str | None = None, endpoint: str = "token", bearer: str = ""
+    ) -> tuple[int, dict[str, str], dict[str, Any]]:
         raw = body.encode()
-        auth = base64.b64encode(f"{client_id}:{secret if secret is not None else self.secrets[client_id]}".encode()).decode()
+        auth = "Basic " + base64.b64encode(f"{client_id}:{secret if secret is not None else self.secrets[client_id]}".encode()).decode()
         env = {
-            "REQUEST_METHOD": "POST", "PATH_INFO": f"/realms/{self.tenant.slug}/protocol/openid-connect/token", "QUERY_STRING": "",
-            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+            "REQUEST_METHOD": "GET" if bearer else "POST", "PATH_INFO": f"/realms/{self.tenant.slug}/protocol/openid-connect/{endpoint}",
+            "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(raw), "wsgi.errors": io.StringIO(), "REMOTE_ADDR": "192.0.2.7", "HTTP_HOST": "127.0.0.1:8080",
-            "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(raw)), "HTTP_AUTHORIZATION": "Basic " + auth,
+            "HTTP_AUTHORIZATION": "Bearer " + bearer if bearer else auth,
         }
+        if not bearer:
+            env.update({"CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(raw))})
         answer: list[Any] = []
         wsgi = self.app.wsgi_app if lane else self.flask
         out = b"".join(wsgi(env, lambda status, headers, exc_info=None: answer.extend((status, headers))))
@@ -260,3 +265,65 @@ def test_a_store_outage_during_an_exchange_is_the_same_503(site: Site, monkeypat
     monkeypatch.setattr(tokens, "redeem_code", down)
     _both(site, lambda lane: site.exchange(lane, site.code()))
     assert site.exchange(True, site.code())[0] == 503
+
+
+def _userinfo(site: Site, lane: bool, token: str) -> Any:
+    return site.call(lane, "", endpoint="userinfo", bearer=token)
+
+
+def _introspect(site: Site, lane: bool, token: str, **kw: Any) -> Any:
+    return site.call(lane, f"token={token}", endpoint="token/introspect", **kw)
+
+
+def test_userinfo_and_introspection_from_the_lane_match_authlibs(site: Site) -> None:
+    token = site.exchange(True, site.code())[2]["access_token"]
+    for play, lane_answers in ((lambda lane: _userinfo(site, lane, token), True), (lambda lane: _introspect(site, lane, token), True)):
+        flask, lane = _both(site, play)
+        assert site.lane_answered is lane_answers
+        assert flask[0] == 200 and lane[2] == flask[2]
+    assert _userinfo(site, True, token)[2]["email"] == "ada@example.org"
+    assert _introspect(site, True, token)[2]["active"] is True
+
+
+@pytest.mark.parametrize("case", ["revoked grant", "disabled user", "garbage token", "refresh token", "client_credentials token",
+                                  "wrong client secret", "token type hint"])
+def test_userinfo_and_introspection_errors_are_authlibs(site: Site, case: str) -> None:
+    """Every answer but the plain valid one comes from Flask and Authlib, unchanged (RFC 6750 §3.1, RFC 7662 §2.2)."""
+    token = site.exchange(True, site.code())[2]
+    access = token["access_token"]
+    kw: dict[str, Any] = {}
+    if case == "revoked grant":
+        claims = site.services.tokens.decode_jwt(site.tenant, access)
+        site.services.tokens.revoke_grant(site.tenant, claims["gid"])
+    elif case == "disabled user":
+        from idp.storage.models import User
+
+        with site.services.db.session() as s:
+            s.get(User, site.user.id).status = "disabled"  # type: ignore[union-attr]
+    elif case == "garbage token":
+        access = "not.a.token"
+    elif case == "refresh token":
+        access = token["refresh_token"]
+    elif case == "client_credentials token":
+        _, secret = site.services.clients.create(site.tenant, "svc", [], grant_types=["client_credentials"], scope="openid profile")
+        site.secrets["svc"] = secret
+        access = site.call(False, "grant_type=client_credentials&scope=profile", client_id="svc")[2]["access_token"]
+    elif case == "wrong client secret":
+        kw = {"secret": "nope"}
+    for endpoint in ("userinfo", "introspection"):
+        if endpoint == "userinfo" and case in ("wrong client secret", "token type hint"):
+            continue
+        if endpoint == "userinfo":
+            flask, _ = _both(site, lambda lane: _userinfo(site, lane, access))
+        elif case == "token type hint":
+            flask, _ = _both(site, lambda lane: site.call(lane, f"token={access}&token_type_hint=access_token", endpoint="token/introspect"))
+        else:
+            flask, _ = _both(site, lambda lane: _introspect(site, lane, access, **kw))
+        valid_introspection = endpoint == "introspection" and case in ("disabled user", "client_credentials token")
+        assert site.lane_answered is valid_introspection, (case, endpoint)
+        if endpoint == "userinfo":
+            assert (flask[0], flask[2]["error"]) in ((401, "invalid_token"), (403, "insufficient_scope")), (case, flask)
+        elif case == "wrong client secret":
+            assert flask[0] == 401 and flask[2]["error"] == "invalid_client"
+        elif not valid_introspection:
+            assert flask[0] == 200 and (flask[2]["active"] is False or case in ("refresh token", "token type hint")), (case, flask)
