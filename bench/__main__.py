@@ -25,7 +25,7 @@ import requests
 
 from bench import extra, flows, peer, procs, report, seed
 from bench.env import BenchEnv, free_port, make_env
-from bench.wrkrun import Result, add_rss, parse, wrk
+from bench.wrkrun import Result, add_rss, pool_case, wrk
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -49,41 +49,6 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "load_before": os.getloadavg()[0],
     }
-
-
-def pool_case(
-    case: str, url: str, make: Callable[[int], list[str]], body: str, basic: str, expect: str,
-    pid: int, duration: float, warmup: float, raw: Path, first: int,
-) -> Result:
-    """A wrk case that consumes single-use items: a probe (the warm-up) sizes the measured run's pool."""
-    tmp = Path(tempfile.mkdtemp(prefix="bench-pool-"))
-    env = {"WRK_BODY": body, "WRK_BASIC": basic, "WRK_EXPECT": expect}
-
-    def write(items: list[str]) -> str:
-        path = tmp / f"pool-{len(items)}-{time.monotonic_ns()}.txt"
-        path.write_text("\n".join(items) + "\n")
-        return str(path)
-
-    t = time.monotonic()
-    probe_pool = write(make(first))
-    mint_rate = first / (time.monotonic() - t)
-    import subprocess
-
-    from bench.wrkrun import CONNECTIONS, LUA, THREADS
-
-    probe = subprocess.run(
-        # wrk takes whole seconds (a "0.5s" run does not start): the probe runs one second at least
-        ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{max(1, round(warmup))}s", "-s", str(LUA / "pool.lua"), url],
-        check=False, env={**os.environ, **env, "WRK_POOL": probe_pool, "WRK_THREADS": str(THREADS)}, capture_output=True, text=True,
-    )
-    rate = parse(probe.stdout).get("rps")
-    if rate is None:
-        raise RuntimeError(f"the {case} probe failed: {(probe.stderr or probe.stdout)[-300:]}")
-    need = int(max(rate, 200) * duration * 1.6) + 500
-    items = make(need)
-    res = wrk(case, "ours", url, "pool.lua", pid, duration, 0, {**env, "WRK_POOL": write(items)}, raw)
-    res.extra.update({"pool": need, "probe_rps": rate, "mint_per_s": round(mint_rate)})
-    return res
 
 
 def real_tokens(base: str, t: seed.Tenant, services: Any) -> dict[str, Any]:
@@ -260,11 +225,16 @@ def main(argv: list[str] | None = None) -> int:
             log(f"peer skipped: {why}")
             extras["peer_skipped"] = why
         else:
-            for alg, cases in (("RS256", ("discovery", "jwks", "client_credentials_rs256")), ("ES256", ("client_credentials_es256",))):
+            for alg, cases in (("RS256", ("discovery", "jwks", "client_credentials_rs256", "code_exchange", "refresh")),
+                               ("ES256", ("client_credentials_es256", "code_exchange_es256", "refresh_es256"))):
                 cases = tuple(c for c in cases if wanted(c))
                 if cases:
                     log(f"peer node-oidc-provider {alg}: {', '.join(cases)}")
-                    results.extend(peer.run(alg, free_port(), duration, warmup, raw, cases))
+                    results.extend(peer.run(alg, free_port(), duration, warmup, raw, cases, mint_port=free_port()))
+            cases = tuple(c for c in peer.RESOURCE_CASES if wanted(c))
+            if cases:
+                log(f"peer node-oidc-provider RS256 with introspection enabled: {', '.join(cases)}")
+                results.extend(peer.run_resource("RS256", free_port(), free_port(), duration, warmup, raw, cases))
     extras["machine"]["load_after"] = os.getloadavg()[0]
     extras["seconds"] = round(time.monotonic() - started)
     extras["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -116,4 +117,35 @@ def wrk(
 
 def add_rss(res: Result, worker_pids: list[int]) -> Result:
     res.rss_mb = [round(x, 1) for x in rss_mb(worker_pids)]
+    return res
+
+
+def pool_case(
+    case: str, url: str, make: Callable[[int], list[str]], body: str, basic: str, expect: str,
+    pid: int, duration: float, warmup: float, raw: Path, first: int, server: str = "ours",
+) -> Result:
+    """A wrk case that consumes single-use items: a probe (the warm-up) sizes the measured run's pool."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-pool-"))
+    env = {"WRK_BODY": body, "WRK_BASIC": basic, "WRK_EXPECT": expect}
+
+    def write(items: list[str]) -> str:
+        path = tmp / f"pool-{len(items)}-{time.monotonic_ns()}.txt"
+        path.write_text("\n".join(items) + "\n")
+        return str(path)
+
+    t = time.monotonic()
+    probe_pool = write(make(first))
+    mint_rate = first / (time.monotonic() - t)
+    probe = subprocess.run(
+        # wrk takes whole seconds (a "0.5s" run does not start): the probe runs one second at least
+        [require_wrk(), f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{max(1, round(warmup))}s", "-s", str(LUA / "pool.lua"), url],
+        check=False, env={**os.environ, **env, "WRK_POOL": probe_pool, "WRK_THREADS": str(THREADS)}, capture_output=True, text=True,
+    )
+    rate = parse(probe.stdout).get("rps")
+    if rate is None:
+        raise RuntimeError(f"the {case} probe failed: {(probe.stderr or probe.stdout)[-300:]}")
+    need = int(max(rate, 200) * duration * 3) + 1000  # the probe may run slower than the measured run (a shared machine)
+    items = make(need)
+    res = wrk(case, server, url, "pool.lua", pid, duration, 0, {**env, "WRK_POOL": write(items)}, raw)
+    res.extra.update({"pool": need, "probe_rps": rate, "mint_per_s": round(mint_rate)})
     return res

@@ -305,3 +305,22 @@ def test_recovery_codes_are_single_use_even_when_two_workers_race(db_services: A
     for code in fresh:
         assert factors.use_recovery_code(tenant, user, code).ok
     assert factors.recovery_codes_left(tenant, user) == 0 and not factors.has_recovery_codes(tenant, user)  # spent: gone
+
+
+def test_the_users_profile_read_gives_the_orm_rows_values(db_services: Any) -> None:
+    """UserService.profile (one Core select, a driver cursor on PostgreSQL) answers what the ORM row holds, types included."""
+    services = db_services
+    upgrade(services.db)
+    tenant = services.tenants.create(random_slug("profile"))
+    user = services.users.create(tenant, "grace", "correct-horse-battery-9", email="grace@example.org", given_name="Grace", family_name="H")
+    services.users.update(tenant, user, address={"locality": "Paris", "country": "FR"})
+    row = services.users.get(tenant, user.id)
+    profile = services.users.profile(tenant, user.id)
+    assert profile is not None
+    for name in ("id", "sub", "username", "email", "email_verified", "phone", "phone_verified", "given_name", "family_name", "locale",
+                 "status", "updated_at", "name", "address"):
+        assert getattr(profile, name) == getattr(row, name), name
+        assert type(getattr(profile, name)) is type(getattr(row, name)), name
+    assert services.users.profile(tenant, user.id + 10_000) is None
+    other = services.tenants.create(random_slug("profile"))
+    assert services.users.profile(other, user.id) is None  # R-44: another tenant's user is not found

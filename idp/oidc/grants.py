@@ -35,6 +35,7 @@ from idp.oidc.tokens import AuthorizationCode, Grant, GrantUser, RefreshTokenRec
 from idp.security.secrets import random_token
 
 if TYPE_CHECKING:  # pragma: no cover
+    from idp.accounts.users import UserProfile
     from idp.oidc.clients import ClientView
     from idp.oidc.sessions import SsoSession
     from idp.storage.models import User
@@ -47,7 +48,7 @@ TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 PKCE_METHODS = ["S256"]
 
 
-def user_claims(user: "User", scope: str) -> UserInfo:
+def user_claims(user: "User | UserProfile", scope: str) -> UserInfo:
     """Standard claims of ``user`` released for ``scope`` (OIDC Core §5.1, §5.4)."""
     scopes = set(scope_to_list(scope) or ())
     info = UserInfo(sub=user.sub)
@@ -185,7 +186,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Nothing to do: the code was consumed when redeemed and stays as a used-marker (R-62)."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> GrantUser | None:
-        user = self.server.users.get(self.tenant, authorization_code.user_id)
+        user = self.server.users.profile(self.tenant, authorization_code.user_id)
         if user is None or user.status != "active":
             return None
         tokens = self.tenant.config.tokens

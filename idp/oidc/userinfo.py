@@ -52,7 +52,7 @@ class UserInfoEndpoint(_UserInfoEndpoint):
 
     def generate_user_info(self, user: GrantUser | None, scope: str) -> UserInfo:
         server: TenantServer = self.server  # type: ignore[assignment]
-        row = server.users.get(server.tenant, user.user_id) if user is not None else None
+        row = server.users.profile(server.tenant, user.user_id) if user is not None else None
         if row is None or row.status != "active":
             raise InvalidTokenError(realm=server.tenant.issuer)
         return user_claims(row, scope)

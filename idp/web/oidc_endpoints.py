@@ -35,6 +35,7 @@ from idp.oidc.server import (
 from idp.oidc.sessions import SsoSession
 from idp.store import StoreUnavailable
 from idp.web.context import current_services as _services
+from idp.web.fastlane import OUTAGE_KEY
 from idp.web.security_headers import csp_allow_frames
 from idp.web.sso_cookie import clear_sso_cookie, current_sso
 
@@ -274,6 +275,9 @@ def _refuse_malformed_basic(server: TenantAuthorizationServer) -> Response:
 @bp.post(f"{PROTOCOL}/token")
 def token(tenant: str) -> Response:
     """The token endpoint (RFC 6749 §3.2): authorization_code, refresh_token, client_credentials."""
+    outage = request.environ.get(OUTAGE_KEY)
+    if outage is not None:
+        raise outage  # met by the fast lane while it ran the grant: answered here as any outage is
     server = _provider().server(_tenant(tenant))
     if _malformed_basic():
         return _refuse_malformed_basic(server)
