@@ -9,8 +9,39 @@ from typing import TYPE_CHECKING, Any
 from idp.storage.models import Factor
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.orm import Session
 
-    pass
+    from idp.audit import AuditLog
+    from idp.request_info import RequestInfo
+    from idp.security.secrets import SecretBox
+    from idp.storage.database import Database
+    from idp.storage.models import User
+    from idp.store import EphemeralStore
+    from idp.tenants.service import TenantView
+
+
+class FactorParts:
+    """What the parts of :class:`~idp.accounts.factors.FactorService` (TOTP, SMS codes, recovery codes) share:
+    the service's collaborators and the record helpers it defines, declared once for the type checker."""
+
+    db: Database
+    store: EphemeralStore
+    secrets: SecretBox
+    audit: AuditLog
+
+    if TYPE_CHECKING:  # pragma: no cover - defined by FactorService
+        def _audit(
+            self, s: Session | None, tenant: TenantView, user: User, type: str, request: RequestInfo | None, actor: str = "", **details: Any
+        ) -> None: ...
+        def _remove_all(
+            self, s: Session, tenant: TenantView, user: User, actor: str, request: RequestInfo | None, reason: str, type: str | None = None
+        ) -> list[Factor]: ...
+        def _rows(self, tenant: TenantView, user: User, type: str, known: UserFactors | None) -> list[Factor]: ...
+        def sms_number(self, tenant: TenantView, user: User, known: UserFactors | None = None) -> str | None: ...
+        def phone_on_file(self, tenant: TenantView, user: User) -> str | None: ...
+        def notify(
+            self, tenant: TenantView, user: User, template: str, request: RequestInfo | None = None, locale: str = "", **context: Any
+        ) -> bool: ...
 
 
 class FactorError(ValueError):

@@ -19,16 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
-from idp.accounts.factor_results import _now, random_uuid
+from idp.accounts.factor_results import FactorParts, _now, random_uuid
 from idp.storage.models import Factor, RecoveryCode, User
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sqlalchemy.orm import Session
-
     from idp.accounts.factor_results import UserFactors
     from idp.request_info import RequestInfo
-    from idp.security.secrets import SecretBox
-    from idp.storage.database import Database
     from idp.tenants.service import TenantView
 
 #: The factor type of a set, and the throttle's name for its attempts.
@@ -62,20 +58,8 @@ class RecoveryCodeCheck:
         return self.ok
 
 
-class RecoveryCodes:
+class RecoveryCodes(FactorParts):
     """The recovery-code part of :class:`~idp.accounts.factors.FactorService` (a mixin: it shares its services)."""
-
-    db: Database
-    secrets: SecretBox
-
-    if TYPE_CHECKING:  # pragma: no cover - defined by FactorService
-        def _audit(
-            self, s: Session | None, tenant: TenantView, user: User, type: str, request: RequestInfo | None, actor: str = "", **details: Any
-        ) -> None: ...
-        def _remove_all(
-            self, s: Session, tenant: TenantView, user: User, actor: str, request: RequestInfo | None, reason: str, type: str | None = None
-        ) -> list[Factor]: ...
-        def _rows(self, tenant: TenantView, user: User, type: str, known: UserFactors | None) -> list[Factor]: ...
 
     def has_recovery_codes(self, tenant: TenantView, user: User, known: UserFactors | None = None) -> bool:
         """Whether the user has an active set (it goes with its last code)."""

@@ -6,11 +6,12 @@ See :mod:`idp.accounts.factors` for the rules; this module holds the SMS-code ha
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import phonenumbers
 
 from idp.accounts.factor_results import (
+    FactorParts,
     SmsCheck,
     SmsError,
     SmsSent,
@@ -22,13 +23,9 @@ from idp.security.secrets import random_digits, random_token
 from idp.storage.models import User
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sqlalchemy.orm import Session
 
-    from idp.accounts.factor_results import UserFactors
     from idp.messaging import Texter
     from idp.request_info import RequestInfo
-    from idp.security.secrets import SecretBox
-    from idp.store import EphemeralStore
     from idp.tenants.service import TenantView
 
 
@@ -36,19 +33,10 @@ _SMS_PURPOSE = "sms-code"
 _DAY = 86400
 
 
-class SmsCodes:
+class SmsCodes(FactorParts):
     """The SMS-code part of :class:`~idp.accounts.factors.FactorService` (a mixin: it shares its ``services``)."""
 
-    store: EphemeralStore
-    secrets: SecretBox
     texter: Texter
-
-    if TYPE_CHECKING:  # pragma: no cover - defined by FactorService
-        def _audit(
-            self, s: Session | None, tenant: TenantView, user: User, type: str, request: RequestInfo | None, actor: str = "", **details: Any
-        ) -> None: ...
-        def sms_number(self, tenant: TenantView, user: User, known: UserFactors | None = None) -> str | None: ...
-        def phone_on_file(self, tenant: TenantView, user: User) -> str | None: ...
 
     # -- SMS codes --------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from sqlalchemy import update
 
 from idp.accounts.factor_results import (
     FactorError,
+    FactorParts,
     PendingTotp,
     TotpCheck,
     UserFactors,
@@ -29,13 +30,8 @@ from idp.accounts.factor_results import (
 from idp.storage.models import Factor, User
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sqlalchemy.orm import Session
 
-    from idp.audit import AuditLog
     from idp.request_info import RequestInfo
-    from idp.security.secrets import SecretBox
-    from idp.storage.database import Database
-    from idp.store import EphemeralStore
     from idp.tenants.service import TenantView
 
 
@@ -55,25 +51,8 @@ _SECRET_PURPOSE = "totp-secret"
 _PENDING_PURPOSE = "totp-pending"
 
 
-class TotpFactors:
+class TotpFactors(FactorParts):
     """The TOTP part of :class:`~idp.accounts.factors.FactorService` (a mixin: it shares its ``services``)."""
-
-    db: Database
-    store: EphemeralStore
-    secrets: SecretBox
-    audit: AuditLog
-
-    if TYPE_CHECKING:  # pragma: no cover - defined by FactorService
-        def _audit(
-            self, s: Session | None, tenant: TenantView, user: User, type: str, request: RequestInfo | None, actor: str = "", **details: Any
-        ) -> None: ...
-        def _remove_all(
-            self, s: Session, tenant: TenantView, user: User, actor: str, request: RequestInfo | None, reason: str, type: str | None = None
-        ) -> list[Factor]: ...
-        def _rows(self, tenant: TenantView, user: User, type: str, known: UserFactors | None) -> list[Factor]: ...
-        def notify(
-            self, tenant: TenantView, user: User, template: str, request: RequestInfo | None = None, locale: str = "", **context: Any
-        ) -> bool: ...
 
     # -- TOTP -------------------------------------------------------------------
 

@@ -199,10 +199,6 @@ class FlowEngine:
             binding=node.id if node is not None and node.step is not None else "",
         )
 
-    def flow_config(self, tenant: "TenantView", flow: Flow) -> Any:
-        """The flow's settings for ``tenant`` (built once per configuration revision, with its plan)."""
-        return self.plan(tenant, flow).config
-
     def plan(self, tenant: "TenantView", flow: Flow) -> Plan:
         """The flow's plan for ``tenant`` at its configuration revision (built once per revision)."""
         key = (tenant.slug, tenant.revision, flow.name)
