@@ -21,14 +21,15 @@ import botocore.configprovider
 import pytest
 import yaml
 
+from idp.cli.init import BOOTSTRAP_PASSWORD, BOOTSTRAP_USERNAME
 from idp.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 
-#: Every IDP_* variable Settings.from_env reads.
-IDP_SETTINGS = frozenset(Settings.ENV_PREFIX + f.name.upper() for f in fields(Settings))
+#: Every IDP_* variable Settings.from_env reads, and the two `idp init` reads (the first administrator).
+IDP_SETTINGS = frozenset(Settings.ENV_PREFIX + f.name.upper() for f in fields(Settings)) | {BOOTSTRAP_USERNAME, BOOTSTRAP_PASSWORD}
 
 
 def _boto_env() -> frozenset[str]:
@@ -417,3 +418,21 @@ def test_iam_policy_covers_every_aws_call_the_messaging_code_makes() -> None:
     code = (ROOT / "idp" / "messaging" / "ses.py").read_text() + (ROOT / "idp" / "messaging" / "sns.py").read_text()
     calls = set(re.findall(r"self\.client\.([a-z_]+)", code))
     assert calls and calls <= set(actions), calls - set(actions)
+
+
+def test_only_the_init_job_reads_the_bootstrap_admin(compose: dict[str, Any], manifests: dict[str, dict[str, Any]]) -> None:
+    """`idp init` can create the first platform administrator in both deployments; the serving
+    replicas never carry its password."""
+    names = {BOOTSTRAP_USERNAME, BOOTSTRAP_PASSWORD}
+    services = compose["services"]
+    assert names <= set(services["init"]["environment"])
+    assert all(services["init"]["environment"][n] == f"${{{n}:-}}" for n in names)
+    for name in ("idp1", "idp2"):
+        assert not names & set(services[name]["environment"]), name
+    (job,) = _containers(manifests["Job"])
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in job["env"]}
+    assert set(refs) == names
+    assert {r["name"] for r in refs.values()} == {"idp-bootstrap-admin"}
+    assert all(r["optional"] is True for r in refs.values()), "a missing Secret must not block the Job"
+    (server,) = _containers(manifests["Deployment"])
+    assert not names & {e["name"] for e in server.get("env", [])}
