@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from idp.accounts.users import UserError
 from idp.admin import auth, shapes
 from idp.admin.auth import Admin
-from idp.flowengine.contract import RECOVERY
+from idp.flowengine.contract import LOGIN, RECOVERY
 from idp.oidc.clients import ADMIN_SCOPE, LOGOUT_FIELDS
 from idp.tenants.service import TenantError, TenantView
 
@@ -51,6 +51,10 @@ class AdminActions:
 
     def recovery_flow(self) -> str:
         return recovery_flow(self.services)
+
+    def login_flows(self) -> set[str]:
+        """The installed flows designated ``login``: the tenant service refuses to disable them."""
+        return {f.name for f in self.services.registry.designated(LOGIN)}
 
     def tenant(self, slug: str) -> TenantView:
         """The tenant ``slug`` if this admin may manage it: 403 first, so nothing tells whether it exists (R-44)."""

@@ -43,6 +43,7 @@ def _flows_page(do: AdminActions, slug: str, status: int = 200, refusal: str = "
         status=status,
         flows=status_list,
         recovery=next((f for f in status_list if f["name"] == do.recovery_flow()), None),
+        login_flows=do.login_flows(),
         settings_pages={s.flow for s in sections() if s.flow},
         refusal=refusal,
         errors=errors or {},

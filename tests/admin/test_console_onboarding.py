@@ -93,3 +93,15 @@ def test_a_legacy_tenant_migrates_first_then_schedules_an_agreed_date(world: Adm
     shown = text(french.get("flows"))
     assert f"Programmé à partir du {agreed.isoformat()}T08:30:00+00:00" in shown or agreed.isoformat() in shown.split('id="step-enable"')[1]
     assert "Elle s'activera d'elle-même à ce moment-là." in shown
+
+
+def test_the_sign_in_flow_offers_no_disable_button_and_the_others_do(world: AdminWorld) -> None:
+    """The service refuses to disable a flow designated ``login`` (users would have no way to sign in):
+    the flows page does not offer it, and offers it for an enabled flow of any other designation."""
+    realm = world.tenant()
+    world.services.tenants.enable_flow(realm.slug, "self-recovery")
+    page = console_session(world, realm).get("flows").text
+    login_row = page.split('id="flow-browser-login"', 1)[1].split("</tr>", 1)[0]
+    recovery_row = page.split('id="flow-self-recovery"', 1)[1].split("</tr>", 1)[0]
+    assert 'value="disable"' not in login_row and "Enabled" in login_row
+    assert 'value="disable"' in recovery_row
