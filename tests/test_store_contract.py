@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import REDIS_URL
 
-from idp.store import EphemeralStore
+from idp.store import EphemeralStore, Guard, GuardMoved
 from idp.store.redis_store import RedisStore
 from idp.store.sqlite_store import SQLiteStore
 
@@ -62,6 +62,37 @@ def test_consume_once_then_replay_is_seen(store: EphemeralStore) -> None:
     assert first is not None and first.first is True
     assert second is not None and second.first is False and second.payload == {"c": 1}
     assert store.consume(key("code")) is None
+
+
+def test_a_guarded_consume_spends_nothing_once_its_counter_moved(store: EphemeralStore) -> None:
+    """R-62, R-44: the admin revision checked in the redemption's own step: a moved counter leaves the code unspent."""
+    k, counter = key("code"), key("revision")
+    store.upsert(k, {"c": 1}, 60)
+    store.incr(counter, 60)
+    stale = Guard(counter, 0)
+    with pytest.raises(GuardMoved) as moved:
+        store.consume(k, guard=stale)
+    assert moved.value.current == 1 and not stale.confirmed
+    current = Guard(counter, 1)
+    first = store.consume(k, guard=current)
+    assert first is not None and first.first is True and current.confirmed
+    replay = store.consume(k, guard=Guard(counter, 1))
+    assert replay is not None and replay.first is False
+    absent = Guard(key("revision"), 0)  # a counter never written reads 0
+    assert store.consume(key("code"), guard=absent) is None and absent.confirmed
+
+
+def test_a_guarded_find_many_reads_nothing_once_its_counter_moved(store: EphemeralStore) -> None:
+    """The revision and the records in one read: an answer only while the counter is where the caller saw it."""
+    a, counter = key("grant"), key("revision")
+    store.upsert(a, {"n": 1}, 60)
+    guard = Guard(counter, 0)
+    assert store.find_many([a, key("atrev")], guard=guard) == [{"n": 1}, None] and guard.confirmed
+    store.incr(counter, 60, amount=3)
+    with pytest.raises(GuardMoved) as moved:
+        store.find_many([a], guard=Guard(counter, 0))
+    assert moved.value.current == 3
+    assert store.find_many([a], guard=Guard(counter, 3)) == [{"n": 1}]
 
 
 def test_consume_is_atomic_across_threads(store: EphemeralStore) -> None:

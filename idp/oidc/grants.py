@@ -169,7 +169,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: "ClientView") -> AuthorizationCode | None:
         """Redeem the code once; a replay revokes what the first redemption was granted (RFC 6749 §4.1.2)."""
-        redeemed = self.server.tokens.redeem_code(self.tenant, code)
+        # the fast lane's request carries its admin revision guard, checked in the redemption's own step
+        redeemed = self.server.tokens.redeem_code(self.tenant, code, getattr(self.request, "revision_guard", None))
         if redeemed is None:
             return None
         record, first = redeemed
@@ -214,7 +215,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     server: TenantServer
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshTokenRecord | None:
-        record = self.server.tokens.find_refresh_token(self.server.tenant, refresh_token)
+        record = self.server.tokens.find_refresh_token(self.server.tenant, refresh_token, getattr(self.request, "revision_guard", None))
         if record is None or not record.check_client(self.request.client):
             return None
         return record
