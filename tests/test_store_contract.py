@@ -263,3 +263,32 @@ def test_slots_expire_by_themselves(store: EphemeralStore) -> None:
     assert store.acquire_slot(k, 5, 1) is True and store.acquire_slot(k, 5, 1) is False
     time.sleep(1.2)
     assert store.acquire_slot(k, 5, 1) is True
+
+
+def test_destroy_many_removes_records_counters_and_replay_markers(store: EphemeralStore) -> None:
+    """The throttle's reset on a success (R-06, R-27): several records and counters gone in one call, others kept."""
+    rec, used, count, kept = key("until"), key("code"), key("n"), key("until")
+    store.upsert(rec, {"until": 1}, 60)
+    store.upsert(used, {"c": 1}, 60)
+    assert store.consume(used) is not None
+    store.incr(count, 60, amount=4)
+    store.upsert(kept, {"until": 2}, 60)
+    store.destroy_many([rec, used, count, key("absent")])
+    assert store.find(rec) is None and store.counter(count) == 0 and store.find(kept) == {"until": 2}
+    store.upsert(used, {"c": 2}, 60)  # the replay marker went with the record: a new record is consumed afresh
+    again = store.consume(used)
+    assert again is not None and again.first is True
+    store.destroy_many([])
+
+
+def test_release_slots_gives_back_one_slot_of_each_counter(store: EphemeralStore) -> None:
+    a, b = key("ip"), key("acct")
+    assert store.acquire_slot(a, 3, 30) and store.acquire_slot(a, 3, 30) and store.acquire_slot(b, 3, 30)
+    assert not store.acquire_slot(a, 2, 30)  # two held: a limit of 2 is reached
+    store.release_slots([a, b])
+    assert store.acquire_slot(a, 2, 30)  # one of a's came back
+    assert not store.acquire_slot(a, 2, 30)
+    assert store.acquire_slot(b, 1, 30)  # b has none held: one is always granted
+    assert not store.acquire_slot(b, 1, 30)
+    store.release_slots([b, key("never")])  # a counter without slots stays at none
+    assert store.acquire_slot(b, 1, 30)

@@ -99,6 +99,11 @@ class EphemeralStore(ABC):
     def destroy(self, key: str) -> None:
         """Delete a record if it exists."""
 
+    def destroy_many(self, keys: list[str]) -> None:
+        """:meth:`destroy` each of ``keys`` (records and counters alike); one round trip where the backend can."""
+        for key in keys:
+            self.destroy(key)
+
     @abstractmethod
     def revoke_by_grant(self, grant_id: str) -> int:
         """Delete every record filed under ``grant_id``; returns how many were live."""
@@ -134,6 +139,11 @@ class EphemeralStore(ABC):
     @abstractmethod
     def release_slot(self, key: str) -> None:
         """Give back one in-flight slot of the counter ``key`` (never below none)."""
+
+    def release_slots(self, keys: list[str]) -> None:
+        """:meth:`release_slot` of each counter in ``keys``; one round trip where the backend can."""
+        for key in keys:
+            self.release_slot(key)
 
     @abstractmethod
     def advance(self, key: str, value: int, expires_in: int) -> bool:

@@ -49,6 +49,12 @@ class DeferredStore(EphemeralStore):
     def destroy(self, key: str) -> None:
         self.backend.destroy(key)
 
+    def destroy_many(self, keys: list[str]) -> None:
+        self.backend.destroy_many(keys)
+
+    def release_slots(self, keys: list[str]) -> None:
+        self.backend.release_slots(keys)
+
     def revoke_by_grant(self, grant_id: str) -> int:
         return self.backend.revoke_by_grant(grant_id)
 

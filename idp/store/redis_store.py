@@ -83,7 +83,9 @@ return 1
 """
 
 _RELEASE_SLOT = """
-if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+for _, key in ipairs(KEYS) do
+  if redis.call('DECR', key) <= 0 then redis.call('DEL', key) end
+end
 return 1
 """
 
@@ -211,6 +213,15 @@ class RedisStore(EphemeralStore):
     def destroy(self, key: str) -> None:
         self._call(lambda: self.client.delete(_k(key), _k(key) + ":used"))
 
+    def destroy_many(self, keys: list[str]) -> None:
+        """One ``DEL`` of every record and its replay marker (per key on a Cluster, whose slots they span)."""
+        if not self._one_node:
+            super().destroy_many(keys)
+            return
+        names = [n for k in keys for n in (_k(k), _k(k) + ":used")]
+        if names:
+            self._call(lambda: self.client.delete(*names))
+
     def revoke_by_grant(self, grant_id: str) -> int:
         gk = _k("grant:" + grant_id)
 
@@ -264,6 +275,14 @@ class RedisStore(EphemeralStore):
 
     def release_slot(self, key: str) -> None:
         self._call(lambda: self._release_slot(keys=[_k(key) + ":slots"]))
+
+    def release_slots(self, keys: list[str]) -> None:
+        """One script giving back every slot (per key on a Cluster, whose slots they span)."""
+        if not self._one_node:
+            super().release_slots(keys)
+            return
+        if keys:
+            self._call(lambda: self._release_slot(keys=[_k(k) + ":slots" for k in keys]))
 
     def advance(self, key: str, value: int, expires_in: int) -> bool:
         return bool(self._call(lambda: self._advance(keys=[_k(key)], args=[value, max(1, int(expires_in))])))

@@ -148,6 +148,14 @@ class SQLiteStore(EphemeralStore):
             conn.execute("DELETE FROM entries WHERE key = ?", (key,))
             conn.execute("DELETE FROM counters WHERE key = ?", (key,))
 
+    def destroy_many(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        marks = ",".join("?" * len(keys))
+        with self._tx() as conn:
+            conn.execute(f"DELETE FROM entries WHERE key IN ({marks})", keys)
+            conn.execute(f"DELETE FROM counters WHERE key IN ({marks})", keys)
+
     def revoke_by_grant(self, grant_id: str) -> int:
         with self._tx() as conn:
             cur = conn.execute(
@@ -207,6 +215,16 @@ class SQLiteStore(EphemeralStore):
         with self._tx() as conn:
             conn.execute("UPDATE counters SET value = value - 1 WHERE key = ?", (key + ":slots",))
             conn.execute("DELETE FROM counters WHERE key = ? AND value <= 0", (key + ":slots",))
+
+    def release_slots(self, keys: list[str]) -> None:
+        """Every slot given back in one write transaction."""
+        if not keys:
+            return
+        names = [k + ":slots" for k in keys]
+        with self._tx() as conn:
+            for name in names:
+                conn.execute("UPDATE counters SET value = value - 1 WHERE key = ?", (name,))
+            conn.execute(f"DELETE FROM counters WHERE key IN ({','.join('?' * len(names))}) AND value <= 0", names)
 
     def advance(self, key: str, value: int, expires_in: int) -> bool:
         now = time.time()
