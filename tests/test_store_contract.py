@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import REDIS_URL
 
-from idp.store import EphemeralStore
+from idp.store import EphemeralStore, Guard, GuardMoved
 from idp.store.redis_store import RedisStore
 from idp.store.sqlite_store import SQLiteStore
 
@@ -62,6 +62,37 @@ def test_consume_once_then_replay_is_seen(store: EphemeralStore) -> None:
     assert first is not None and first.first is True
     assert second is not None and second.first is False and second.payload == {"c": 1}
     assert store.consume(key("code")) is None
+
+
+def test_a_guarded_consume_spends_nothing_once_its_counter_moved(store: EphemeralStore) -> None:
+    """R-62, R-44: the admin revision checked in the redemption's own step: a moved counter leaves the code unspent."""
+    k, counter = key("code"), key("revision")
+    store.upsert(k, {"c": 1}, 60)
+    store.incr(counter, 60)
+    stale = Guard(counter, 0)
+    with pytest.raises(GuardMoved) as moved:
+        store.consume(k, guard=stale)
+    assert moved.value.current == 1 and not stale.confirmed
+    current = Guard(counter, 1)
+    first = store.consume(k, guard=current)
+    assert first is not None and first.first is True and current.confirmed
+    replay = store.consume(k, guard=Guard(counter, 1))
+    assert replay is not None and replay.first is False
+    absent = Guard(key("revision"), 0)  # a counter never written reads 0
+    assert store.consume(key("code"), guard=absent) is None and absent.confirmed
+
+
+def test_a_guarded_find_many_reads_nothing_once_its_counter_moved(store: EphemeralStore) -> None:
+    """The revision and the records in one read: an answer only while the counter is where the caller saw it."""
+    a, counter = key("grant"), key("revision")
+    store.upsert(a, {"n": 1}, 60)
+    guard = Guard(counter, 0)
+    assert store.find_many([a, key("atrev")], guard=guard) == [{"n": 1}, None] and guard.confirmed
+    store.incr(counter, 60, amount=3)
+    with pytest.raises(GuardMoved) as moved:
+        store.find_many([a], guard=Guard(counter, 0))
+    assert moved.value.current == 3
+    assert store.find_many([a], guard=Guard(counter, 3)) == [{"n": 1}]
 
 
 def test_consume_is_atomic_across_threads(store: EphemeralStore) -> None:
@@ -232,3 +263,32 @@ def test_slots_expire_by_themselves(store: EphemeralStore) -> None:
     assert store.acquire_slot(k, 5, 1) is True and store.acquire_slot(k, 5, 1) is False
     time.sleep(1.2)
     assert store.acquire_slot(k, 5, 1) is True
+
+
+def test_destroy_many_removes_records_counters_and_replay_markers(store: EphemeralStore) -> None:
+    """The throttle's reset on a success (R-06, R-27): several records and counters gone in one call, others kept."""
+    rec, used, count, kept = key("until"), key("code"), key("n"), key("until")
+    store.upsert(rec, {"until": 1}, 60)
+    store.upsert(used, {"c": 1}, 60)
+    assert store.consume(used) is not None
+    store.incr(count, 60, amount=4)
+    store.upsert(kept, {"until": 2}, 60)
+    store.destroy_many([rec, used, count, key("absent")])
+    assert store.find(rec) is None and store.counter(count) == 0 and store.find(kept) == {"until": 2}
+    store.upsert(used, {"c": 2}, 60)  # the replay marker went with the record: a new record is consumed afresh
+    again = store.consume(used)
+    assert again is not None and again.first is True
+    store.destroy_many([])
+
+
+def test_release_slots_gives_back_one_slot_of_each_counter(store: EphemeralStore) -> None:
+    a, b = key("ip"), key("acct")
+    assert store.acquire_slot(a, 3, 30) and store.acquire_slot(a, 3, 30) and store.acquire_slot(b, 3, 30)
+    assert not store.acquire_slot(a, 2, 30)  # two held: a limit of 2 is reached
+    store.release_slots([a, b])
+    assert store.acquire_slot(a, 2, 30)  # one of a's came back
+    assert not store.acquire_slot(a, 2, 30)
+    assert store.acquire_slot(b, 1, 30)  # b has none held: one is always granted
+    assert not store.acquire_slot(b, 1, 30)
+    store.release_slots([b, key("never")])  # a counter without slots stays at none
+    assert store.acquire_slot(b, 1, 30)

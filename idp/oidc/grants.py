@@ -75,6 +75,13 @@ def user_claims(user: "User | UserProfile", scope: str) -> UserInfo:
     return info
 
 
+def _guarded(request: OAuth2Request) -> dict[str, Any]:
+    """``{"guard": ...}`` for a request of the fast lane (:class:`idp.oidc.server.LaneTokenRequest`), whose first store
+    operation checks the admin revision it answered from; nothing for Flask's, which read it before the view."""
+    guard = getattr(request, "revision_guard", None)
+    return {"guard": guard} if guard is not None else {}
+
+
 class S256CodeChallenge(CodeChallenge):
     """PKCE (RFC 7636) with ``S256`` only, required for public clients and for confidential clients that ask for it.
 
@@ -169,7 +176,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: "ClientView") -> AuthorizationCode | None:
         """Redeem the code once; a replay revokes what the first redemption was granted (RFC 6749 §4.1.2)."""
-        redeemed = self.server.tokens.redeem_code(self.tenant, code)
+        # the fast lane's request carries its admin revision guard, checked in the redemption's own step
+        redeemed = self.server.tokens.redeem_code(self.tenant, code, **_guarded(self.request))
         if redeemed is None:
             return None
         record, first = redeemed
@@ -214,7 +222,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     server: TenantServer
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshTokenRecord | None:
-        record = self.server.tokens.find_refresh_token(self.server.tenant, refresh_token)
+        record = self.server.tokens.find_refresh_token(self.server.tenant, refresh_token, **_guarded(self.request))
         if record is None or not record.check_client(self.request.client):
             return None
         return record

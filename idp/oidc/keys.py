@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.util import urlsafe_b64decode
 from sqlalchemy import select
 
 from idp.security.secrets import random_token
@@ -141,11 +143,50 @@ class LoadedKey:
         return self.unpublish_at is None or now < self.unpublish_at
 
 
+#: A published key as the lean verifier uses it: its ``alg`` and its ``cryptography`` public key.
+Verifier = tuple[str, "rsa.RSAPublicKey | ec.EllipticCurvePublicKey"]
+#: The only JWS header members of the tokens this service mints; a token with any other goes to joserfc.
+_MINTED_HEADER = frozenset({"alg", "kid", "typ"})
+
+
 @dataclass
 class _TenantKeys:
     loaded_at: float
     keys: tuple[LoadedKey, ...]
-    jwks_cache: tuple[tuple[str, ...], bytes, str, KeySet] | None = None
+    jwks_cache: tuple[tuple[str, ...], bytes, str, KeySet, dict[str, Verifier]] | None = None
+
+
+def verify_minted(verifiers: dict[str, Verifier], token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """``(header, claims)`` of a compact JWS shaped as this service mints them (header ``alg``, ``kid``, ``typ`` only; a
+    published ``kid`` of that ``alg``; an object payload) whose signature verifies; None for anything else.
+
+    The hot path of UserInfo and introspection (issue 17): one ``cryptography`` verify, without joserfc's registry and
+    objects. None means "not decided here", never "invalid": the caller then asks joserfc, whose answer stands. So this
+    only ever accepts what joserfc accepts (the same base64url decoder, the same signature checks), which
+    ``tests/oidc/test_lean_jws.py`` checks token by token against joserfc and Authlib's JOSE.
+    """
+    try:
+        h64, p64, s64 = token.encode("ascii").split(b".")
+        header = json.loads(urlsafe_b64decode(h64))
+        if type(header) is not dict or not header.keys() <= _MINTED_HEADER or not isinstance(header.get("typ", ""), str):
+            return None
+        found = verifiers.get(header.get("kid"))  # type: ignore[arg-type]
+        if found is None or found[0] != header.get("alg"):
+            return None
+        alg, public = found
+        signature = urlsafe_b64decode(s64)
+        signing_input = h64 + b"." + p64
+        if alg == "RS256":
+            public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+        elif alg == "ES256" and len(signature) == 64:
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+            public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))  # type: ignore[union-attr,call-arg]
+        else:
+            return None
+        claims = json.loads(urlsafe_b64decode(p64))
+    except (InvalidSignature, ValueError, TypeError, UnicodeError):  # binascii.Error and JSONDecodeError are ValueErrors
+        return None
+    return (header, claims) if type(claims) is dict else None
 
 
 def _b64(data: bytes) -> bytes:
@@ -276,7 +317,7 @@ class KeyService:
 
     def jwks_document(self, tenant: "TenantView") -> tuple[bytes, str]:
         """The JWKS as served (bytes) and its strong ETag, rebuilt only when the published set changes."""
-        body, etag, _ = self._published(tenant)
+        body, etag, _, _ = self._published(tenant)
         return body, etag
 
     def cached_jwks_document(self, tenant: "TenantView") -> tuple[bytes, str] | None:
@@ -284,7 +325,7 @@ class KeyService:
         entry = self._fresh_entry(tenant)
         if entry is None:
             return None
-        body, etag, _ = self._published(tenant, entry)
+        body, etag, _, _ = self._published(tenant, entry)
         return body, etag
 
     def holds_fresh_keys(self, tenant: "TenantView") -> bool:
@@ -299,6 +340,10 @@ class KeyService:
         """The published keys as a joserfc KeySet (tokens are verified against these only)."""
         return self._published(tenant)[2]
 
+    def verifiers(self, tenant: "TenantView") -> dict[str, Verifier]:
+        """The same published keys by ``kid``, as ``cryptography`` public keys (:func:`verify_minted`)."""
+        return self._published(tenant)[3]
+
     def invalidate(self, tenant_id: int) -> None:
         """Forget the cached keys of a tenant (the next use re-reads them)."""
         with self._lock:
@@ -311,20 +356,21 @@ class KeyService:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _published(self, tenant: "TenantView", entry: _TenantKeys | None = None) -> tuple[bytes, str, KeySet]:
+    def _published(self, tenant: "TenantView", entry: _TenantKeys | None = None) -> tuple[bytes, str, KeySet, dict[str, Verifier]]:
         now = time.time()
         entry = entry or self._entry(tenant.id)
         published = tuple(k for k in entry.keys if k.published_at(now))
         kids = tuple(k.kid for k in published)
         cached = entry.jwks_cache
         if cached is not None and cached[0] == kids:
-            return cached[1], cached[2], cached[3]
+            return cached[1], cached[2], cached[3], cached[4]
         doc = {"keys": [k.public_jwk for k in published]}
         body = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         keyset = KeySet.import_key_set(doc)
-        entry.jwks_cache = (kids, body, etag, keyset)
-        return body, etag, keyset
+        verifiers: dict[str, Verifier] = {k.kid: (k.alg, k.private.private_key.public_key()) for k in published}  # type: ignore[union-attr]
+        entry.jwks_cache = (kids, body, etag, keyset, verifiers)
+        return body, etag, keyset, verifiers
 
     def _keys(self, tenant_id: int) -> tuple[LoadedKey, ...]:
         return self._entry(tenant_id).keys

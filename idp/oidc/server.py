@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from idp.oidc.clients import ClientService
     from idp.oidc.keys import KeyService
     from idp.oidc.sessions import SessionService
+    from idp.store import Guard
     from idp.tenants.service import TenantView
 
 
@@ -101,9 +102,12 @@ class LaneTokenRequest(OAuth2Request):
     """A token request as the protocol fast lane (:mod:`idp.web.fastlane`) hands it to a grant: its form already
     parsed (each parameter once), its client already authenticated from the caches; no Flask request behind it."""
 
-    def __init__(self, public_url: str, path: str, headers: dict[str, str], form: dict[str, str]) -> None:
+    def __init__(self, public_url: str, path: str, headers: dict[str, str], form: dict[str, str], revision_guard: "Guard | None" = None) -> None:
         super().__init__(method="POST", uri=_authlib_uri(public_url, path), headers=headers)
         self.payload = BasicOAuth2Payload(form)
+        #: The admin revision the lane answered from, checked by the grant's first store operation (redemption or grant
+        #: read) in its own round trip (:meth:`idp.tenants.revision.AdminRevision.guard`).
+        self.revision_guard = revision_guard
 
     @property
     def args(self) -> dict[str, str]:

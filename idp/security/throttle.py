@@ -179,8 +179,7 @@ class Throttle:
         self._release_slots(acct_n, ip_n)
 
     def _release_slots(self, acct_n: str, ip_n: str) -> None:
-        self.store.release_slot(ip_n)
-        self.store.release_slot(acct_n)
+        self.store.release_slots([ip_n, acct_n])  # one round trip
 
     def _wait(self, acct_n: str, ip_until: str, acct_until: str, trusted: str, kind: str) -> int:
         """Seconds before the next attempt, from the delays in force."""
@@ -237,8 +236,7 @@ class Throttle:
         """Reset the factor's counters for the account and trust this address for a while (R-27)."""
         acct_n, ip_n, ip_until, acct_until, trusted = self._keys(tenant, who, kind, client_ip)
         store = self.store
-        for key in (acct_n, acct_n + ":first", ip_n, ip_until, acct_until):
-            store.destroy(key)
+        store.destroy_many([acct_n, acct_n + ":first", ip_n, ip_until, acct_until])  # one round trip
         self._release_slots(acct_n, ip_n)
         if isinstance(who, int):
             store.upsert(trusted, {"at": time.time()}, TRUSTED_TTL)

@@ -20,6 +20,33 @@ class Consumed:
     first: bool
 
 
+class Guard:
+    """A counter the caller last read as ``expected``, checked in the same round trip as a guarded operation.
+
+    A guarded :meth:`EphemeralStore.consume` or :meth:`EphemeralStore.find_many` first compares the counter
+    with ``expected``: when it moved, the operation does nothing and raises :class:`GuardMoved`; otherwise it
+    runs and the store sets :attr:`confirmed`. The protocol fast lane uses it to check the admin revision
+    (:mod:`idp.tenants.revision`) together with the first record a request reads or spends, instead of in a
+    round trip of its own.
+    """
+
+    __slots__ = ("confirmed", "expected", "key")
+
+    def __init__(self, key: str, expected: int) -> None:
+        self.key = key
+        self.expected = expected
+        #: Set by the store once the counter was found at ``expected`` (the guarded operation then ran).
+        self.confirmed = False
+
+
+class GuardMoved(Exception):
+    """A guarded operation found its counter moved: nothing was read or changed."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"guard counter moved to {current}")
+        self.current = current
+
+
 class EphemeralStore(ABC):
     """Records with a time to live, addressed by namespaced keys (``tenant:kind:id``).
 
@@ -36,20 +63,33 @@ class EphemeralStore(ABC):
     def find(self, key: str) -> dict[str, Any] | None:
         """The payload of a live record, or None."""
 
-    def find_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
+    def find_many(self, keys: list[str], guard: Guard | None = None) -> list[dict[str, Any] | None]:
         """The payloads of several live records (None for each absent one), in ``keys`` order.
 
-        Backends answer in one round trip where they can (hot paths read two or three records per request).
+        Backends answer in one round trip where they can (hot paths read two or three records per request),
+        ``guard``'s counter included (:class:`GuardMoved` when it moved).
         """
+        self._check(guard)
         return [self.find(k) for k in keys]
+
+    def _check(self, guard: Guard | None) -> None:
+        """Compare ``guard``'s counter on its own (backends that cannot fold it into the operation's round trip)."""
+        if guard is not None:
+            current = self.counter(guard.key)
+            if current != guard.expected:
+                raise GuardMoved(current)
+            guard.confirmed = True
 
     @abstractmethod
     def touch(self, key: str, payload: dict[str, Any], expires_in: int) -> bool:
         """Replace a record and renew its lifetime only if it is still live (never brings a revoked one back)."""
 
     @abstractmethod
-    def consume(self, key: str) -> Consumed | None:
-        """Mark a record used, atomically; the record stays so that a replay is recognised."""
+    def consume(self, key: str, guard: Guard | None = None) -> Consumed | None:
+        """Mark a record used, atomically; the record stays so that a replay is recognised.
+
+        With ``guard``, nothing is consumed (:class:`GuardMoved`) when its counter moved, in the same step.
+        """
 
     @abstractmethod
     def take(self, key: str) -> dict[str, Any] | None:
@@ -58,6 +98,11 @@ class EphemeralStore(ABC):
     @abstractmethod
     def destroy(self, key: str) -> None:
         """Delete a record if it exists."""
+
+    def destroy_many(self, keys: list[str]) -> None:
+        """:meth:`destroy` each of ``keys`` (records and counters alike); one round trip where the backend can."""
+        for key in keys:
+            self.destroy(key)
 
     @abstractmethod
     def revoke_by_grant(self, grant_id: str) -> int:
@@ -94,6 +139,11 @@ class EphemeralStore(ABC):
     @abstractmethod
     def release_slot(self, key: str) -> None:
         """Give back one in-flight slot of the counter ``key`` (never below none)."""
+
+    def release_slots(self, keys: list[str]) -> None:
+        """:meth:`release_slot` of each counter in ``keys``; one round trip where the backend can."""
+        for key in keys:
+            self.release_slot(key)
 
     @abstractmethod
     def advance(self, key: str, value: int, expires_in: int) -> bool:

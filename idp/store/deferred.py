@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from idp.lazy import Lazy
-from idp.store.base import Consumed, EphemeralStore
+from idp.store.base import Consumed, EphemeralStore, Guard
 
 
 class DeferredStore(EphemeralStore):
@@ -34,20 +34,26 @@ class DeferredStore(EphemeralStore):
     def find(self, key: str) -> dict[str, Any] | None:
         return self.backend.find(key)
 
-    def find_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
-        return self.backend.find_many(keys)
+    def find_many(self, keys: list[str], guard: Guard | None = None) -> list[dict[str, Any] | None]:
+        return self.backend.find_many(keys, guard)
 
     def touch(self, key: str, payload: dict[str, Any], expires_in: int) -> bool:
         return self.backend.touch(key, payload, expires_in)
 
-    def consume(self, key: str) -> Consumed | None:
-        return self.backend.consume(key)
+    def consume(self, key: str, guard: Guard | None = None) -> Consumed | None:
+        return self.backend.consume(key, guard)
 
     def take(self, key: str) -> dict[str, Any] | None:
         return self.backend.take(key)
 
     def destroy(self, key: str) -> None:
         self.backend.destroy(key)
+
+    def destroy_many(self, keys: list[str]) -> None:
+        self.backend.destroy_many(keys)
+
+    def release_slots(self, keys: list[str]) -> None:
+        self.backend.release_slots(keys)
 
     def revoke_by_grant(self, grant_id: str) -> int:
         return self.backend.revoke_by_grant(grant_id)

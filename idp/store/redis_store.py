@@ -22,7 +22,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from idp.store.base import Consumed, EphemeralStore, StoreUnavailable
+from idp.store.base import Consumed, EphemeralStore, Guard, GuardMoved, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -32,6 +32,20 @@ T = TypeVar("T")
 _OUTAGES = (RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError, ReadOnlyError, SlotNotCoveredError, OSError)
 
 _CONSUME = """
+local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 1 then ttl = 1 end
+local first = redis.call('SET', KEYS[2], '1', 'NX', 'PX', ttl)
+if first then return {v, 1} end
+return {v, 0}
+"""
+
+#: ``_CONSUME`` behind a guard (KEYS[3] its counter, ARGV[1] the value expected): ``{-1, current}`` and nothing
+#: consumed when the counter moved.
+_GUARDED_CONSUME = """
+local g = tonumber(redis.call('GET', KEYS[3]) or '0')
+if g ~= tonumber(ARGV[1]) then return {-1, g} end
 local v = redis.call('GET', KEYS[1])
 if not v then return nil end
 local ttl = redis.call('PTTL', KEYS[1])
@@ -69,7 +83,9 @@ return 1
 """
 
 _RELEASE_SLOT = """
-if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+for _, key in ipairs(KEYS) do
+  if redis.call('DECR', key) <= 0 then redis.call('DEL', key) end
+end
 return 1
 """
 
@@ -84,6 +100,9 @@ class RedisStore(EphemeralStore):
     def __init__(self, client: redis.Redis[bytes] | redis.RedisCluster[bytes]) -> None:
         self.client = client
         self._consume = client.register_script(_CONSUME)
+        self._guarded_consume = client.register_script(_GUARDED_CONSUME)
+        #: A Cluster spreads a record and a guard's counter over different slots: the guard is a round trip of its own.
+        self._one_node = not isinstance(client, redis.RedisCluster)
         self._advance = client.register_script(_ADVANCE)
         self._upsert_while_live = client.register_script(_UPSERT_WHILE_LIVE)
         self._acquire_slot = client.register_script(_ACQUIRE_SLOT)
@@ -154,19 +173,35 @@ class RedisStore(EphemeralStore):
         raw = self._call(lambda: self.client.get(_k(key)))
         return json.loads(raw) if raw is not None else None
 
-    def find_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
-        """One ``MGET`` (per slot on a Cluster, where each key is its own hash tag)."""
-        if not keys:
-            return []
+    def find_many(self, keys: list[str], guard: Guard | None = None) -> list[dict[str, Any] | None]:
+        """One ``MGET``, the guard's counter included (per slot on a Cluster, where each key is its own hash tag
+        and the guard is read first)."""
         names = [_k(k) for k in keys]
-        if isinstance(self.client, redis.RedisCluster):
-            raws = self._call(lambda: self.client.mget_nonatomic(names))
-        else:
+        if not self._one_node:
+            self._check(guard)
+            return [json.loads(r) if r is not None else None for r in self._call(lambda: self.client.mget_nonatomic(names))] if names else []
+        if guard is None:
+            if not names:
+                return []
             raws = self._call(lambda: self.client.mget(names))
+        else:
+            *raws, counted = self._call(lambda: self.client.mget([*names, _k(guard.key)]))
+            current = int(counted) if counted is not None else 0
+            if current != guard.expected:
+                raise GuardMoved(current)
+            guard.confirmed = True
         return [json.loads(r) if r is not None else None for r in raws]
 
-    def consume(self, key: str) -> Consumed | None:
-        res = self._call(lambda: self._consume(keys=[_k(key), _k(key) + ":used"]))
+    def consume(self, key: str, guard: Guard | None = None) -> Consumed | None:
+        names = [_k(key), _k(key) + ":used"]
+        if guard is None or not self._one_node:
+            self._check(guard)
+            res = self._call(lambda: self._consume(keys=names))
+        else:
+            res = self._call(lambda: self._guarded_consume(keys=[*names, _k(guard.key)], args=[guard.expected]))
+            if res is not None and isinstance(res[0], int):
+                raise GuardMoved(int(res[1]))
+            guard.confirmed = True
         if res is None:
             return None
         return Consumed(json.loads(res[0]), first=bool(int(res[1])))
@@ -177,6 +212,15 @@ class RedisStore(EphemeralStore):
 
     def destroy(self, key: str) -> None:
         self._call(lambda: self.client.delete(_k(key), _k(key) + ":used"))
+
+    def destroy_many(self, keys: list[str]) -> None:
+        """One ``DEL`` of every record and its replay marker (per key on a Cluster, whose slots they span)."""
+        if not self._one_node:
+            super().destroy_many(keys)
+            return
+        names = [n for k in keys for n in (_k(k), _k(k) + ":used")]
+        if names:
+            self._call(lambda: self.client.delete(*names))
 
     def revoke_by_grant(self, grant_id: str) -> int:
         gk = _k("grant:" + grant_id)
@@ -231,6 +275,14 @@ class RedisStore(EphemeralStore):
 
     def release_slot(self, key: str) -> None:
         self._call(lambda: self._release_slot(keys=[_k(key) + ":slots"]))
+
+    def release_slots(self, keys: list[str]) -> None:
+        """One script giving back every slot (per key on a Cluster, whose slots they span)."""
+        if not self._one_node:
+            super().release_slots(keys)
+            return
+        if keys:
+            self._call(lambda: self._release_slot(keys=[_k(k) + ":slots" for k in keys]))
 
     def advance(self, key: str, value: int, expires_in: int) -> bool:
         return bool(self._call(lambda: self._advance(keys=[_k(key)], args=[value, max(1, int(expires_in))])))

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from idp.store.base import Consumed, EphemeralStore, StoreUnavailable
+from idp.store.base import Consumed, EphemeralStore, Guard, GuardMoved, StoreUnavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -106,8 +106,9 @@ class SQLiteStore(EphemeralStore):
         ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def find_many(self, keys: list[str]) -> list[dict[str, Any] | None]:
-        """One ``SELECT ... IN`` for all the keys."""
+    def find_many(self, keys: list[str], guard: Guard | None = None) -> list[dict[str, Any] | None]:
+        """One ``SELECT ... IN`` for all the keys (after the guard's counter: a local read, no round trip)."""
+        self._check(guard)
         if not keys:
             return []
         marks = ",".join("?" * len(keys))
@@ -117,8 +118,14 @@ class SQLiteStore(EphemeralStore):
         found = {k: json.loads(p) for k, p in rows}
         return [found.get(k) for k in keys]
 
-    def consume(self, key: str) -> Consumed | None:
+    def consume(self, key: str, guard: Guard | None = None) -> Consumed | None:
         with self._tx() as conn:
+            if guard is not None:
+                found = conn.execute("SELECT value FROM counters WHERE key = ? AND expires_at > ?", (guard.key, time.time())).fetchone()
+                current = int(found[0]) if found else 0
+                if current != guard.expected:
+                    raise GuardMoved(current)  # the transaction rolls back: nothing consumed
+                guard.confirmed = True
             row = conn.execute(
                 "SELECT payload, consumed FROM entries WHERE key = ? AND expires_at > ?", (key, time.time())
             ).fetchone()
@@ -140,6 +147,14 @@ class SQLiteStore(EphemeralStore):
         with self._tx() as conn:
             conn.execute("DELETE FROM entries WHERE key = ?", (key,))
             conn.execute("DELETE FROM counters WHERE key = ?", (key,))
+
+    def destroy_many(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        marks = ",".join("?" * len(keys))
+        with self._tx() as conn:
+            conn.execute(f"DELETE FROM entries WHERE key IN ({marks})", keys)
+            conn.execute(f"DELETE FROM counters WHERE key IN ({marks})", keys)
 
     def revoke_by_grant(self, grant_id: str) -> int:
         with self._tx() as conn:
@@ -200,6 +215,16 @@ class SQLiteStore(EphemeralStore):
         with self._tx() as conn:
             conn.execute("UPDATE counters SET value = value - 1 WHERE key = ?", (key + ":slots",))
             conn.execute("DELETE FROM counters WHERE key = ? AND value <= 0", (key + ":slots",))
+
+    def release_slots(self, keys: list[str]) -> None:
+        """Every slot given back in one write transaction."""
+        if not keys:
+            return
+        names = [k + ":slots" for k in keys]
+        with self._tx() as conn:
+            for name in names:
+                conn.execute("UPDATE counters SET value = value - 1 WHERE key = ?", (name,))
+            conn.execute(f"DELETE FROM counters WHERE key IN ({','.join('?' * len(names))}) AND value <= 0", names)
 
     def advance(self, key: str, value: int, expires_in: int) -> bool:
         now = time.time()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from idp.store import StoreUnavailable
+from idp.store import Guard, StoreUnavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -78,6 +78,30 @@ class AdminRevision:
                 if current != self._seen:
                     self._drop()
                     self._seen = current
+
+    def guard(self) -> Guard | None:
+        """The revision this process last read, as a :class:`~idp.store.Guard` for the first store operation of a
+        request (the fast lane's): checked in that operation's round trip instead of one of its own.
+
+        The same guarantee as :meth:`sync`: the operation runs only while the counter is where this process last
+        read it, so the caches it answers from were current at that moment (a request that started after an admin
+        call returned sees the counter moved). On :class:`~idp.store.GuardMoved` the caller hands the request to
+        Flask, whose :meth:`sync` drops the caches. Before the first read (or after an outage) there is nothing to
+        compare with: this reads it now (:meth:`sync`) and returns None.
+        """
+        seen = self._seen
+        if seen is None:
+            self.sync()
+            return None
+        return Guard(REVISION_KEY, seen)
+
+    def confirm(self, guard: Guard | None) -> bool:
+        """True when ``guard`` is None (a :meth:`sync` just ran) or its store operation confirmed it; else read the
+        revision now (:meth:`sync`: one round trip) and say whether it is still the one the guard expected."""
+        if guard is None or guard.confirmed:
+            return True
+        self.sync()
+        return self._seen == guard.expected
 
     def _drop(self) -> None:
         self.generation += 1

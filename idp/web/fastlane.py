@@ -20,9 +20,13 @@ It answers only when everything comes from a fresh cache: a plain ``GET`` withou
 and :data:`~idp.oidc.keys.CACHE_TTL` as the views, so the same invalidation). Anything else (a cache
 miss, an unknown tenant, ``HEAD``, a conditional request, every error) goes to Flask unchanged.
 
-Like every Flask request, each answer here first reads the admin revision (:mod:`idp.tenants.revision`,
-one store round trip), so an admin write made on any worker (a secret rotated, a client removed, a key
-rotated) empties this process's caches before it answers; a store outage goes to Flask, which answers 503.
+Like every Flask request, each answer here is checked against the admin revision (:mod:`idp.tenants.revision`),
+so an admin write made on any worker (a secret rotated, a client removed, a key rotated) is seen before it
+answers; a store outage goes to Flask, which answers 503. The documents and ``client_credentials`` read it first
+(one round trip). A code exchange, a refresh, UserInfo and introspection, which read or spend a record anyway,
+check it in that record's round trip instead (:class:`~idp.store.Guard`: the redemption script, the grant's or
+the token's ``MGET``), which refuses, spending nothing, when it moved; the request then goes to Flask, which
+reloads the caches. An OAuth error decided before that operation reads the revision before it is answered.
 
 ``POST /realms/<t>/protocol/openid-connect/token`` with ``grant_type=client_credentials`` (RFC 6749
 §4.4), the request of every service-to-service call, costs through Flask and Authlib three times the
@@ -79,7 +83,7 @@ from idp.oidc.keys import JWKS_MAX_AGE
 from idp.oidc.rfc7662 import IntrospectionEndpoint
 from idp.oidc.server import DISCOVERY_MAX_AGE, AccessTokenGenerator, LaneTokenRequest
 from idp.oidc.tokens import REFRESH_PREFIX
-from idp.store import StoreUnavailable
+from idp.store import Guard, GuardMoved, StoreUnavailable
 from idp.web.faults import OUTAGES
 from idp.web.security_headers import CSP_WITHOUT_NONCE, FIXED_HEADERS, HSTS
 
@@ -211,7 +215,7 @@ class ProtocolFastLane:
             taken = None
         if taken is None:
             return self.next(environ, start_response)
-        tenant, client, params = taken
+        tenant, client, params, guard = taken
         if params["grant_type"] == "client_credentials":
             try:
                 token = AccessTokenGenerator(self.provider.server(tenant))(
@@ -224,7 +228,10 @@ class ProtocolFastLane:
             # from here on a code or a refresh generation may be spent: the lane answers, errors included, as
             # Authlib's grant does (an outage propagates to the outage handler below, as it does through Flask)
             try:
-                status, payload, headers = self._grant(tenant, client, params, environ)
+                answer = self._grant(tenant, client, params, environ, guard)
+                if answer is None:
+                    return self.next(environ, start_response)  # the revision moved before anything was spent: Flask syncs and answers
+                status, payload, headers = answer
             except tuple(OUTAGES) as exc:
                 # a code or a generation may be spent: Flask must not run the grant again, only answer the outage
                 # as it would have (its handlers, hooks and log line; 503, R-95)
@@ -234,9 +241,12 @@ class ProtocolFastLane:
         head = [headers[0], ("Content-Length", str(len(body))), *headers[1:]]
         return self._respond(environ, start_response, started, path, slug, "POST", _TOKEN_ROUTE, head, body, status)
 
-    def _authenticated(self, environ: dict[str, Any], slug: str, raw: bytes) -> tuple[Any, Any, dict[str, str]] | None:
-        """``(tenant, client, params)`` of a plain request of a grant the lane takes, its client authenticated by
-        HTTP Basic from the caches (the checks of Authlib's client authentication); else None. Spends nothing."""
+    def _authenticated(self, environ: dict[str, Any], slug: str, raw: bytes) -> tuple[Any, Any, dict[str, str], Guard | None] | None:
+        """``(tenant, client, params, guard)`` of a plain request of a grant the lane takes, its client authenticated by
+        HTTP Basic from the caches (the checks of Authlib's client authentication); else None. Spends nothing.
+
+        ``client_credentials`` reads the admin revision first (one round trip: it has no other); a code exchange or a
+        refresh carries it as ``guard`` to the grant's first store operation, which checks it in its own round trip."""
         try:
             pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
         except (UnicodeDecodeError, ValueError):
@@ -248,7 +258,11 @@ class ProtocolFastLane:
         client_id, secret = extract_basic_authorization({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
         if not client_id or not secret:
             return None
-        self.services.revision.sync()  # one store read: an admin write on any worker empties the caches first
+        guard = None
+        if params["grant_type"] == "client_credentials":
+            self.services.revision.sync()  # one store read: an admin write on any worker empties the caches first
+        else:
+            guard = self.services.revision.guard()
         tenant = self.services.tenants.cached(slug)
         if tenant is None or not self.services.keys.holds_fresh_keys(tenant):
             return None  # a cache miss: Flask loads what is missing (and answers an outage with a 503)
@@ -260,39 +274,56 @@ class ProtocolFastLane:
             or not client.check_client_secret(secret)
         ):
             return None
-        return tenant, client, params
+        return tenant, client, params, guard
 
-    def _grant(self, tenant: Any, client: Any, params: dict[str, str], environ: dict[str, Any]) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+    def _grant(
+        self, tenant: Any, client: Any, params: dict[str, str], environ: dict[str, Any], guard: Guard | None
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str]]] | None:
         """Run the tenant server's own grant (Authlib's checks and extensions: PKCE, the ID token, rotation) on an
-        authenticated request, without Flask or Authlib's request dispatch; its answer or its OAuth error."""
+        authenticated request, without Flask or Authlib's request dispatch; its answer or its OAuth error.
+
+        None when the admin revision moved since the caches were read (:class:`~idp.store.GuardMoved` from the grant's
+        first store operation, which then spent nothing; or, for an error met before that operation, a read of the
+        revision now): Flask answers with fresh caches."""
         server = self.provider.server(tenant)
-        request = LaneTokenRequest(tenant.public_url, environ.get("PATH_INFO", ""), {"Authorization": environ.get("HTTP_AUTHORIZATION", "")}, params)
+        headers_in = {"Authorization": environ.get("HTTP_AUTHORIZATION", "")}
+        request = LaneTokenRequest(tenant.public_url, environ.get("PATH_INFO", ""), headers_in, params, revision_guard=guard)
         request.client = client
         request.auth_method = "client_secret_basic"
         try:
             grant = server.get_token_grant(request)
             grant.validate_token_request()
             status, payload, headers = grant.create_token_response()
+        except GuardMoved:
+            return None
         except OAuth2Error as error:
+            # an error met before the guarded operation (a missing code, say) was decided from the caches alone
+            if not self.services.revision.confirm(guard):
+                return None
             status, payload, headers = error(server.get_error_uri(request, error))
         return status, payload, headers
 
 
     # -- UserInfo and introspection (read-only: anything but the plain valid case goes to Flask) ------------------
 
-    def _fresh_tenant(self, slug: str) -> Any:
-        self.services.revision.sync()  # one store read: an admin write on any worker empties the caches first
+    def _fresh_tenant(self, slug: str) -> tuple[Any, Guard | None]:
+        """The cached tenant (None on a miss) and the admin revision its caches were read at, to check with the token's
+        records in their one round trip (:meth:`_live_token`): an answer is given only once that read confirmed it."""
+        guard = self.services.revision.guard()
         tenant = self.services.tenants.cached(slug)
         if tenant is None or not self.services.keys.holds_fresh_keys(tenant):
-            return None
-        return tenant
+            return None, guard
+        return tenant, guard
 
-    def _live_token(self, tenant: Any, token: str) -> Any:
-        """The access token's record when it is live (the checks of Authlib's bearer validator), else None."""
+    def _live_token(self, tenant: Any, token: str, guard: Guard | None) -> Any:
+        """The access token's record when it is live (the checks of Authlib's bearer validator), else None.
+
+        Its revocation marker and grant are read with ``guard`` (:class:`~idp.store.GuardMoved` when the admin revision
+        moved: the caller hands the request to Flask)."""
         if not token or token.startswith(REFRESH_PREFIX + "."):
             return None
-        record = self.provider.tokens.verify_access_token(tenant, token)
-        if record is None or record.is_expired() or record.is_revoked():
+        record = self.provider.tokens.verify_access_token(tenant, token, guard)
+        if record is None or record.is_expired() or record.is_revoked() or (guard is not None and not guard.confirmed):
             return None
         return record
 
@@ -312,10 +343,10 @@ class ProtocolFastLane:
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer" or environ.get("CONTENT_LENGTH") not in (None, "", "0"):
             return None
-        tenant = self._fresh_tenant(slug)
+        tenant, guard = self._fresh_tenant(slug)
         if tenant is None:
             return None
-        record = self._live_token(tenant, token.strip())
+        record = self._live_token(tenant, token.strip(), guard)
         if record is None or record.user is None or "openid" not in record.scope.split():
             return None
         if record.client.client_metadata.get("userinfo_signed_response_alg"):
@@ -356,13 +387,13 @@ class ProtocolFastLane:
         client_id, secret = extract_basic_authorization({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
         if not client_id or not secret:
             return None
-        tenant = self._fresh_tenant(slug)
+        tenant, guard = self._fresh_tenant(slug)
         if tenant is None:
             return None
         client = self.services.clients.cached(tenant, client_id)
         if client is None or not client.check_endpoint_auth_method("client_secret_basic", "introspection") or not client.check_client_secret(secret):
             return None
-        record = self._live_token(tenant, pairs[0][1])
+        record = self._live_token(tenant, pairs[0][1], guard)
         if record is None:
             return None  # unknown, expired or revoked: {"active": false} from Authlib
         endpoint = IntrospectionEndpoint(self.provider.server(tenant))

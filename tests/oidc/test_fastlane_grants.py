@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from conftest import random_slug
+from conftest import REDIS_URL, random_slug
 
 from idp.app import create_app
 from idp.oidc.tokens import AuthorizationCode
@@ -90,8 +91,14 @@ class Site:
 
 
 @pytest.fixture
-def site(make_settings: Callable[..., Any]) -> Any:
-    app = create_app(make_settings())
+def site(make_settings: Callable[..., Any], backend: str) -> Any:
+    """On each store backend: the lane checks the admin revision inside the store's own operations (its Lua, its MGET).
+
+    On Redis, a database of this test worker's own: the admin revision is one key shared by every test using the
+    server, and another test's admin write would (rightly) send the lane's request to Flask."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    own_redis = REDIS_URL.rsplit("/", 1)[0] + f"/{8 + worker % 8}"
+    app = create_app(make_settings(redis_url=own_redis) if backend == "redis" else make_settings())
     services = app.extensions["idp"]
     upgrade(services.db)
     tenant = services.tenants.create(random_slug("lanegrant"))
@@ -327,3 +334,67 @@ def test_userinfo_and_introspection_errors_are_authlibs(site: Site, case: str) -
             assert flask[0] == 401 and flask[2]["error"] == "invalid_client"
         elif not valid_introspection:
             assert flask[0] == 200 and (flask[2]["active"] is False or case in ("refresh token", "token type hint")), (case, flask)
+
+
+# -- the admin revision checked in the grant's own store operation (issue 17) ---------------------------------------
+
+
+def _another_worker(site: Site) -> Any:
+    """The services of another worker: the same database and store, caches of its own."""
+    return create_app(site.services.settings).extensions["idp"]
+
+
+def test_a_secret_rotated_elsewhere_is_refused_and_the_code_stays_unspent(site: Site) -> None:
+    """R-44, R-62: the revision moved since the lane's caches were read: the redemption script refuses before it spends
+    the code, Flask answers with fresh caches (the old secret is invalid_client) and the code still works once."""
+    code = site.code()
+    other = _another_worker(site)
+    try:
+        new_secret = other.clients.rotate_secret(other.tenants.require(site.tenant.slug), "web")
+    finally:
+        other.close()
+    refused = site.exchange(True, code)
+    assert refused[0] == 401 and refused[2]["error"] == "invalid_client"
+    ok = site.exchange(True, code, secret=new_secret)
+    assert ok[0] == 200 and "id_token" in ok[2]
+    site.secrets["web"] = new_secret
+    site.passed.clear()
+    assert site.exchange(True, site.code())[0] == 200
+    assert site.passed == []  # the lane answers again, from the reloaded caches
+
+
+def test_an_admin_write_elsewhere_sends_a_refresh_and_userinfo_to_flask_which_answers_them(site: Site) -> None:
+    """A moved revision found by the grant's read (refresh) or the token's read (UserInfo, introspection): nothing is
+    spent, Flask answers the same request with reloaded caches, the refresh token is rotated exactly once."""
+    first = site.exchange(True, site.code())[2]
+    for step in ("refresh", "userinfo", "introspection"):
+        other = _another_worker(site)
+        try:
+            other.clients.rotate_secret(other.tenants.require(site.tenant.slug), "other")  # any admin write moves it
+        finally:
+            other.close()
+        site.passed.clear()
+        if step == "refresh":
+            answer = site.call(True, f"grant_type=refresh_token&refresh_token={first['refresh_token']}")
+            assert answer[0] == 200 and answer[2]["refresh_token"].split(".")[2] == "2", answer
+        elif step == "userinfo":
+            answer = _userinfo(site, True, first["access_token"])
+            assert answer[0] == 200 and answer[2]["email"] == "ada@example.org"
+        else:
+            answer = _introspect(site, True, first["access_token"])
+            assert answer[0] == 200 and answer[2]["active"] is True
+        assert len(site.passed) == 1, step  # handed to Flask once
+    again = site.call(True, f"grant_type=refresh_token&refresh_token={first['refresh_token']}")
+    assert again[0] == 400 and again[2]["error"] == "invalid_grant"  # the generation was spent once, by Flask
+
+
+def test_an_error_decided_before_the_redemption_reads_the_revision_first(site: Site) -> None:
+    """A request the grant refuses before any store operation (no code) still sees a client removed elsewhere:
+    invalid_client from Flask, as a fresh worker would answer, not the lane's invalid_request."""
+    other = _another_worker(site)
+    try:
+        other.clients.delete(other.tenants.require(site.tenant.slug), "web")
+    finally:
+        other.close()
+    answer = site.call(True, f"grant_type=authorization_code&redirect_uri={REDIRECT}")
+    assert answer[0] == 401 and answer[2]["error"] == "invalid_client"

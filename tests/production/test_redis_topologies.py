@@ -20,11 +20,15 @@ import redis
 
 # The contract, reused as it is: these functions take a ``store`` fixture, given below per topology.
 from test_store_contract import (  # noqa: F401 - collected here with this module's ``store``
+    test_a_guarded_consume_spends_nothing_once_its_counter_moved,
+    test_a_guarded_find_many_reads_nothing_once_its_counter_moved,
     test_advance_only_moves_forward,
     test_consume_is_atomic_across_threads,
     test_consume_once_then_replay_is_seen,
     test_counters_expire,
     test_destroy,
+    test_destroy_many_removes_records_counters_and_replay_markers,
+    test_release_slots_gives_back_one_slot_of_each_counter,
     test_revoke_by_grant_removes_only_that_grant,
     test_take_gives_the_record_to_exactly_one_caller,
     test_upsert_find_and_expiry,
