@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from cli.support import STRONG, Idp, _services
 
@@ -40,3 +42,15 @@ def test_list_and_revoke_a_users_consents(acme: Idp, unchanged: Callable[..., st
     line = unchanged("user", "consents", "revoke", "acme", "alice", "partner")
     assert line == "error: no consent to 'partner' for this user ('alice' in tenant 'acme')"
     assert unchanged("user", "consents", "list", "acme", "nobody") == "error: unknown user 'nobody' in tenant 'acme'"
+
+
+def test_export_and_import_carry_the_flag(acme: Idp, tmp_path: Path) -> None:
+    acme.ok("client", "create", "acme", "partner", "--redirect-uri", "https://partner.example.com/cb", "--consent-required")
+    document = json.loads(acme.ok("tenant", "export", "acme").stdout)
+    [partner] = [c for c in document["clients"] if c["client_id"] == "partner"]
+    assert partner["consent_required"] is True
+    acme.ok("client", "update", "acme", "partner", "--no-consent-required")
+    path = tmp_path / "acme.json"
+    path.write_text(json.dumps(document))
+    acme.ok("tenant", "import", str(path))
+    assert acme.json("client", "show", "acme", "partner")["consent_required"] is True
