@@ -215,7 +215,7 @@ def _authorize(
     try:
         grant = server.get_consent_grant(request=oauth_request, end_user=sso)
         sign_in = sso is None or (grant.prompt == "login" and not resumed)
-        consent_page = None if sign_in else consent.ask(server, grant, sso, params, answer)
+        consent_page = consent.ask(server, grant, sso, params, answer) if sso is not None and not sign_in else None
     except OAuth2Error as error:
         return _authorization_error(server, error, params)
     if sign_in:
