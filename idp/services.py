@@ -30,6 +30,7 @@ from idp.messaging.deferred import DeferredMailer, DeferredTexter
 from idp.oidc.backchannel import BackChannelLogout
 from idp.oidc.backchannel_queue import DeliveryQueue
 from idp.oidc.clients import ClientService
+from idp.oidc.consent import ConsentService
 from idp.oidc.keys import KeyService
 from idp.oidc.rp_logout import RpLogout
 from idp.oidc.server import Provider
@@ -136,6 +137,11 @@ class Services:
     @cached_property
     def tokens(self) -> TokenService:
         return TokenService(self.store, self.secrets, self.keys, self.clients)
+
+    @cached_property
+    def consents(self) -> ConsentService:
+        """The scopes users granted third-party clients (the consent page, the admin API, the account console)."""
+        return ConsentService(self.db, self.tokens, self.audit)
 
     @cached_property
     def oidc(self) -> Provider:

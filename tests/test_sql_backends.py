@@ -324,3 +324,38 @@ def test_the_users_profile_read_gives_the_orm_rows_values(db_services: Any) -> N
     assert services.users.profile(tenant, user.id + 10_000) is None
     other = services.tenants.create(random_slug("profile"))
     assert services.users.profile(other, user.id) is None  # R-44: another tenant's user is not found
+
+
+def test_consents_are_remembered_widened_listed_and_removed(db_services: Any) -> None:
+    """Issue 15 item 3 (R-76) on each database: a grant is one row per (user, client) whose scopes widen, two first
+    grants racing end in one row holding both; the list names the client; revoking and removing the client forget it."""
+    import threading
+
+    from idp.oidc.consent import ConsentError
+
+    consents = db_services.consents
+    t, other = db_services.tenants.create(random_slug("sql")), db_services.tenants.create(random_slug("sql"))
+    db_services.clients.create(t, "partner", ["https://rp.example.com/cb"], name="Partner", consent_required=True)
+    db_services.clients.create(t, "gallery", ["https://rp.example.com/cb"], consent_required=True)
+    user = db_services.users.create(t, "consenting", "correct horse battery staple")
+    racers = [threading.Thread(target=consents.grant, args=(t, user.id, "partner", [scope])) for scope in ("openid", "email")]
+    for r in racers:
+        r.start()
+    for r in racers:
+        r.join()
+    assert consents.granted(t, user.id, "partner") == {"openid", "email"}
+    assert consents.grant(t, user.id, "partner", ["openid", "phone"]) == {"openid", "email", "phone"}
+    consents.grant(t, user.id, "gallery", ["openid"])
+    listed = consents.list_for_user(t, user.id)
+    assert [(c.client_id, c.client_name) for c in listed] == [("gallery", ""), ("partner", "Partner")]
+    assert listed[1].granted_at is not None and listed[1].updated_at >= listed[1].granted_at
+    assert consents.list_for_user(other, user.id) == []  # another tenant's view of the same id: nothing
+    with pytest.raises(ConsentError):
+        consents.revoke(other, user.id, "partner", actor="test")
+    consents.revoke(t, user.id, "partner", actor="test")
+    assert consents.granted(t, user.id, "partner") == set()
+    with pytest.raises(ConsentError) as missing:
+        consents.revoke(t, user.id, "partner", actor="test")
+    assert missing.value.status == 404
+    db_services.clients.delete(t, "gallery")
+    assert consents.list_for_user(t, user.id) == []

@@ -248,6 +248,20 @@ class AdminActions:
         self._audit(tenant, "admin.sessions_revoked", user, revoked=count)
         return count
 
+    # -- consents ------------------------------------------------------------------
+
+    def consents(self, slug: str, user_id: str) -> list[Any]:
+        tenant = self.tenant(slug)
+        return self.services.consents.list_for_user(tenant, self.user(tenant, user_id).id)
+
+    def revoke_consent(self, slug: str, user_id: str, client_id: str) -> int:
+        """Forget the consent and revoke what the client got for the user (audited by the service as ``consent.revoked``)."""
+        tenant = self.tenant(slug)
+        user = self.managed_user(tenant, user_id)
+        return self.services.consents.revoke(
+            tenant, user.id, client_id, actor=self.admin.actor, client_ip=self.client_ip, user_agent=self.user_agent
+        )
+
     # -- clients -------------------------------------------------------------------
 
     def create_client(self, slug: str, data: dict[str, Any]) -> tuple[Any, str | None]:
@@ -264,6 +278,7 @@ class AdminActions:
             require_pkce=bool(data.get("require_pkce", True)),
             name=data.get("name", ""),
             scope=data.get("scope"),
+            consent_required=bool(data.get("consent_required", False)),
             **{k: data[k] for k in LOGOUT_FIELDS if k in data},
         )
         self._audit(tenant, "admin.client_created", client_id=view.client_id)

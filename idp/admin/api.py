@@ -23,6 +23,7 @@ from idp.admin import openapi, shapes, stats
 from idp.admin.actions import AdminActions
 from idp.admin.auth import AdminAuthError, authenticate, bearer_token
 from idp.oidc.clients import ClientError
+from idp.oidc.consent import ConsentError
 from idp.store import StoreUnavailable
 from idp.tenants.service import TenantError
 from idp.web.context import current_services as _services
@@ -57,6 +58,7 @@ def _error(status: int, message: str, field: str = "") -> Response:
 @bp.errorhandler(TenantError)
 @bp.errorhandler(UserError)
 @bp.errorhandler(ClientError)
+@bp.errorhandler(ConsentError)
 @bp.errorhandler(Invalid)
 def _refused(exc: Any) -> Response:
     return _error(int(exc.status), str(exc), getattr(exc, "field", "") or "")
@@ -275,6 +277,15 @@ def unlock_user(tenant: str, user_id: str) -> Response:
 
 def logout_user(tenant: str, user_id: str) -> Response:
     return _json(shapes.Revoked(revoked=_do().revoke_sessions(tenant, user_id)))
+
+
+def list_consents(tenant: str, user_id: str) -> Response:
+    return _json(shapes.ConsentList(consents=[shapes.Consent.of(c) for c in _do().consents(tenant, user_id)]))
+
+
+def revoke_consent(tenant: str, user_id: str, client_id: str) -> Response:
+    _do().revoke_consent(tenant, user_id, client_id)
+    return _empty()
 
 
 def list_clients(tenant: str) -> Response:

@@ -1,7 +1,7 @@
 """The console's client page and signing keys: edit a client; list and rotate the tenant's keys.
 
 ``/admin/console/realms/<tenant>/clients/<client id>`` edits a client's name, redirect URIs,
-post-logout redirect URIs, scope and front- and back-channel logout registration through :meth:`AdminActions.update_client` (the admin API's
+post-logout redirect URIs, scope, consent flag and front- and back-channel logout registration through :meth:`AdminActions.update_client` (the admin API's
 ``PATCH``; the client service checks every URI); ``/keys`` lists the signing keys and rotates them
 through :meth:`AdminActions.rotate_key`. Listing, registering, new secrets and removal are on the
 clients page (:mod:`idp.admin.console`).
@@ -27,13 +27,14 @@ FIELDS = (
     Field("redirect_uris", _l("Redirect URIs"), "lines", _l("One per line; https, or http on a loopback address.")),
     Field("post_logout_redirect_uris", _l("Post-logout redirect URIs"), "lines", _l("One per line.")),
     Field("scope", _l("Scopes"), hint=_l("Space-separated, e.g. openid profile email.")),
+    Field("consent_required", _l("Third-party client: ask users to consent"), "bool", _l("Users approve the scopes it asks for on a consent page, remembered per user.")),
     Field("frontchannel_logout_uri", _l("Front-channel logout URI"), "url", _l("Framed by the logout page to sign the user out of this application; https, or http on a loopback address. Empty: none.")),
     Field("frontchannel_logout_session_required", _l("Front-channel logout: send iss and sid"), "bool"),
     Field("backchannel_logout_uri", _l("Back-channel logout URI"), "url", _l("Where logout tokens are posted when a session ends; https, or http on a loopback address. Empty: none.")),
     Field("backchannel_logout_session_required", _l("Back-channel logout: the token carries sid"), "bool"),
 )
 #: The check boxes of the form (absent from a post when unticked).
-FLAGS = ("frontchannel_logout_session_required", "backchannel_logout_session_required")
+FLAGS = ("consent_required", "frontchannel_logout_session_required", "backchannel_logout_session_required")
 DONE.update({"key_rotated": _l("A new signing key was published; it signs once the current key's tokens can be checked with it.")})
 
 
@@ -43,6 +44,7 @@ def _values(client: Any) -> dict[str, Any]:
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "scope": client.scope,
+        "consent_required": client.consent_required,
         "frontchannel_logout_uri": client.frontchannel_logout_uri,
         "frontchannel_logout_session_required": client.frontchannel_logout_session_required,
         "backchannel_logout_uri": client.backchannel_logout_uri,

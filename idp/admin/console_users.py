@@ -21,6 +21,7 @@ from idp.admin.actions import AdminActions
 from idp.admin.console import DONE, PAGE, REFUSALS, _actions, _offset, _page, _services, bp
 from idp.admin.console_messages import translate
 from idp.admin.console_settings import Field
+from idp.oidc.consent import ConsentError
 from idp.web import csrf
 from idp.web.pages import render_page
 
@@ -44,6 +45,7 @@ DONE.update(
         "roles": _l("The user's roles were saved."),
         "password": _l("The password was set."),
         "factor_removed": _l("The second factor was removed."),
+        "consent_revoked": _l("The consent was revoked; the application's tokens for this user no longer work."),
     }
 )
 
@@ -164,6 +166,7 @@ def user_page(
         user=found,
         factors=services.factors.active(view, found),
         history=[f for f in services.factors.history(view, found) if f.removed_at is not None],
+        consents=services.consents.list_for_user(view, found.id),
         refusal=refusal,
         profile=PROFILE,
         new_password=NEW_PASSWORD,
@@ -225,6 +228,24 @@ def user_factor_remove(tenant: str, user_id: str, factor_id: str) -> Response:
     except REFUSALS as exc:
         return user_page(do, tenant, user_id, _status(exc), translate(str(exc)))
     return _back_to_user(tenant, user_id, "factor_removed")
+
+
+#: The refusal when the consent was already revoked (e.g. in another tab).
+NO_CONSENT = _l("This user has no consent to that application (any more).")
+
+
+@bp.post("/realms/<tenant>/users/<user_id>/consents/<client_id>")
+def user_consent_revoke(tenant: str, user_id: str, client_id: str) -> Response:
+    """Revoke the user's consent to a third-party client (the admin API's ``DELETE .../consents/{client_id}``)."""
+    csrf.protect()
+    do = _actions(tenant)
+    try:
+        do.revoke_consent(tenant, user_id, client_id)
+    except ConsentError:
+        return user_page(do, tenant, user_id, 404, str(NO_CONSENT))
+    except REFUSALS as exc:
+        return user_page(do, tenant, user_id, _status(exc), translate(str(exc)))
+    return _back_to_user(tenant, user_id, "consent_revoked")
 
 
 USER_ACTIONS: dict[str, Callable[[AdminActions, str, str], Any]] = {

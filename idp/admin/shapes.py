@@ -348,6 +348,7 @@ _FRONT_URI = "Framed by the logout page to sign the user out of this RP; https (
 _FRONT_SID = "The frame's URL carries `iss` and `sid`."
 _BACK_URI = "Where logout tokens are POSTed when a session of this RP ends; https (http on a loopback address only). Empty: none."
 _BACK_SID = "Logout tokens carry `sid` (they always do here)."
+_CONSENT = "A third-party client: users approve the scopes it asks for on a consent page, remembered per user (false: first-party, never asks)."
 
 
 class Client(Shape):
@@ -366,6 +367,7 @@ class Client(Shape):
     frontchannel_logout_session_required: bool = Field(description=_FRONT_SID)
     backchannel_logout_uri: str = Field(description=_BACK_URI)
     backchannel_logout_session_required: bool = Field(description=_BACK_SID)
+    consent_required: bool = Field(description=_CONSENT)
     created_at: Timestamp | None
 
     @classmethod
@@ -382,6 +384,7 @@ class Client(Shape):
             token_endpoint_auth_method=c.token_endpoint_auth_method,
             require_pkce=c.require_pkce,
             **c.logout_metadata(),
+            consent_required=c.consent_required,
             created_at=c.created_at,
         )
 
@@ -404,6 +407,7 @@ class ClientUpdate(Body):
     frontchannel_logout_session_required: bool = Field(UNSET, description=_FRONT_SID)
     backchannel_logout_uri: str = Field(UNSET, max_length=2000, description=_BACK_URI)
     backchannel_logout_session_required: bool = Field(UNSET, description=_BACK_SID)
+    consent_required: bool = Field(UNSET, description=_CONSENT)
 
 
 class ClientCreate(ClientUpdate):
@@ -418,6 +422,28 @@ class ClientCreated(Shape):
 
 class Secret(Shape):
     client_secret: str
+
+
+# -- consents --------------------------------------------------------------------------
+
+
+class Consent(Shape):
+    """The scopes a user granted a third-party client on the consent page."""
+
+    client_id: str
+    client_name: str
+    scopes: list[str]
+    granted_at: Timestamp | None
+    updated_at: Timestamp | None
+
+    @classmethod
+    def of(cls, c: Any) -> Consent:
+        """From a :class:`idp.oidc.consent.ConsentView`."""
+        return cls(client_id=c.client_id, client_name=c.client_name, scopes=list(c.scopes), granted_at=c.granted_at, updated_at=c.updated_at)
+
+
+class ConsentList(Shape):
+    consents: list[Consent]
 
 
 # -- keys ------------------------------------------------------------------------------
@@ -503,7 +529,7 @@ MODELS: dict[str, type[BaseModel]] = {
         Error, OpenApiDocument, Address, FlowStepBinding,
         Tenant, TenantList, TenantCreate, Migration, Flow, FlowList, FlowEnable,
         User, UserList, UserCreate, UserUpdate, Password, Factor, FactorList, Revoked,
-        Client, ClientList, ClientCreate, ClientUpdate, ClientCreated, Secret,
+        Client, ClientList, ClientCreate, ClientUpdate, ClientCreated, Secret, Consent, ConsentList,
         Key, KeyList, KeyRotate, Event, EventList, RecoveryDay, RecoveryStats,
     )
 }  # fmt: skip

@@ -95,6 +95,13 @@ def client() -> None:
 @click.option("--pkce/--no-pkce", "require_pkce", default=True, show_default=True, help="Require PKCE (always required for public clients).")
 @click.option("--name", default="", help="Display name of the client.")
 @click.option(
+    "--consent-required/--no-consent-required",
+    "consent_required",
+    default=False,
+    show_default=True,
+    help="A third-party client: users approve the scopes it asks for on a consent page (remembered per user).",
+)
+@click.option(
     "--admin",
     "admin",
     is_flag=True,
@@ -113,6 +120,7 @@ def create(
     auth_method: str | None,
     require_pkce: bool,
     name: str,
+    consent_required: bool,
     admin: bool,
     as_json: bool,
     **logout: Any,
@@ -134,6 +142,7 @@ def create(
                 "require_pkce": require_pkce,
                 "name": name,
                 "scope": admin_scope(grants or ("client_credentials",)),
+                "consent_required": consent_required,
                 **logout,
             },
         )
@@ -148,6 +157,7 @@ def create(
             auth_method=auth_method,
             require_pkce=require_pkce,
             name=name,
+            consent_required=consent_required,
             **logout,
         )
     if not as_json and secret:
@@ -164,6 +174,12 @@ def create(
 )
 @click.option("--name", default=None, help="Display name of the client.")
 @click.option("--scope", default=None, metavar="SCOPES", help="Replace the scopes the client may ask for (space-separated).")
+@click.option(
+    "--consent-required/--no-consent-required",
+    "consent_required",
+    default=None,
+    help="Make it a third-party client whose scopes users approve on a consent page, or a first-party one that never asks.",
+)
 @logout_options
 @json_option
 def update(
@@ -173,12 +189,13 @@ def update(
     post_logout_redirect_uris: tuple[str, ...],
     name: str | None,
     scope: str | None,
+    consent_required: bool | None,
     as_json: bool,
     **logout: Any,
 ) -> None:
     """Change CLIENT_ID of TENANT: only the options given change (the admin API's rules and audit apply)."""
     t = services().tenants.require(tenant)
-    changes = given(name=name, scope=scope, **logout)
+    changes = given(name=name, scope=scope, consent_required=consent_required, **logout)
     if redirect_uris:
         changes["redirect_uris"] = list(redirect_uris)
     if post_logout_redirect_uris:

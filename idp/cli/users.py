@@ -1,4 +1,4 @@
-"""``idp user create|list|show|set-password|set-address|grant-role|revoke-role``: accounts of a tenant."""
+"""``idp user create|list|show|set-password|set-address|grant-role|revoke-role|consents``: accounts of a tenant."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from idp.cli.base import (
     services,
 )
 from idp.cli.operator import operator_actions
-from idp.cli.views import user_list, user_view
+from idp.cli.views import consent_view, user_list, user_view
+from idp.oidc.consent import ConsentError
 
 #: ``--street-address`` ... : the members of the OIDC Core §5.1.1 address claim, option by option.
 ADDRESS_OPTIONS = (
@@ -182,6 +183,39 @@ def _change_roles(tenant: str, username: str, role: str, grant: bool, as_json: b
     roles = [r for r in (row.roles or []) if r != role] + ([role] if grant else [])
     row = operator_actions().update_user(t.slug, row.sub, {"roles": roles})
     emit(user_view(t, row), as_json)
+
+
+@user.group("consents")
+def consents() -> None:
+    """The scopes a user granted third-party clients on the consent page."""
+
+
+@consents.command("list")
+@click.argument("tenant")
+@click.argument("username")
+@json_option
+def consents_list(tenant: str, username: str, as_json: bool) -> None:
+    """List the clients USERNAME of TENANT granted scopes to, with the scopes."""
+    t = services().tenants.require(tenant)
+    row = _require_user(t, username)
+    rows = [consent_view(t, c) for c in operator_actions().consents(t.slug, row.sub)]
+    emit(rows, as_json, columns=("client_id", "client_name", "scopes", "granted_at"))
+
+
+@consents.command("revoke")
+@click.argument("tenant")
+@click.argument("username")
+@click.argument("client_id")
+@json_option
+def consents_revoke(tenant: str, username: str, client_id: str, as_json: bool) -> None:
+    """Revoke USERNAME's consent to CLIENT_ID in TENANT, and every code, refresh and access token the client got for them."""
+    t = services().tenants.require(tenant)
+    row = _require_user(t, username)
+    try:
+        ended = operator_actions().revoke_consent(t.slug, row.sub, client_id)
+    except ConsentError as exc:
+        raise CliError(f"{exc} ({username!r} in tenant {t.slug!r})") from None
+    emit({"tenant": t.slug, "username": row.username, "client_id": client_id, "revoked": True, "authorizations_ended": ended}, as_json)
 
 
 def _require_user(tenant, username: str):  # type: ignore[no-untyped-def]

@@ -53,6 +53,11 @@ def client_view(tenant: TenantView, client: ClientView, **extra: Any) -> Shown:
     return Shown(shapes.Client.of(client), tenant.slug, extra)
 
 
+def consent_view(tenant: TenantView, consent: Any) -> Shown:
+    """A user's consent to a third-party client (an :class:`idp.oidc.consent.ConsentView`)."""
+    return Shown(shapes.Consent.of(consent), tenant.slug)
+
+
 def user_view(tenant: TenantView, user: User) -> Shown:
     """The admin API's ``User``: ``id`` is the OIDC subject; never the password hash."""
     return Shown(shapes.User.of(user), tenant.slug)

@@ -31,11 +31,11 @@ from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from idp.security.secrets import random_token
-from idp.storage.models import Client
+from idp.storage.models import Client, Consent
 
 if TYPE_CHECKING:  # pragma: no cover
     from idp.security.secrets import SecretBox
@@ -157,6 +157,12 @@ def _checked_logout(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _checked_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ClientError(f"{name} must be true or false", field=name)
+    return value
+
+
 def _checked_scope(scope: Any) -> str:
     """The scopes a client may be granted: known ones only; ``admin`` only when asked for by name."""
     if not isinstance(scope, str):
@@ -188,6 +194,8 @@ class ClientView(ClientMixin):  # type: ignore[misc]
     frontchannel_logout_session_required: bool = False
     backchannel_logout_uri: str = ""
     backchannel_logout_session_required: bool = False
+    #: A third-party client: the user approves its scopes on the consent page (:mod:`idp.oidc.consent`).
+    consent_required: bool = False
     #: The :class:`SecretBox` that checks secrets (not part of equality or repr).
     _secrets: Any = field(default=None, repr=False, compare=False)
 
@@ -230,6 +238,7 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "scope": self.scope,
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "require_pkce": self.require_pkce,
+            "consent_required": self.consent_required,
             **self.logout_metadata(),
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
@@ -307,6 +316,7 @@ class ClientService:
             frontchannel_logout_session_required=bool(row.frontchannel_logout_session_required),
             backchannel_logout_uri=row.backchannel_logout_uri or "",
             backchannel_logout_session_required=bool(row.backchannel_logout_session_required),
+            consent_required=bool(row.consent_required),
             _secrets=self.secrets,
         )
 
@@ -375,10 +385,12 @@ class ClientService:
         require_pkce: bool = True,
         name: str = "",
         scope: str | None = None,
+        consent_required: bool = False,
         **logout: Any,
     ) -> tuple[ClientView, str | None]:
         """Register a client; returns it with its secret (None for a public client). Nothing is written on error.
 
+        ``consent_required`` makes it a third-party client (users approve its scopes on the consent page).
         ``logout`` takes the :data:`LOGOUT_FIELDS` (front- and back-channel logout URIs and their
         ``*_session_required`` flags)."""
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
@@ -395,6 +407,7 @@ class ClientService:
             name=name,
         )
         fields.update(_checked_logout(logout))
+        fields["consent_required"] = _checked_flag(consent_required, "consent_required")
         allowed_scope = _checked_scope(scope) if scope is not None else " ".join(SUPPORTED_SCOPES)
         secret = None if public else random_token(32)
         self.revision.bump()
@@ -419,9 +432,12 @@ class ClientService:
 
     def update(self, tenant: "TenantView", client_id: str, **changes: Any) -> ClientView:
         """Change ``redirect_uris``, ``post_logout_redirect_uris``, ``grant_types``, ``auth_method``,
-        ``require_pkce``, ``name``, ``scope`` or the :data:`LOGOUT_FIELDS`; the whole result is checked before
-        anything is written."""
-        allowed = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name", "scope", *LOGOUT_FIELDS}
+        ``require_pkce``, ``name``, ``scope``, ``consent_required`` or the :data:`LOGOUT_FIELDS`; the whole result
+        is checked before anything is written."""
+        allowed = {
+            "redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name", "scope", "consent_required",
+            *LOGOUT_FIELDS,
+        }
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ClientError(f"unknown client field {unknown[0]!r}", field=unknown[0])
@@ -445,6 +461,8 @@ class ClientService:
             if "scope" in changes:
                 fields["scope"] = _checked_scope(changes["scope"])
             fields.update(_checked_logout({k: v for k, v in changes.items() if k in LOGOUT_FIELDS}))
+            if "consent_required" in changes:
+                fields["consent_required"] = _checked_flag(changes["consent_required"], "consent_required")
             for k, v in fields.items():
                 setattr(row, k, v)
             view = self._view(tenant, row)
@@ -473,6 +491,7 @@ class ClientService:
             if row is None:
                 raise ClientError(f"unknown client {client_id!r} in tenant {tenant.slug!r}", status=404, field="client_id")
             s.delete(row)
+            s.execute(delete(Consent).where(Consent.tenant_id == tenant.id, Consent.client_id == client_id))
         self._changed(tenant, client_id)
 
     def _changed(self, tenant: "TenantView", client_id: str) -> None:

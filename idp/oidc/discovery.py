@@ -46,7 +46,7 @@ def metadata(tenant: "TenantView") -> dict[str, Any]:
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "prompt_values_supported": ["none", "login"],
+        "prompt_values_supported": ["none", "login", "consent"],
         "acr_values_supported": list(ACR_VALUES_SUPPORTED),
         "ui_locales_supported": ["en", "fr"],
         "claims_locales_supported": ["en", "fr"],

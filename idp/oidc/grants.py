@@ -172,6 +172,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             claims_locales=data.get("claims_locales") or "",
         )
         self.server.tokens.save_code(self.tenant, code, record)
+        if request.client.consent_required:  # revoking the consent revokes what it gave (idp.oidc.consent)
+            self.server.tokens.file_client_grant(self.tenant, record, code)
         self.server.sessions.joined(self.tenant, sso, request.client)
 
     def query_authorization_code(self, code: str, client: "ClientView") -> AuthorizationCode | None:

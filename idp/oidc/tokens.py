@@ -292,6 +292,48 @@ class TokenService:
         self.store.destroy(self._grant_key(tenant, gid))
         self.store.destroy(self._gen_key(tenant, gid))
 
+    # -- the grants of one (user, client): what revoking a consent revokes ------------------------------
+
+    def _client_grants_span(self, tenant: "TenantView") -> tuple[int, int]:
+        """(lifetime, bucket length) of the (user, client) index: it outlives every grant a code it lists can give."""
+        tokens = tenant.config.tokens
+        lifetime = tokens.code_ttl + CODE_REPLAY_WINDOW + tokens.refresh_token_ttl + 60
+        return lifetime, max(3600, lifetime // 8)
+
+    def _client_grants_key(self, tenant: "TenantView", user_id: int, client_id: str, bucket: int) -> str:
+        return f"{tenant.slug}:clientgrants:{user_id}:{client_id}:{bucket}"
+
+    def file_client_grant(self, tenant: "TenantView", record: AuthorizationCode, code: str) -> None:
+        """Remember that ``code`` (and the grant its exchange files) went to ``record.client_id`` for ``record.user_id``,
+        so :meth:`revoke_client_grants` finds it (authorization endpoint only; the token endpoint writes nothing here).
+
+        Race-free without a read-modify-write: a counter per time bucket numbers the entries (``incr``), each its
+        own record; the counter lives a bucket longer than the entries made in its bucket."""
+        lifetime, bucket_len = self._client_grants_span(tenant)
+        base = self._client_grants_key(tenant, record.user_id, record.client_id, int(time.time()) // bucket_len)
+        number = self.store.incr(base, lifetime + bucket_len)
+        entry = {"gid": record.gid, "code": self._code_key(tenant, code)}
+        self.store.upsert(f"{base}:{number}", entry, lifetime, grant_id=user_label(tenant.slug, record.user_id))
+
+    def revoke_client_grants(self, tenant: "TenantView", user_id: int, client_id: str) -> int:
+        """Revoke every code and grant filed by :meth:`file_client_grant` for this user and client: codes not yet
+        exchanged are refused, refresh tokens refused, access tokens inactive. Returns how many authorizations it ended."""
+        lifetime, bucket_len = self._client_grants_span(tenant)
+        now = int(time.time()) // bucket_len
+        revoked = 0
+        for bucket in range(now - lifetime // bucket_len - 1, now + 1):
+            base = self._client_grants_key(tenant, user_id, client_id, bucket)
+            count = self.store.counter(base)
+            if count <= 0:
+                continue
+            for entry in self.store.find_many([f"{base}:{n}" for n in range(1, count + 1)]):
+                if entry is None:
+                    continue
+                self.store.destroy(entry["code"])
+                self.revoke_grant(tenant, entry["gid"])
+                revoked += 1
+        return revoked
+
     # -- refresh tokens (R-63) ------------------------------------------------------------------
 
     def _mac(self, tenant: "TenantView", gid: str, generation: int) -> str:

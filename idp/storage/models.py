@@ -83,6 +83,8 @@ class Client(Base):
     backchannel_logout_uri: Mapped[str] = mapped_column(Text, default="")
     #: The logout token carries ``sid`` (Back-Channel Logout §2.2).
     backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A third-party client: the user approves the scopes it asks for on a consent page (:mod:`idp.oidc.consent`).
+    consent_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -264,3 +266,22 @@ class BackchannelLogoutDelivery(Base):
     leased_until: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str] = mapped_column(String(400), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Consent(Base):
+    """The scopes a user granted a third-party client on the consent page (:mod:`idp.oidc.consent`).
+
+    One row per (tenant, user, client); a later grant of more scopes widens ``scopes``. The client is named
+    by its ``client_id`` (removing the client removes its consents, :meth:`ClientService.delete`).
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

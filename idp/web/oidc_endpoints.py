@@ -1,7 +1,7 @@
 """Protocol endpoints per tenant, on Keycloak's paths, so an RP configured for Keycloak changes only its base URL.
 
 ``/realms/<t>/.well-known/openid-configuration`` and
-``/realms/<t>/protocol/openid-connect/{auth,auth/resume,token,userinfo,certs,logout,revoke,token/introspect}``.
+``/realms/<t>/protocol/openid-connect/{auth,auth/resume,auth/consent,token,userinfo,certs,logout,revoke,token/introspect}``.
 
 Each view parses the request, asks the tenant's Authlib server
 (:mod:`idp.oidc.server`) and answers. Errors follow RFC 6749 §4.1.2.1 and
@@ -34,6 +34,7 @@ from idp.oidc.server import (
 )
 from idp.oidc.sessions import SsoSession
 from idp.store import StoreUnavailable
+from idp.web import consent
 from idp.web.context import current_services as _services
 from idp.web.fastlane import OUTAGE_KEY
 from idp.web.security_headers import csp_allow_frames
@@ -207,16 +208,22 @@ def _authorization_error(server: TenantAuthorizationServer, error: OAuth2Error, 
     return _error_page(server.tenant, _page_error_id(server, error, params), description)
 
 
-def _authorize(server: TenantAuthorizationServer, oauth_request: Any, params: dict[str, str], sso: SsoSession | None, resumed: bool) -> Response:
-    """Validate the request with Authlib; sign the user in when needed, else issue the code."""
+def _authorize(
+    server: TenantAuthorizationServer, oauth_request: Any, params: dict[str, str], sso: SsoSession | None, resumed: bool, answer: Any = None
+) -> Response:
+    """Validate the request with Authlib; sign the user in when needed, ask a third-party client's consent, else issue the code."""
     try:
         grant = server.get_consent_grant(request=oauth_request, end_user=sso)
+        sign_in = sso is None or (grant.prompt == "login" and not resumed)
+        consent_page = consent.ask(server, grant, sso, params, answer) if sso is not None and not sign_in else None
     except OAuth2Error as error:
         return _authorization_error(server, error, params)
-    if sso is None or (grant.prompt == "login" and not resumed):
+    if sign_in:
         from idp.web.flows import start_login
 
         return start_login(server.tenant, auth_request=params)  # type: ignore[no-any-return]
+    if consent_page is not None:
+        return consent_page
     response = server.create_authorization_response(request=grant.request, grant_user=sso, grant=grant)
     return _in_response_mode(server, response, grant.redirect_uri, params)
 
@@ -249,6 +256,17 @@ def resume(tenant: str) -> Response:
     params = dict(state.auth_request)
     parked = ParkedAuthorizationRequest(params, view.public_url, request.headers)
     return _authorize(server, parked, params, sso, resumed=True)
+
+
+@bp.post(f"{PROTOCOL}/auth/consent", endpoint="consent")
+def consent_answer(tenant: str) -> Response:
+    """The consent page's answer (:mod:`idp.web.consent`): finish the parked authorization request with it."""
+    view = _tenant(tenant, page=True)
+    answer = consent.answer(view, current_sso(_services().sessions, view))
+    if isinstance(answer, str):
+        return _error_page(view, answer)
+    parked = ParkedAuthorizationRequest(answer.params, view.public_url, request.headers)
+    return _authorize(_provider().server(view), parked, answer.params, answer.sso, resumed=True, answer=answer)
 
 
 # -- token, userinfo, revocation, introspection --------------------------------------------------
