@@ -139,11 +139,13 @@ LOGOUT_FIELDS = (
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
 )
+#: Sender-constraining flags of a client (RFC 7591 metadata names): PAR only (RFC 9126 §6), DPoP required (RFC 9449 §5.2).
+SECURITY_FLAGS = ("require_pushed_authorization_requests", "dpop_bound_access_tokens")
 
 
 def _checked_logout(values: dict[str, Any]) -> dict[str, Any]:
-    """The given :data:`LOGOUT_FIELDS`, checked (:class:`ClientError` naming the field)."""
-    unknown = sorted(set(values) - set(LOGOUT_FIELDS))
+    """The given :data:`LOGOUT_FIELDS` and :data:`SECURITY_FLAGS`, checked (:class:`ClientError` naming the field)."""
+    unknown = sorted(set(values) - set(LOGOUT_FIELDS) - set(SECURITY_FLAGS))
     if unknown:
         raise ClientError(f"unknown client field {unknown[0]!r}", field=unknown[0])
     out: dict[str, Any] = {}
@@ -188,6 +190,8 @@ class ClientView(ClientMixin):  # type: ignore[misc]
     frontchannel_logout_session_required: bool = False
     backchannel_logout_uri: str = ""
     backchannel_logout_session_required: bool = False
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
     #: The :class:`SecretBox` that checks secrets (not part of equality or repr).
     _secrets: Any = field(default=None, repr=False, compare=False)
 
@@ -207,6 +211,7 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "scope": self.scope,
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             **self.logout_metadata(),
+            **self.security_flags(),
         }
 
     def logout_metadata(self) -> dict[str, Any]:
@@ -217,6 +222,10 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "backchannel_logout_uri": self.backchannel_logout_uri,
             "backchannel_logout_session_required": self.backchannel_logout_session_required,
         }
+
+    def security_flags(self) -> dict[str, bool]:
+        """PAR required (RFC 9126 §6) and DPoP required (RFC 9449 §5.2), under their RFC 7591 metadata names."""
+        return {name: bool(getattr(self, name)) for name in SECURITY_FLAGS}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the CLI (``--json``) and the admin API; never the secret or its hash."""
@@ -231,6 +240,7 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "require_pkce": self.require_pkce,
             **self.logout_metadata(),
+            **self.security_flags(),
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
 
@@ -307,6 +317,8 @@ class ClientService:
             frontchannel_logout_session_required=bool(row.frontchannel_logout_session_required),
             backchannel_logout_uri=row.backchannel_logout_uri or "",
             backchannel_logout_session_required=bool(row.backchannel_logout_session_required),
+            require_pushed_authorization_requests=bool(row.require_pushed_authorization_requests),
+            dpop_bound_access_tokens=bool(row.dpop_bound_access_tokens),
             _secrets=self.secrets,
         )
 
@@ -380,7 +392,7 @@ class ClientService:
         """Register a client; returns it with its secret (None for a public client). Nothing is written on error.
 
         ``logout`` takes the :data:`LOGOUT_FIELDS` (front- and back-channel logout URIs and their
-        ``*_session_required`` flags)."""
+        ``*_session_required`` flags) and the :data:`SECURITY_FLAGS`."""
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
             raise ClientError(
                 f"invalid client id {client_id!r}: use 1 to 128 letters, digits, '.', '_', '~' or '-'", field="client_id"
@@ -419,9 +431,9 @@ class ClientService:
 
     def update(self, tenant: "TenantView", client_id: str, **changes: Any) -> ClientView:
         """Change ``redirect_uris``, ``post_logout_redirect_uris``, ``grant_types``, ``auth_method``,
-        ``require_pkce``, ``name``, ``scope`` or the :data:`LOGOUT_FIELDS`; the whole result is checked before
-        anything is written."""
-        allowed = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name", "scope", *LOGOUT_FIELDS}
+        ``require_pkce``, ``name``, ``scope``, the :data:`LOGOUT_FIELDS` or the :data:`SECURITY_FLAGS`; the whole
+        result is checked before anything is written."""
+        allowed = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name", "scope", *LOGOUT_FIELDS, *SECURITY_FLAGS}
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ClientError(f"unknown client field {unknown[0]!r}", field=unknown[0])
@@ -444,7 +456,7 @@ class ClientService:
             fields = self._checked(public=public, **merged)
             if "scope" in changes:
                 fields["scope"] = _checked_scope(changes["scope"])
-            fields.update(_checked_logout({k: v for k, v in changes.items() if k in LOGOUT_FIELDS}))
+            fields.update(_checked_logout({k: v for k, v in changes.items() if k in LOGOUT_FIELDS or k in SECURITY_FLAGS}))
             for k, v in fields.items():
                 setattr(row, k, v)
             view = self._view(tenant, row)
