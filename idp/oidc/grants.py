@@ -173,7 +173,7 @@ class AuthorizationCodeGrant(DpopBinding, grants.AuthorizationCodeGrant):
         if data.get("request_uri"):
             raise RequestURINotSupportedError(redirect_uri=redirect_uri)
         if data.get("dpop_jkt") is not None and not is_thumbprint(data.get("dpop_jkt")):
-            raise InvalidRequestError("The 'dpop_jkt' must be a SHA-256 JWK thumbprint (RFC 9449 §10).", redirect_uri=redirect_uri)
+            raise InvalidRequestError("The 'dpop_jkt' must be a SHA-256 JWK thumbprint (RFC 9449 section 10).", redirect_uri=redirect_uri)
         if data.get("response_mode") not in (None, "", *RESPONSE_MODES):
             # query and form_post only (no fragment for the code flow); the error goes back in query mode
             raise InvalidRequestError("Unsupported 'response_mode': use query or form_post.", redirect_uri=redirect_uri)
@@ -219,7 +219,7 @@ class AuthorizationCodeGrant(DpopBinding, grants.AuthorizationCodeGrant):
         if record.client_id != client.client_id:
             raise InvalidGrantError("The authorization code was issued to another client.")
         if record.dpop_jkt and record.dpop_jkt != dpop_jkt(self.request):
-            raise InvalidGrantError("The authorization code is bound to a DPoP key: send a proof signed with it (RFC 9449 §10).")
+            raise InvalidGrantError("The authorization code is bound to a DPoP key: send a proof signed with it (RFC 9449 section 10).")
         return record
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:

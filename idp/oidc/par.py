@@ -82,7 +82,7 @@ def push(server: Any, request: OAuth2Request, jkt: str | None) -> dict[str, Any]
     client: "ClientView" = server.authenticate_client(request, PAR_AUTH_METHODS, endpoint="par")
     params = {k: v for k, v in request.payload.data.items() if k not in AUTH_PARAMS}
     if "request_uri" in params:
-        raise InvalidRequestError("The 'request_uri' parameter must not be pushed (RFC 9126 §2.1).")
+        raise InvalidRequestError("The 'request_uri' parameter must not be pushed (RFC 9126 section 2.1).")
     if params.setdefault("client_id", client.client_id) != client.client_id:
         raise InvalidRequestError("The 'client_id' does not match the authenticated client.")
     if jkt:
