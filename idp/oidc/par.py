@@ -4,8 +4,8 @@ browser to the authorization endpoint with only ``client_id`` and the ``request_
 - :func:`push` (the endpoint ``…/protocol/openid-connect/ext/par/request``, Keycloak's path): the client
   authenticates as at the token endpoint (public clients with ``none``), the request is validated as the
   authorization endpoint would (client, redirect URI, response type, scope, PKCE, response mode: Authlib's
-  grant and our checks), and kept in the ephemeral store for :data:`PAR_TTL` seconds under a random reference;
-  the answer is ``201 {"request_uri": "urn:ietf:params:oauth:request_uri:<ref>", "expires_in": 60}`` (§2.2).
+  grant and our checks), and kept in the ephemeral store for ``tokens.par_ttl`` seconds (default 60) under a
+  random reference; the answer is ``201 {"request_uri": "urn:ietf:params:oauth:request_uri:<ref>", "expires_in": 60}`` (§2.2).
   A ``DPoP`` proof sent with it binds the future code to that key (``dpop_jkt``, RFC 9449 §10.1).
 - :func:`resolve` (the authorization endpoint): a ``request_uri`` of ours is taken from the store (single use,
   unexpired, issued to the ``client_id`` of the request) and its parameters replace the request's: any other
@@ -33,8 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The prefix of the ``request_uri`` values this server issues (RFC 9126 §2.2).
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
-#: Seconds a pushed request stays usable (``expires_in``; RFC 9126 §2.2 suggests 5 to 600).
-PAR_TTL = 60
 #: Client-authentication parameters: checked, never stored with the request.
 AUTH_PARAMS = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
 #: Client authentication methods at the PAR endpoint: those of the token endpoint (RFC 9126 §2).
@@ -52,9 +50,9 @@ class PushedRequests:
         return f"{tenant.slug}:par:{self.secrets.digest(reference, 'pushed-request')}"
 
     def keep(self, tenant: "TenantView", client_id: str, params: dict[str, str]) -> str:
-        """Store a validated request for :data:`PAR_TTL` seconds; its ``request_uri``."""
+        """Store a validated request for the tenant's ``tokens.par_ttl`` seconds; its ``request_uri``."""
         reference = random_token(32)
-        self.store.upsert(self._key(tenant, reference), {"client_id": client_id, "params": params}, PAR_TTL)
+        self.store.upsert(self._key(tenant, reference), {"client_id": client_id, "params": params}, tenant.config.tokens.par_ttl)
         return REQUEST_URI_PREFIX + reference
 
     def take(self, tenant: "TenantView", client_id: str, request_uri: str) -> dict[str, str] | None:
@@ -98,7 +96,8 @@ def push(server: Any, request: OAuth2Request, jkt: str | None) -> dict[str, Any]
     except OAuth2Error as error:
         error.redirect_uri = None  # answered to the client, never redirected
         raise
-    return {"request_uri": server.tokens.par.keep(server.tenant, client.client_id, params), "expires_in": PAR_TTL}
+    request_uri = server.tokens.par.keep(server.tenant, client.client_id, params)
+    return {"request_uri": request_uri, "expires_in": server.tenant.config.tokens.par_ttl}
 
 
 def resolve(server: Any, params: dict[str, str]) -> dict[str, str]:

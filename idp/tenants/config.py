@@ -92,6 +92,8 @@ class Tokens:
     #: DPoP proofs must carry a nonce this server issued (RFC 9449 §8, §9): the token, PAR and UserInfo endpoints
     #: answer ``use_dpop_nonce`` with a ``DPoP-Nonce`` header to a proof without a fresh one.
     dpop_nonce_required: bool = False
+    #: Seconds a pushed authorization request's ``request_uri`` stays usable (RFC 9126 §2.2, ``expires_in``).
+    par_ttl: int = bounded(60, 1, 600, "seconds")
 
     def check(self, path: str) -> None:
         if self.signing_alg not in ("RS256", "ES256"):
