@@ -57,6 +57,27 @@ def logout_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def security_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--require-par/--no-require-par`` (RFC 9126 §6) and ``--require-dpop/--no-require-dpop`` (RFC 9449 §5.2)."""
+    options = (
+        click.option(
+            "--require-par/--no-require-par",
+            "require_pushed_authorization_requests",
+            default=None,
+            help="Accept only pushed authorization requests (PAR) from this client (require_pushed_authorization_requests).",
+        ),
+        click.option(
+            "--require-dpop/--no-require-dpop",
+            "dpop_bound_access_tokens",
+            default=None,
+            help="Refuse token requests of this client without a DPoP proof (dpop_bound_access_tokens).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def given(**values: Any) -> dict[str, Any]:
     """The options that were given (not None)."""
     return {k: v for k, v in values.items() if v is not None}
@@ -102,6 +123,7 @@ def client() -> None:
     "Without --grant: a service account (client_credentials only). In master it manages every tenant, elsewhere its own tenant.",
 )
 @logout_options
+@security_options
 @json_option
 def create(
     tenant: str,
@@ -165,6 +187,7 @@ def create(
 @click.option("--name", default=None, help="Display name of the client.")
 @click.option("--scope", default=None, metavar="SCOPES", help="Replace the scopes the client may ask for (space-separated).")
 @logout_options
+@security_options
 @json_option
 def update(
     tenant: str,
