@@ -37,3 +37,26 @@ def test_console_client_page_sets_par_and_dpop_requirements(world: AdminWorld) -
     assert console.post("clients/shop/edit", form).status_code == 303  # unticked boxes clear them
     client = world.services.clients.get(realm.tenant, "shop")
     assert not client.require_pushed_authorization_requests and not client.dpop_bound_access_tokens
+
+
+def test_console_tokens_settings_set_the_dpop_nonce_and_par_lifetime(world: AdminWorld) -> None:
+    """The tenant-wide DPoP nonce requirement (RFC 9449 §8) and the request_uri lifetime (RFC 9126 §2.2)."""
+    realm = world.tenant()
+    console = console_session(world, realm)
+    tokens = world.services.tenants.require(realm.slug).config.tokens
+    form = {
+        "tokens.signing_alg": tokens.signing_alg,
+        "tokens.code_ttl": str(tokens.code_ttl),
+        "tokens.access_token_ttl": str(tokens.access_token_ttl),
+        "tokens.id_token_ttl": str(tokens.id_token_ttl),
+        "tokens.refresh_token_ttl": str(tokens.refresh_token_ttl),
+        "tokens.sso_idle_ttl": str(tokens.sso_idle_ttl),
+        "tokens.sso_max_ttl": str(tokens.sso_max_ttl),
+    }
+    saved = console.post("settings/tokens", {**form, "tokens.par_ttl": "90", "tokens.dpop_nonce_required": "on"})
+    assert saved.status_code == 303, saved.text
+    tokens = world.services.tenants.require(realm.slug).config.tokens
+    assert tokens.par_ttl == 90 and tokens.dpop_nonce_required is True
+    refused = console.post("settings/tokens", {**form, "tokens.par_ttl": "601"})
+    assert refused.status_code == 422
+    assert world.services.tenants.require(realm.slug).config.tokens.par_ttl == 90
