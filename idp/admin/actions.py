@@ -22,7 +22,7 @@ from idp.accounts.users import UserError
 from idp.admin import auth, shapes
 from idp.admin.auth import Admin
 from idp.flowengine.contract import LOGIN, RECOVERY
-from idp.oidc.clients import ADMIN_SCOPE, LOGOUT_FIELDS
+from idp.oidc.clients import ADMIN_SCOPE, LOGOUT_FIELDS, SECURITY_FLAGS
 from idp.tenants.service import TenantError, TenantView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -279,7 +279,7 @@ class AdminActions:
             name=data.get("name", ""),
             scope=data.get("scope"),
             consent_required=bool(data.get("consent_required", False)),
-            **{k: data[k] for k in LOGOUT_FIELDS if k in data},
+            **{k: data[k] for k in (*LOGOUT_FIELDS, *SECURITY_FLAGS) if k in data},
         )
         self._audit(tenant, "admin.client_created", client_id=view.client_id)
         return view, secret

@@ -1,7 +1,8 @@
 """The console's client page and signing keys: edit a client; list and rotate the tenant's keys.
 
 ``/admin/console/realms/<tenant>/clients/<client id>`` edits a client's name, redirect URIs,
-post-logout redirect URIs, scope, consent flag and front- and back-channel logout registration through :meth:`AdminActions.update_client` (the admin API's
+post-logout redirect URIs, scope, consent flag, front- and back-channel logout registration, and whether it must use
+pushed authorization requests (RFC 9126) and DPoP (RFC 9449) through :meth:`AdminActions.update_client` (the admin API's
 ``PATCH``; the client service checks every URI); ``/keys`` lists the signing keys and rotates them
 through :meth:`AdminActions.rotate_key`. Listing, registering, new secrets and removal are on the
 clients page (:mod:`idp.admin.console`).
@@ -32,9 +33,27 @@ FIELDS = (
     Field("frontchannel_logout_session_required", _l("Front-channel logout: send iss and sid"), "bool"),
     Field("backchannel_logout_uri", _l("Back-channel logout URI"), "url", _l("Where logout tokens are posted when a session ends; https, or http on a loopback address. Empty: none.")),
     Field("backchannel_logout_session_required", _l("Back-channel logout: the token carries sid"), "bool"),
+    Field(
+        "require_pushed_authorization_requests",
+        _l("Require pushed authorization requests (PAR)"),
+        "bool",
+        _l("The application must post its sign-in requests to the PAR endpoint first; a plain request is refused."),
+    ),
+    Field(
+        "dpop_bound_access_tokens",
+        _l("Require DPoP-bound tokens"),
+        "bool",
+        _l("Every token request must carry a DPoP proof: tokens only work with the application's own key."),
+    ),
 )
 #: The check boxes of the form (absent from a post when unticked).
-FLAGS = ("consent_required", "frontchannel_logout_session_required", "backchannel_logout_session_required")
+FLAGS = (
+    "consent_required",
+    "frontchannel_logout_session_required",
+    "backchannel_logout_session_required",
+    "require_pushed_authorization_requests",
+    "dpop_bound_access_tokens",
+)
 DONE.update({"key_rotated": _l("A new signing key was published; it signs once the current key's tokens can be checked with it.")})
 
 
@@ -49,6 +68,7 @@ def _values(client: Any) -> dict[str, Any]:
         "frontchannel_logout_session_required": client.frontchannel_logout_session_required,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": client.backchannel_logout_session_required,
+        **client.security_flags(),
     }
 
 

@@ -145,6 +145,13 @@ TOKENS = Section(
         Field("tokens.refresh_token_ttl", _l("Refresh token lifetime"), "int", SECONDS),
         Field("tokens.sso_idle_ttl", _l("Session idle timeout"), "int", SECONDS),
         Field("tokens.sso_max_ttl", _l("Session absolute timeout"), "int", SECONDS),
+        Field("tokens.par_ttl", _l("Pushed authorization request lifetime"), "int", _l("In seconds, at most 600.")),
+        Field(
+            "tokens.dpop_nonce_required",
+            _l("Require server nonces in DPoP proofs"),
+            "bool",
+            _l("Applications using DPoP must first fetch a nonce from this server; a proof without a fresh one is refused."),
+        ),
     ),
 )
 

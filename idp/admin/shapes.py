@@ -349,6 +349,8 @@ _FRONT_SID = "The frame's URL carries `iss` and `sid`."
 _BACK_URI = "Where logout tokens are POSTed when a session of this RP ends; https (http on a loopback address only). Empty: none."
 _BACK_SID = "Logout tokens carry `sid` (they always do here)."
 _CONSENT = "A third-party client: users approve the scopes it asks for on a consent page, remembered per user (false: first-party, never asks)."
+_PAR = "Only pushed authorization requests (PAR, RFC 9126) are accepted from this client; a plain one is refused."
+_DPOP = "Every token request of this client must carry a DPoP proof (RFC 9449 §5.2): its access tokens are sender-constrained."
 
 
 class Client(Shape):
@@ -368,6 +370,8 @@ class Client(Shape):
     backchannel_logout_uri: str = Field(description=_BACK_URI)
     backchannel_logout_session_required: bool = Field(description=_BACK_SID)
     consent_required: bool = Field(description=_CONSENT)
+    require_pushed_authorization_requests: bool = Field(description=_PAR)
+    dpop_bound_access_tokens: bool = Field(description=_DPOP)
     created_at: Timestamp | None
 
     @classmethod
@@ -385,6 +389,7 @@ class Client(Shape):
             require_pkce=c.require_pkce,
             **c.logout_metadata(),
             consent_required=c.consent_required,
+            **c.security_flags(),
             created_at=c.created_at,
         )
 
@@ -408,6 +413,8 @@ class ClientUpdate(Body):
     backchannel_logout_uri: str = Field(UNSET, max_length=2000, description=_BACK_URI)
     backchannel_logout_session_required: bool = Field(UNSET, description=_BACK_SID)
     consent_required: bool = Field(UNSET, description=_CONSENT)
+    require_pushed_authorization_requests: bool = Field(UNSET, description=_PAR)
+    dpop_bound_access_tokens: bool = Field(UNSET, description=_DPOP)
 
 
 class ClientCreate(ClientUpdate):

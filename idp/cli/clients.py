@@ -57,6 +57,27 @@ def logout_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def security_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--require-par/--no-require-par`` (RFC 9126 §6) and ``--require-dpop/--no-require-dpop`` (RFC 9449 §5.2)."""
+    options = (
+        click.option(
+            "--require-par/--no-require-par",
+            "require_pushed_authorization_requests",
+            default=None,
+            help="Accept only pushed authorization requests (PAR) from this client (require_pushed_authorization_requests).",
+        ),
+        click.option(
+            "--require-dpop/--no-require-dpop",
+            "dpop_bound_access_tokens",
+            default=None,
+            help="Refuse token requests of this client without a DPoP proof (dpop_bound_access_tokens).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def given(**values: Any) -> dict[str, Any]:
     """The options that were given (not None)."""
     return {k: v for k, v in values.items() if v is not None}
@@ -109,6 +130,7 @@ def client() -> None:
     "Without --grant: a service account (client_credentials only). In master it manages every tenant, elsewhere its own tenant.",
 )
 @logout_options
+@security_options
 @json_option
 def create(
     tenant: str,
@@ -181,6 +203,7 @@ def create(
     help="Make it a third-party client whose scopes users approve on a consent page, or a first-party one that never asks.",
 )
 @logout_options
+@security_options
 @json_option
 def update(
     tenant: str,

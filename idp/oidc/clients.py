@@ -139,11 +139,13 @@ LOGOUT_FIELDS = (
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
 )
+#: Sender-constraining flags of a client (RFC 7591 metadata names): PAR only (RFC 9126 §6), DPoP required (RFC 9449 §5.2).
+SECURITY_FLAGS = ("require_pushed_authorization_requests", "dpop_bound_access_tokens")
 
 
 def _checked_logout(values: dict[str, Any]) -> dict[str, Any]:
-    """The given :data:`LOGOUT_FIELDS`, checked (:class:`ClientError` naming the field)."""
-    unknown = sorted(set(values) - set(LOGOUT_FIELDS))
+    """The given :data:`LOGOUT_FIELDS` and :data:`SECURITY_FLAGS`, checked (:class:`ClientError` naming the field)."""
+    unknown = sorted(set(values) - set(LOGOUT_FIELDS) - set(SECURITY_FLAGS))
     if unknown:
         raise ClientError(f"unknown client field {unknown[0]!r}", field=unknown[0])
     out: dict[str, Any] = {}
@@ -196,6 +198,8 @@ class ClientView(ClientMixin):  # type: ignore[misc]
     backchannel_logout_session_required: bool = False
     #: A third-party client: the user approves its scopes on the consent page (:mod:`idp.oidc.consent`).
     consent_required: bool = False
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
     #: The :class:`SecretBox` that checks secrets (not part of equality or repr).
     _secrets: Any = field(default=None, repr=False, compare=False)
 
@@ -215,6 +219,7 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "scope": self.scope,
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             **self.logout_metadata(),
+            **self.security_flags(),
         }
 
     def logout_metadata(self) -> dict[str, Any]:
@@ -225,6 +230,10 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "backchannel_logout_uri": self.backchannel_logout_uri,
             "backchannel_logout_session_required": self.backchannel_logout_session_required,
         }
+
+    def security_flags(self) -> dict[str, bool]:
+        """PAR required (RFC 9126 §6) and DPoP required (RFC 9449 §5.2), under their RFC 7591 metadata names."""
+        return {name: bool(getattr(self, name)) for name in SECURITY_FLAGS}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the CLI (``--json``) and the admin API; never the secret or its hash."""
@@ -240,6 +249,7 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "require_pkce": self.require_pkce,
             "consent_required": self.consent_required,
             **self.logout_metadata(),
+            **self.security_flags(),
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
 
@@ -317,6 +327,8 @@ class ClientService:
             backchannel_logout_uri=row.backchannel_logout_uri or "",
             backchannel_logout_session_required=bool(row.backchannel_logout_session_required),
             consent_required=bool(row.consent_required),
+            require_pushed_authorization_requests=bool(row.require_pushed_authorization_requests),
+            dpop_bound_access_tokens=bool(row.dpop_bound_access_tokens),
             _secrets=self.secrets,
         )
 
@@ -392,7 +404,7 @@ class ClientService:
 
         ``consent_required`` makes it a third-party client (users approve its scopes on the consent page).
         ``logout`` takes the :data:`LOGOUT_FIELDS` (front- and back-channel logout URIs and their
-        ``*_session_required`` flags)."""
+        ``*_session_required`` flags) and the :data:`SECURITY_FLAGS`."""
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
             raise ClientError(
                 f"invalid client id {client_id!r}: use 1 to 128 letters, digits, '.', '_', '~' or '-'", field="client_id"
@@ -432,11 +444,11 @@ class ClientService:
 
     def update(self, tenant: "TenantView", client_id: str, **changes: Any) -> ClientView:
         """Change ``redirect_uris``, ``post_logout_redirect_uris``, ``grant_types``, ``auth_method``,
-        ``require_pkce``, ``name``, ``scope``, ``consent_required`` or the :data:`LOGOUT_FIELDS`; the whole result
-        is checked before anything is written."""
+        ``require_pkce``, ``name``, ``scope``, ``consent_required``, the :data:`LOGOUT_FIELDS` or the
+        :data:`SECURITY_FLAGS`; the whole result is checked before anything is written."""
         allowed = {
             "redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name", "scope", "consent_required",
-            *LOGOUT_FIELDS,
+            *LOGOUT_FIELDS, *SECURITY_FLAGS,
         }
         unknown = sorted(set(changes) - allowed)
         if unknown:
@@ -460,7 +472,7 @@ class ClientService:
             fields = self._checked(public=public, **merged)
             if "scope" in changes:
                 fields["scope"] = _checked_scope(changes["scope"])
-            fields.update(_checked_logout({k: v for k, v in changes.items() if k in LOGOUT_FIELDS}))
+            fields.update(_checked_logout({k: v for k, v in changes.items() if k in LOGOUT_FIELDS or k in SECURITY_FLAGS}))
             if "consent_required" in changes:
                 fields["consent_required"] = _checked_flag(changes["consent_required"], "consent_required")
             for k, v in fields.items():

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from idp.assurance import ACR_VALUES_SUPPORTED
 from idp.oidc.clients import SUPPORTED_SCOPES
+from idp.oidc.dpop import DPOP_ALGS
 from idp.oidc.form_post import RESPONSE_MODES
 from idp.oidc.grants import PKCE_METHODS
 
@@ -28,6 +29,11 @@ def metadata(tenant: "TenantView") -> dict[str, Any]:
         "end_session_endpoint": f"{base}/logout",
         "revocation_endpoint": f"{base}/revoke",
         "introspection_endpoint": f"{base}/token/introspect",
+        # RFC 9126 §5: PAR is offered to every client; clients registered with require_pushed_authorization_requests must use it
+        "pushed_authorization_request_endpoint": f"{base}/ext/par/request",
+        "require_pushed_authorization_requests": False,
+        # RFC 9449 §5.1: DPoP-bound access tokens (and public clients' refresh tokens)
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
         "scopes_supported": list(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": list(RESPONSE_MODES),

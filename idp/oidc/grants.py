@@ -29,6 +29,7 @@ from authlib.oidc.core.errors import (
 from authlib.oidc.core.grants.util import validate_form_post_redirect_uri
 from authlib.oidc.core.util import create_half_hash
 
+from idp.oidc.dpop import is_thumbprint
 from idp.oidc.form_post import QUERY, RESPONSE_MODES
 from idp.oidc.tenant_server import TenantServer
 from idp.oidc.tokens import AuthorizationCode, Grant, GrantUser, RefreshTokenRecord
@@ -111,7 +112,41 @@ class S256CodeChallenge(CodeChallenge):
         return authorization_code.code_challenge_method or "S256"
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+def dpop_jkt(request: OAuth2Request) -> str | None:
+    """The thumbprint of the DPoP proof the token request carried (checked by the token view), else None."""
+    return getattr(request, "dpop_jkt", None)
+
+
+class DpopBinding:
+    """DPoP at the token endpoint (RFC 9449 §5), mixed into every token grant: a client registered with
+    ``dpop_bound_access_tokens`` (§5.2) must send a proof, checked before anything is spent; the access token
+    issued with a proof is bound to its key (``cnf.jkt``, token_type ``DPoP``)."""
+
+    request: OAuth2Request
+    server: Any
+    GRANT_TYPE: str | None
+
+    def authenticate_token_endpoint_client(self) -> "ClientView":
+        client: "ClientView" = super().authenticate_token_endpoint_client()  # type: ignore[misc]
+        if client.dpop_bound_access_tokens and not dpop_jkt(self.request):
+            raise InvalidRequestError("This client must send a DPoP proof (dpop_bound_access_tokens).")
+        return client
+
+    def generate_token(
+        self, user: Any = None, scope: str | None = None, grant_type: str | None = None, expires_in: int | None = None, include_refresh_token: bool = True
+    ) -> dict[str, Any]:
+        return self.server.generate_token(  # type: ignore[no-any-return]
+            client=self.request.client,
+            grant_type=grant_type or self.GRANT_TYPE,
+            user=user,
+            scope=scope,
+            expires_in=expires_in,
+            include_refresh_token=include_refresh_token,
+            jkt=dpop_jkt(self.request),
+        )
+
+
+class AuthorizationCodeGrant(DpopBinding, grants.AuthorizationCodeGrant):
     """The code grant (RFC 6749 §4.1) over single-use codes that stay as replay markers (R-62)."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
@@ -144,6 +179,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise RequestNotSupportedError(redirect_uri=redirect_uri)
         if data.get("request_uri"):
             raise RequestURINotSupportedError(redirect_uri=redirect_uri)
+        if data.get("dpop_jkt") is not None and not is_thumbprint(data.get("dpop_jkt")):
+            raise InvalidRequestError("The 'dpop_jkt' must be a SHA-256 JWK thumbprint (RFC 9449 section 10).", redirect_uri=redirect_uri)
         if data.get("response_mode") not in (None, "", *RESPONSE_MODES):
             # R-64: query and form_post only (no fragment for the code flow); the error goes back in query mode
             raise InvalidRequestError("Unsupported 'response_mode': use query or form_post.", redirect_uri=redirect_uri)
@@ -170,6 +207,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=data.get("code_challenge") or "",
             code_challenge_method=data.get("code_challenge_method") or "",
             claims_locales=data.get("claims_locales") or "",
+            dpop_jkt=data.get("dpop_jkt") or "",
         )
         self.server.tokens.save_code(self.tenant, code, record)
         if request.client.consent_required:  # revoking the consent revokes what it gave (idp.oidc.consent)
@@ -190,6 +228,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidGrantError("The authorization code has expired.")
         if record.client_id != client.client_id:
             raise InvalidGrantError("The authorization code was issued to another client.")
+        if record.dpop_jkt and record.dpop_jkt != dpop_jkt(self.request):
+            raise InvalidGrantError("The authorization code is bound to a DPoP key: send a proof signed with it (RFC 9449 section 10).")
         return record
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
@@ -216,7 +256,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(DpopBinding, grants.RefreshTokenGrant):
     """Refresh with rotation and reuse detection (RFC 6749 §6, RFC 9700 §4.14.2, R-63)."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
@@ -232,6 +272,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def validate_token_request(self) -> None:
         """Authlib's checks (client, token, scope), then use this generation of the family once."""
         super().validate_token_request()
+        bound = self.request.refresh_token.grant.jkt
+        if bound and bound != dpop_jkt(self.request):
+            # RFC 9449 §5: a public client's refresh token is bound to its DPoP key; refused without spending it
+            raise InvalidGrantError("The refresh token is bound to a DPoP key: send a proof signed with it.")
         if not self.server.tokens.rotate(self.server.tenant, self.request.refresh_token):
             raise InvalidGrantError("The refresh token has already been used; its grant is revoked.")
 
@@ -242,7 +286,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """Nothing to do: :meth:`validate_token_request` used up the presented generation."""
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(DpopBinding, grants.ClientCredentialsGrant):
     """Client credentials (RFC 6749 §4.4) for confidential clients; the token is a JWT, nothing is stored."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -284,8 +328,9 @@ class OpenIDCode(_OpenIDCode):
         return key.sign_jwt(claims, "JWT")
 
 
-def grant_from(user: GrantUser, client: "ClientView", scope: str) -> Grant:
-    """The grant record a code exchange creates."""
+def grant_from(user: GrantUser, client: "ClientView", scope: str, jkt: str | None = None) -> Grant:
+    """The grant record a code exchange creates; a public client's is bound to the DPoP key ``jkt`` of the
+    exchange, so its refresh tokens need proofs by that key (RFC 9449 §5, R-63)."""
     return Grant(
         gid=user.gid,
         client_id=client.client_id,
@@ -297,4 +342,5 @@ def grant_from(user: GrantUser, client: "ClientView", scope: str) -> Grant:
         acr=user.acr,
         amr=tuple(user.amr),
         expires_at=user.expires_at,
+        jkt=(jkt or "") if client.is_public else "",
     )

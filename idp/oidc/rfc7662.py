@@ -40,11 +40,12 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
                 "iss": issuer,
                 "exp": g.expires_at,
                 "auth_time": g.auth_time,
+                **({"cnf": {"jkt": g.jkt}} if g.jkt else {}),
             }
         c = token.claims
         payload = {
             "active": True,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if "cnf" in c else "Bearer",
             "scope": c.get("scope", ""),
             "client_id": c["client_id"],
             "sub": c["sub"],
@@ -54,7 +55,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "iat": c["iat"],
             "jti": c["jti"],
         }
-        for name in ("auth_time", "acr", "sid"):
+        for name in ("auth_time", "acr", "sid", "cnf"):  # cnf: the DPoP key of a bound token (RFC 9449 §6.2)
             if name in c:
                 payload[name] = c[name]
         return payload

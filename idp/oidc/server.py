@@ -35,6 +35,7 @@ from werkzeug.wrappers import Request
 from idp.oidc.clients import ClientView
 from idp.oidc.discovery import DISCOVERY_MAX_AGE as DISCOVERY_MAX_AGE
 from idp.oidc.discovery import metadata
+from idp.oidc.dpop import proof_header
 from idp.oidc.end_session import EndSessionEndpoint
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
@@ -75,6 +76,9 @@ def _authlib_uri(public_url: str, full_path: str) -> str:
 
 class IdpOAuth2Request(FlaskOAuth2Request):
     """Authlib's Flask request, with its URI taken from the public URL (behind proxies the Host may differ)."""
+
+    #: Thumbprint of the request's verified DPoP proof (RFC 9449), set by :meth:`TenantAuthorizationServer.token_request`.
+    dpop_jkt: str | None = None
 
     def __init__(self, request: Request, public_url: str) -> None:
         OAuth2Request.__init__(self, method=request.method, uri=_authlib_uri(public_url, request.full_path), headers=request.headers)
@@ -132,15 +136,17 @@ class AccessTokenGenerator:
         scope: str | None = None,
         expires_in: int | None = None,
         include_refresh_token: bool = True,
+        jkt: str | None = None,
     ) -> dict[str, Any]:
+        """The token response's members; with ``jkt`` (a DPoP proof's key) the access token is bound to it."""
         tenant = self.server.tenant
         scope = client.get_allowed_scope(scope)
         if grant_type == "client_credentials":
             scope = " ".join(s for s in scope.split() if s not in ("openid", "offline_access"))
         lifetime = expires_in or tenant.config.tokens.access_token_ttl
         token: dict[str, Any] = {
-            "token_type": "Bearer",
-            "access_token": self.server.tokens.issue_access_token(tenant, client, scope, user, lifetime),
+            "token_type": "DPoP" if jkt else "Bearer",
+            "access_token": self.server.tokens.issue_access_token(tenant, client, scope, user, lifetime, jkt),
             "expires_in": lifetime,
         }
         if include_refresh_token and user is not None:
@@ -183,7 +189,8 @@ class TenantAuthorizationServer(AuthorizationServer):
         self.tokens = provider.tokens
         self.tenant = tenant
         self.scopes_supported = None  # unknown scopes are ignored, not refused (OIDC Core §3.1.2.1)
-        self.register_token_generator("default", AccessTokenGenerator(self))
+        self.token_generator = AccessTokenGenerator(self)
+        self.register_token_generator("default", self.token_generator)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
@@ -211,13 +218,36 @@ class TenantAuthorizationServer(AuthorizationServer):
             redirect_uri = (requested if client.check_redirect_uri(requested) else None) if requested else client.get_default_redirect_uri()
         raise UnsupportedResponseType(redirect_uri)
 
+    def generate_token(
+        self,
+        grant_type: str,
+        client: ClientView,
+        user: GrantUser | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+        jkt: str | None = None,
+    ) -> dict[str, Any]:
+        """Authlib's hook, also taking the DPoP key the access token is bound to (:class:`~idp.oidc.grants.DpopBinding`)."""
+        return self.token_generator(grant_type, client, user, scope, expires_in, include_refresh_token, jkt)
+
+    def token_request(self, http_request: Request) -> OAuth2Request:
+        """The token request, its ``DPoP`` proof (if any) verified first (RFC 9449 §4.3): ``dpop_jkt`` is its key's
+        thumbprint. Raises :class:`~idp.oidc.dpop.DpopError`. Without a proof, nothing more than Authlib's request."""
+        oauth_request = IdpOAuth2Request(http_request, self.tenant.public_url)
+        proof = proof_header(http_request.headers)
+        if proof is not None:
+            url = self.tenant.public_url + http_request.path
+            oauth_request.dpop_jkt = self.tokens.dpop.verify(self.tenant, proof, http_request.method, url).jkt
+        return oauth_request
+
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """A code exchange files its grant (the family of its tokens); other grants store nothing.
 
         If the user was revoked since the code was redeemed, nothing is filed and the exchange fails
         with ``invalid_grant``: the tokens just made are never sent (R-34)."""
         if request.payload.grant_type == "authorization_code" and isinstance(request.user, GrantUser):
-            grant = grant_from(request.user, request.client, token.get("scope", ""))
+            grant = grant_from(request.user, request.client, token.get("scope", ""), getattr(request, "dpop_jkt", None))
             if not self.tokens.save_exchanged_grant(self.tenant, grant, request.payload.data.get("code") or ""):
                 raise InvalidGrantError("The authorization was revoked.")
 

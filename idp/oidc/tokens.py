@@ -40,6 +40,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp.oidc.keys import verify_minted
+from idp.oidc.dpop import DpopVerifier
+from idp.oidc.par import PushedRequests
 from idp.security.secrets import random_token
 from idp.store import user_label
 
@@ -81,6 +83,8 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
     code_challenge: str = ""
     code_challenge_method: str = ""
     claims_locales: str = ""
+    #: The DPoP key the code is bound to (``dpop_jkt``, RFC 9449 §10): its exchange needs a proof by that key.
+    dpop_jkt: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -124,6 +128,8 @@ class Grant:
     acr: str
     amr: tuple[str, ...]
     expires_at: int
+    #: The DPoP key a public client's refresh tokens are bound to (RFC 9449 §5); empty: unbound.
+    jkt: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -233,6 +239,10 @@ class TokenService:
         self.secrets = secrets
         self.keys = keys
         self.clients = clients
+        #: DPoP proofs and server nonces (RFC 9449).
+        self.dpop = DpopVerifier(store, secrets)
+        #: Pushed authorization requests (RFC 9126).
+        self.par = PushedRequests(store, secrets)
 
     # -- authorization codes (RFC 6749 §4.1.2, R-62) ------------------------------------------
 
@@ -384,9 +394,10 @@ class TokenService:
     # -- JWT access tokens (RFC 9068) -------------------------------------------------------------
 
     def issue_access_token(
-        self, tenant: "TenantView", client: "ClientView", scope: str, user: GrantUser | None, expires_in: int
+        self, tenant: "TenantView", client: "ClientView", scope: str, user: GrantUser | None, expires_in: int, jkt: str | None = None
     ) -> str:
-        """A signed RFC 9068 access token; bound to the user's grant when there is a user."""
+        """A signed RFC 9068 access token; bound to the user's grant when there is a user, and to the DPoP key
+        whose thumbprint is ``jkt`` when given (``cnf``, RFC 9449 §6.1)."""
         key = self.keys.signing_key(tenant)
         now = int(time.time())
         claims: dict[str, Any] = {
@@ -406,6 +417,8 @@ class TokenService:
             if user.sid:
                 claims["sid"] = user.sid
             claims["gid"] = user.gid
+        if jkt:
+            claims["cnf"] = {"jkt": jkt}
         return key.sign_jwt(claims, AT_TYP)
 
     def decode_jwt(self, tenant: "TenantView", token: str, typ: str | None = AT_TYP, check_exp: bool = True) -> dict[str, Any] | None:

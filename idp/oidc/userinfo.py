@@ -1,4 +1,5 @@
-"""UserInfo (OIDC Core §5.3) of a tenant's authorization server, and the bearer-token check it relies on (RFC 6750)."""
+"""UserInfo (OIDC Core §5.3) of a tenant's authorization server, and the token checks it relies on: bearer tokens
+(RFC 6750) and DPoP-bound ones (RFC 9449 §7): ``Authorization: DPoP <token>`` with a proof by the token's key."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import (
     ResourceProtector as FlaskResourceProtector,
 )
-from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
+from authlib.oauth2.rfc6749 import TokenValidator
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InsufficientScopeError, InvalidTokenError
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from flask import request as flask_request
 
+from idp.oidc.dpop import DpopError, DpopResourceError, proof_header
 from idp.oidc.grants import user_claims
 from idp.oidc.tenant_server import TenantServer
 from idp.oidc.tokens import AccessTokenRecord, GrantUser
@@ -26,6 +29,46 @@ class AccessTokenValidator(BearerTokenValidator):
 
     def authenticate_token(self, token_string: str) -> AccessTokenRecord | None:
         return self.server.tokens.verify_access_token(self.server.tenant, token_string)
+
+    def validate_token(self, token: AccessTokenRecord | None, scopes: Any, request: Any) -> None:
+        """Authlib's checks; a DPoP-bound token presented as a bearer token is refused (RFC 9449 §7.2)."""
+        super().validate_token(token, scopes, request)
+        if token is not None and "cnf" in token.claims:
+            raise DpopResourceError("This access token is bound to a DPoP key: send it with the DPoP scheme and a proof.")
+
+
+class DpopTokenValidator(TokenValidator):
+    """``Authorization: DPoP <token>`` (RFC 9449 §7.1): a live token of this tenant bound to a key (``cnf.jkt``),
+    with one ``DPoP`` proof signed by that key for this request (``htm``, ``htu``, ``ath``, fresh ``jti``)."""
+
+    TOKEN_TYPE = "dpop"
+
+    def __init__(self, server: TenantServer) -> None:
+        super().__init__(realm=server.tenant.issuer)
+        self.server = server
+
+    def authenticate_token(self, token_string: str) -> AccessTokenRecord | None:
+        return self.server.tokens.verify_access_token(self.server.tenant, token_string)
+
+    def validate_token(self, token: AccessTokenRecord | None, scopes: Any, request: Any) -> None:
+        tenant = self.server.tenant
+        if token is None or token.is_expired() or token.is_revoked():
+            raise DpopResourceError("The access token is expired, revoked, malformed, or invalid for other reasons.")
+        bound = (token.claims.get("cnf") or {}).get("jkt")
+        if not bound:
+            raise DpopResourceError("This access token is not bound to a DPoP key: send it with the Bearer scheme.")
+        token_string = request.headers.get("Authorization", "").split(None, 1)[1].strip()
+        try:
+            proof = proof_header(request.headers)
+            if proof is None:
+                raise DpopError("A DPoP proof must accompany a DPoP-bound access token.")
+            verified = self.server.tokens.dpop.verify(tenant, proof, flask_request.method, tenant.public_url + flask_request.path, token_string)
+        except DpopError as error:
+            raise DpopResourceError(str(error.description), error.error, error.nonce) from None
+        if verified.jkt != bound:
+            raise DpopResourceError("The DPoP proof is not signed by the key the access token is bound to.", "invalid_dpop_proof")
+        if self.scope_insufficient(token.get_scope(), scopes):
+            raise InsufficientScopeError()
 
 
 class UserInfoProtector(FlaskResourceProtector):
@@ -45,6 +88,7 @@ class UserInfoEndpoint(_UserInfoEndpoint):
     def __init__(self, server: TenantServer) -> None:
         protector = UserInfoProtector()
         protector.register_token_validator(AccessTokenValidator(server))
+        protector.register_token_validator(DpopTokenValidator(server))
         super().__init__(server=server, resource_protector=protector)
 
     def get_issuer(self) -> str:

@@ -85,6 +85,10 @@ class Client(Base):
     backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
     #: A third-party client: the user approves the scopes it asks for on a consent page (:mod:`idp.oidc.consent`).
     consent_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Only pushed authorization requests are accepted from this client (RFC 9126 §6).
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Every token request of this client must carry a DPoP proof (RFC 9449 §5.2).
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

@@ -89,6 +89,11 @@ class Tokens:
     #: day in all, NIST SP 800-63B-4 at AAL2; the defaults, 30 min and 12 h, also meet rev 3's limits).
     sso_idle_ttl: int = bounded(1800, 1, HOUR, "seconds")
     sso_max_ttl: int = bounded(43200, 1, DAY, "seconds")
+    #: DPoP proofs must carry a nonce this server issued (RFC 9449 §8, §9): the token, PAR and UserInfo endpoints
+    #: answer ``use_dpop_nonce`` with a ``DPoP-Nonce`` header to a proof without a fresh one.
+    dpop_nonce_required: bool = False
+    #: Seconds a pushed authorization request's ``request_uri`` stays usable (RFC 9126 §2.2, ``expires_in``).
+    par_ttl: int = bounded(60, 1, 600, "seconds")
 
     def check(self, path: str) -> None:
         if self.signing_alg not in ("RS256", "ES256"):

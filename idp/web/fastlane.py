@@ -139,7 +139,7 @@ class ProtocolFastLane:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
-        if path.startswith(_REALMS) and not environ.get("QUERY_STRING"):
+        if path.startswith(_REALMS) and not environ.get("QUERY_STRING") and not _dpop(environ):
             method = environ.get("REQUEST_METHOD")
             slug, _, rest = path[len(_REALMS) :].partition("/")
             if method == "GET" and rest in _ROUTES and "HTTP_IF_NONE_MATCH" not in environ:
@@ -272,6 +272,7 @@ class ProtocolFastLane:
             or not client.check_endpoint_auth_method("client_secret_basic", "token")
             or not client.check_grant_type(params["grant_type"])
             or not client.check_client_secret(secret)
+            or client.dpop_bound_access_tokens  # its requests need a DPoP proof: Flask refuses one without
         ):
             return None
         return tenant, client, params, guard
@@ -347,7 +348,7 @@ class ProtocolFastLane:
         if tenant is None:
             return None
         record = self._live_token(tenant, token.strip(), guard)
-        if record is None or record.user is None or "openid" not in record.scope.split():
+        if record is None or record.user is None or "cnf" in record.claims or "openid" not in record.scope.split():
             return None
         if record.client.client_metadata.get("userinfo_signed_response_alg"):
             return None  # a signed answer: Authlib's endpoint makes it
@@ -400,6 +401,11 @@ class ProtocolFastLane:
         if not endpoint.check_permission(record, client, None):  # type: ignore[arg-type]
             return None
         return endpoint.introspect_token(record)
+
+
+def _dpop(environ: dict[str, Any]) -> bool:
+    """A request with a DPoP proof or the DPoP scheme (RFC 9449): always Flask's (proofs are checked there)."""
+    return "HTTP_DPOP" in environ or environ.get("HTTP_AUTHORIZATION", "")[:5].lower() == "dpop "
 
 
 def init_app(app: "Flask") -> None:

@@ -1,7 +1,7 @@
 """Protocol endpoints per tenant, on Keycloak's paths, so an RP configured for Keycloak changes only its base URL.
 
 ``/realms/<t>/.well-known/openid-configuration`` and
-``/realms/<t>/protocol/openid-connect/{auth,auth/resume,auth/consent,token,userinfo,certs,logout,revoke,token/introspect}``.
+``/realms/<t>/protocol/openid-connect/{auth,auth/resume,auth/consent,token,userinfo,certs,logout,revoke,token/introspect,ext/par/request}``.
 
 Each view parses the request, asks the tenant's Authlib server
 (:mod:`idp.oidc.server`) and answers. Errors follow RFC 6749 §4.1.2.1 and
@@ -23,9 +23,11 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, requ
 from flask.blueprints import BlueprintSetupState
 
 from idp.assurance import ACR_MFA, MFA_REQUESTS
+from idp.oidc.dpop import DpopError
 from idp.oidc.end_session import frontchannel_logout_urls
 from idp.oidc.form_post import response_parameters, wants_form_post
 from idp.oidc.frontchannel import frame_origins
+from idp.oidc.par import push, resolve
 from idp.oidc.server import (
     DISCOVERY_MAX_AGE,
     ParkedAuthorizationRequest,
@@ -234,8 +236,14 @@ def authorize(tenant: str) -> Response:
     view = _tenant(tenant, page=True)
     server = _provider().server(view)
     params = {k: v for k, v in request.values.items()}
+    try:  # a pushed request's parameters replace the query's (RFC 9126 §4); a PAR-only client must push
+        pushed = resolve(server, params)
+    except OAuth2Error as error:
+        return _authorization_error(server, error, params)
+    oauth_request = ParkedAuthorizationRequest(pushed, view.public_url, request.headers) if pushed is not params else None
+    params = pushed
     sso = _usable_session(server, current_sso(_services().sessions, view), params)
-    return _authorize(server, None, params, sso, resumed=False)
+    return _authorize(server, oauth_request, params, sso, resumed=False)
 
 
 @bp.get(f"{PROTOCOL}/auth/resume", endpoint="resume")
@@ -304,7 +312,37 @@ def token(tenant: str) -> Response:
         # RFC 6749 §3.2: parameters MUST NOT be included more than once (Authlib reads the first)
         error = InvalidRequestError(f"The '{repeated}' parameter is repeated.")
         return _no_store(server.handle_error_response(request, error))
-    return _no_store(server.create_token_response())
+    try:
+        oauth_request = server.token_request(request)  # a DPoP proof, if any, checked first (RFC 9449 §5)
+    except DpopError as error:
+        return _no_store(server.handle_error_response(request, error))
+    return _with_dpop_nonce(server, _no_store(server.create_token_response(oauth_request)))
+
+
+def _with_dpop_nonce(server: TenantAuthorizationServer, response: Response) -> Response:
+    """A fresh ``DPoP-Nonce`` on every answer while the tenant requires nonces (RFC 9449 §8.2)."""
+    if server.tokens.dpop.nonce_required(server.tenant) and "DPoP-Nonce" not in response.headers:
+        response.headers["DPoP-Nonce"] = server.tokens.dpop.nonce(server.tenant)
+    return response
+
+
+@bp.post(f"{PROTOCOL}/ext/par/request")
+def pushed_authorization_request(tenant: str) -> Response:
+    """Pushed Authorization Requests (RFC 9126 §2): 201 with a single-use ``request_uri``, or the OAuth error."""
+    server = _provider().server(_tenant(tenant))
+    if _malformed_basic():
+        return _refuse_malformed_basic(server)
+    repeated = next((name for name, values in request.form.lists() if len(values) > 1), None)
+    try:
+        if repeated is not None or request.args:
+            raise InvalidRequestError(f"The '{repeated}' parameter is repeated." if repeated else "Send the parameters in the body.")
+        oauth_request = server.token_request(request)  # a DPoP proof binds the code to its key (RFC 9449 §10.1)
+        body = push(server, oauth_request, oauth_request.dpop_jkt)  # type: ignore[attr-defined]
+    except OAuth2Error as error:
+        return _with_dpop_nonce(server, _no_store(server.handle_error_response(request, error)))
+    response = jsonify(body)
+    response.status_code = 201
+    return _with_dpop_nonce(server, _no_store(response))
 
 
 @bp.route(f"{PROTOCOL}/userinfo", methods=["GET", "POST"])
