@@ -39,8 +39,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from idp.oidc.keys import verify_minted
 from idp.oidc.dpop import DpopVerifier
+from idp.oidc.keys import verify_minted
 from idp.oidc.par import PushedRequests
 from idp.security.secrets import random_token
 from idp.store import user_label
