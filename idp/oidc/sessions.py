@@ -12,6 +12,12 @@ is filed under one grant label per user, and their flow runs and recovery links
 under a second one, so :meth:`SessionService.revoke_user` ends all of it with two
 store calls (R-34, R-40).
 
+Each user's live sessions are also listed in one record, ``{tenant}:sso-list:{user_id}`` (sid, store key,
+sign-in time, address and browser; filed under the user's grant label, so revoking the user ends it
+too), for the account console's « your sessions » page (:meth:`SessionService.of_user`,
+:meth:`SessionService.end_sid`). Two sign-ins of one user racing may lose one line of the list (a
+read-modify-write); that session is still ended by « sign out everywhere » and by its timeouts.
+
 The relying parties that got a code in a session are told when it ends (front- and back-channel
 logout, :mod:`idp.oidc.rp_logout`): :meth:`SessionService.end` returns the front-channel URLs for the
 end_session page, and queues the back-channel logout tokens; a revoked user's RPs are told by
@@ -84,6 +90,18 @@ class SsoSession:
         )
 
 
+@dataclass(frozen=True)
+class SessionListing:
+    """One live session as its holder sees it in the account console."""
+
+    sid: str
+    auth_time: int
+    last_seen: int
+    client_ip: str
+    user_agent: str
+    amr: tuple[str, ...]
+
+
 class SessionService:
     """Create, find, end and revoke SSO sessions."""
 
@@ -100,8 +118,18 @@ class SessionService:
         tokens = tenant.config.tokens
         return max(1, min(tokens.sso_idle_ttl, sso.auth_time + tokens.sso_max_ttl - now))
 
-    def establish(self, tenant: "TenantView", user_id: int, amr: list[str] | tuple[str, ...], acr: str) -> SsoSession:
-        """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39)."""
+    def establish(
+        self,
+        tenant: "TenantView",
+        user_id: int,
+        amr: list[str] | tuple[str, ...],
+        acr: str,
+        client_ip: str = "",
+        user_agent: str = "",
+    ) -> SsoSession:
+        """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39).
+
+        ``client_ip`` and ``user_agent`` are shown to the user in their list of sessions."""
         user = self.users.get(tenant, user_id)
         if user is None or user.status != "active":
             raise LookupError(f"no active user {user_id} in tenant {tenant.slug!r}")
@@ -116,10 +144,64 @@ class SessionService:
             last_seen=now,
             token=random_token(32),
         )
-        self.store.upsert(
-            self._key(tenant, sso.token), sso.to_json(), self._ttl(tenant, sso, now), grant_id=user_label(tenant.slug, user_id)
-        )
+        key = self._key(tenant, sso.token)
+        self.store.upsert(key, sso.to_json(), self._ttl(tenant, sso, now), grant_id=user_label(tenant.slug, user_id))
+        self._list(tenant, user_id, sso.sid, {"key": key, "auth_time": now, "ip": client_ip[:64], "ua": user_agent[:200]}, now)
         return sso
+
+    # -- the user's list of sessions ---------------------------------------------------------
+
+    def _list_key(self, tenant: "TenantView", user_id: int) -> str:
+        return f"{tenant.slug}:sso-list:{user_id}"
+
+    def _list(self, tenant: "TenantView", user_id: int, sid: str, entry: dict[str, Any] | None, now: int) -> None:
+        """Add (``entry``) or drop (None) session ``sid`` in the user's list; lines past the absolute timeout go."""
+        key = self._list_key(tenant, user_id)
+        max_ttl = tenant.config.tokens.sso_max_ttl
+        raw = self.store.find(key) or {}
+        sessions = {s: e for s, e in (raw.get("sessions") or {}).items() if int(e.get("auth_time", 0)) + max_ttl > now}
+        if entry is None:
+            sessions.pop(sid, None)
+        else:
+            sessions[sid] = entry
+        if not sessions:
+            self.store.destroy(key)
+            return
+        ttl = max(1, max(int(e["auth_time"]) for e in sessions.values()) + max_ttl - now)
+        self.store.upsert(key, {"sessions": sessions}, ttl, grant_id=user_label(tenant.slug, user_id))
+
+    def of_user(self, tenant: "TenantView", user_id: int) -> list[SessionListing]:
+        """The user's live sessions, newest sign-in first (ended or expired ones are left out)."""
+        raw = self.store.find(self._list_key(tenant, user_id)) or {}
+        entries = sorted((raw.get("sessions") or {}).items(), key=lambda item: -int(item[1].get("auth_time", 0)))
+        if not entries:
+            return []
+        now = int(time.time())
+        tokens = tenant.config.tokens
+        found = []
+        for (sid, entry), live in zip(entries, self.store.find_many([str(e["key"]) for _, e in entries]), strict=True):
+            if live is None or int(live.get("user_id", -1)) != user_id:
+                continue
+            sso = SsoSession.from_json(live)
+            if now - sso.last_seen >= tokens.sso_idle_ttl or now - sso.auth_time >= tokens.sso_max_ttl:
+                continue
+            found.append(SessionListing(sid, sso.auth_time, sso.last_seen, str(entry.get("ip", "")), str(entry.get("ua", "")), tuple(sso.amr)))
+        return found
+
+    def end_sid(self, tenant: "TenantView", user_id: int, sid: str) -> bool:
+        """End the user's session ``sid`` (the user signs it out from another browser); its relying parties are
+        told as on logout (back-channel logout queued). False when it is not one of the user's live sessions."""
+        raw = self.store.find(self._list_key(tenant, user_id)) or {}
+        entry = (raw.get("sessions") or {}).get(sid)
+        if entry is None:
+            return False
+        ended = self.store.take(str(entry["key"]))
+        self._list(tenant, user_id, sid, None, int(time.time()))
+        if ended is None or int(ended.get("user_id", -1)) != user_id:
+            return False
+        if self.rp_logout is not None:
+            self.rp_logout.session_ended(tenant, user_id, sid)
+        return True
 
     def find(self, tenant: "TenantView", token: str) -> SsoSession | None:
         """The live session whose cookie value is ``token``; its idle timeout is renewed on use."""
@@ -157,9 +239,12 @@ class SessionService:
         if not token or len(token) > 128:
             return []
         raw = self.store.take(self._key(tenant, token))
-        if raw is None or self.rp_logout is None:
+        if raw is None:
             return []
         sso = SsoSession.from_json(raw)
+        self._list(tenant, sso.user_id, sso.sid, None, int(time.time()))
+        if self.rp_logout is None:
+            return []
         return self.rp_logout.session_ended(tenant, sso.user_id, sso.sid)
 
     def revoke_user(self, tenant: "TenantView", user_id: int) -> int:

@@ -32,6 +32,7 @@ CONTEXT: dict[str, Any] = {
     "code": "493021",
     "when": WHEN,
     "browser": "Firefox 128 on Linux",
+    "change": "password",
 }
 
 
