@@ -13,8 +13,14 @@ import requests
 from web.account_console_support import Holder, make_holder, next_totp
 from support.builders import PASSWORD
 from support.forms import find_form
+from support.messages import outbox, wait_for
 
 NEW_PASSWORD = "a quiet meadow under grey skies"
+
+
+def notices(holder: Holder) -> list[Any]:
+    """The account-change notices mailed to the holder, oldest first."""
+    return [m for m in outbox(holder.server, to="holder@example.com") if m.tags.get("kind") == "account-change-notice"]
 
 
 @pytest.fixture
@@ -49,6 +55,8 @@ def test_factors_are_listed_renamed_and_removed_and_the_change_is_audited_and_ma
     removed = holder.post(confirm, f"/security/factors/{factor.id}/remove")
     assert removed.url.endswith("/security?done=removed") and "Work phone" not in removed.text and "Tablet" in removed.text
     assert [f.label for f in services.factors.active(holder.tenant, holder.user)] == ["Tablet"]
+    notice = wait_for(lambda: notices(holder))[-1]
+    assert notice.subject == "The second factors of your account changed" and "A second factor was removed" in notice.text
     types = [e.type for e in services.audit.query(holder.tenant.id, user_id=holder.user.id)]
     assert "factor.renamed" in types and "factor.removed" in types
     events = holder.open("/events")
@@ -81,6 +89,10 @@ def test_password_change_needs_the_current_one_and_the_old_one_stops_working(hol
     services = holder.server.services
     fresh = services.users.get(holder.tenant, holder.user.id)
     assert not services.users.verify_password(fresh, PASSWORD) and services.users.verify_password(fresh, NEW_PASSWORD)
+    # R-29: the holder is told, with a "not you?" lock link (R-15)
+    notice = wait_for(lambda: notices(holder))[-1]
+    assert notice.subject == "Your password was changed" and f"/realms/{holder.tenant.slug}/account/lock?token=" in notice.text
+    assert PASSWORD not in notice.text and NEW_PASSWORD not in notice.text
     # the old password no longer signs in, in a new browser
     other = Holder(holder.server, holder.tenant, holder.user, holder.totp, used=holder.used)
     refused = other.sign_in_from(other.get())
