@@ -38,6 +38,8 @@ class Holder:
     password: str = PASSWORD
     browser: requests.Session = field(default_factory=requests.Session)
     used: set[str] = field(default_factory=set)
+    #: Whether the last sign-in asked for a second factor.
+    asked_code: bool = False
 
     @property
     def base(self) -> str:
@@ -50,7 +52,8 @@ class Holder:
         """From a sign-in page: the password, then (when asked) a TOTP code; redirects followed to the console."""
         assert find_form(page.text, "password") is not None, f"{page.url}: {page.text[:500]}"
         answer = submit(self.browser, page, "password", username=self.user.username, password=self.password, allow_redirects=True)
-        if find_form(answer.text, "code") is not None and self.totp is not None:
+        self.asked_code = find_form(answer.text, "code") is not None
+        if self.asked_code and self.totp is not None:
             answer = submit(self.browser, answer, "code", code=next_totp(self.totp, self.used), allow_redirects=True)
         return answer
 

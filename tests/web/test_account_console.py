@@ -10,10 +10,11 @@ from typing import Any
 import pyotp
 import pytest
 import requests
-from web.account_console_support import Holder, make_holder, next_totp
 from support.builders import PASSWORD
 from support.forms import find_form
 from support.messages import outbox, wait_for
+
+from web.account_console_support import Holder, make_holder
 
 NEW_PASSWORD = "a quiet meadow under grey skies"
 
@@ -128,6 +129,7 @@ def test_a_change_of_credentials_needs_a_recent_authentication(make_live_server:
     assert find_form(stale.text, "password") is not None and "/flow/" in stale.url, stale.url
     assert holder.server.services.users.verify_password(holder.server.services.users.get(holder.tenant, holder.user.id), PASSWORD)
     back = holder.sign_in_from(stale)
+    assert holder.asked_code  # password and second factor again
     assert back.url == f"{holder.base}/security/password" and "Current password" in back.text
     done = holder.post(back, "/security/password", current_password=PASSWORD, new_password=NEW_PASSWORD, new_password_again=NEW_PASSWORD)
     assert done.url.endswith("/security?done=password")
