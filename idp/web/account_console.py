@@ -41,6 +41,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
+from idp.oidc.frontchannel import frame_origins
 from idp.oidc.sessions import COOKIE, SsoSession
 from idp.security.secrets import random_token
 from idp.storage.models import User
@@ -50,6 +51,7 @@ from idp.web.context import current_services as _services
 from idp.web.flows import request_info
 from idp.web.i18n import current_language, set_current_tenant, use_locale_hints
 from idp.web.pages import render_page
+from idp.web.security_headers import csp_allow_frames
 from idp.web.sso_cookie import clear_sso_cookie, current_sso
 
 bp = Blueprint("account_console", __name__)
@@ -324,6 +326,8 @@ def sign_out(tenant: str) -> Response:
     csrf.protect()
     view = _tenant(tenant)
     frames = _services().sessions.end(view, request.cookies.get(COOKIE, ""))
+    if frames:  # Front-Channel Logout 1.0 §4: the relying parties' logout pages load in frames
+        csp_allow_frames(frame_origins(frames))
     response = render_page("logged_out.html", tenant=view, frames=frames, continue_to="")
     clear_sso_cookie(response, view)
     return response

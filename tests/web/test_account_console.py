@@ -116,6 +116,17 @@ def test_sessions_are_listed_and_a_signed_out_session_no_longer_works(holder: Ho
     assert find_form(laptop.get().text, "password") is not None  # the laptop must sign in again
     assert holder.get("/sessions").status_code == 200  # this browser still is
     assert "account.session_ended" in [e.type for e in holder.server.services.audit.query(holder.tenant.id, user_id=holder.user.id)]
+    # « Sign out every other session », then « Sign out » of this one
+    services = holder.server.services
+    phone = services.sessions.establish(holder.tenant, holder.user.id, ["pwd", "otp", "mfa"], "urn:idp:acr:mfa", user_agent="Phone")
+    others = holder.post(holder.get("/sessions"), "/sessions")
+    assert others.url.endswith("/sessions?done=others_ended") and "Every other session was signed out." in others.text
+    assert services.sessions.find(holder.tenant, phone.token) is None
+    assert len(re.findall(r'id="session-', others.text)) == 1
+    out = holder.post(others, "/sign-out")
+    assert out.status_code == 200 and "You are signed out" in out.text
+    assert find_form(holder.get("/sessions").text, "password") is not None
+    assert services.sessions.of_user(holder.tenant, holder.user.id) == []
 
 
 def test_a_change_of_credentials_needs_a_recent_authentication(make_live_server: Any) -> None:
