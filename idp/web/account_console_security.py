@@ -251,9 +251,11 @@ def _password_page(who: Holder, status: int = 200, errors: dict[str, str] | None
 @bp.route("/realms/<tenant>/account/security/password", methods=["GET", "POST"])
 def password(tenant: str) -> Response:
     here = _url("password", tenant)
+    who = holder(tenant, fresh=True) if request.method == "GET" else changing(tenant, here)
+    if not (who.tenant.config.local_passwords and who.user.password_hash):
+        abort(404)  # no local password here (a federating tenant): nothing to change
     if request.method == "GET":
-        return _password_page(holder(tenant, fresh=True))
-    who = changing(tenant, here)
+        return _password_page(who)
     services = _services()
     if services.store.counter(_tries_key(who)) >= PASSWORD_TRIES:
         return _password_page(who, status=429, errors={"current_password": message_for("too_many_attempts")})
