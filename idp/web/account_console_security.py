@@ -30,7 +30,7 @@ from markupsafe import Markup
 from idp.accounts.factors import FactorError, group_secret
 from idp.accounts.recovery_codes import RECOVERY_CODE
 from idp.accounts.users import UserError
-from idp.web.account_console import Holder, back_to, bp, changing, holder, notify_change, page
+from idp.web.account_console_signin import Holder, back_to, bp, changing, holder, notify_change, page
 from idp.web.context import current_services as _services
 from idp.web.flows import request_info
 from idp.web.messages import message_for
