@@ -12,11 +12,10 @@ is filed under one grant label per user, and their flow runs and recovery links
 under a second one, so :meth:`SessionService.revoke_user` ends all of it with two
 store calls (R-34, R-40).
 
-Each user's live sessions are also listed in one record, ``{tenant}:sso-list:{user_id}`` (sid, store key,
-sign-in time, address and browser; filed under the user's grant label, so revoking the user ends it
-too), for the account console's « your sessions » page (:meth:`SessionService.of_user`,
-:meth:`SessionService.end_sid`). Two sign-ins of one user racing may lose one line of the list (a
-read-modify-write); that session is still ended by « sign out everywhere » and by its timeouts.
+A user's sessions are found through that grant label (:meth:`EphemeralStore.grant_members`), with
+no record of their own: the account console's « your sessions » page lists them
+(:meth:`SessionService.of_user`, with the address and browser each session keeps from its sign-in)
+and its holder ends one (:meth:`SessionService.end_sid`).
 
 The relying parties that got a code in a session are told when it ends (front- and back-channel
 logout, :mod:`idp.oidc.rp_logout`): :meth:`SessionService.end` returns the front-channel URLs for the
@@ -67,6 +66,9 @@ class SsoSession:
     acr: str = ""
     #: Last use (epoch seconds); the idle timeout counts from here.
     last_seen: int = 0
+    #: Where the sign-in came from (shown to the user in their list of sessions); empty when unknown.
+    client_ip: str = ""
+    user_agent: str = ""
     #: The cookie value (the secret); empty on sessions read back from the store.
     token: str = field(default="", repr=False, compare=False)
 
@@ -74,6 +76,11 @@ class SsoSession:
         data = asdict(self)
         data.pop("token")
         data["amr"] = list(self.amr)
+        ip, ua = data.pop("client_ip"), data.pop("user_agent")
+        if ip:  # only when known: most of the memory of a session is its record (README "Operating in production")
+            data["ip"] = ip
+        if ua:
+            data["ua"] = ua
         return data
 
     @classmethod
@@ -86,6 +93,8 @@ class SsoSession:
             amr=tuple(data.get("amr") or ()),
             acr=str(data.get("acr") or ""),
             last_seen=int(data.get("last_seen") or data["auth_time"]),
+            client_ip=str(data.get("ip") or ""),
+            user_agent=str(data.get("ua") or ""),
             token=token,
         )
 
@@ -142,61 +151,44 @@ class SessionService:
             amr=tuple(amr),
             acr=acr,
             last_seen=now,
+            client_ip=client_ip[:45],
+            user_agent=user_agent[:160],
             token=random_token(32),
         )
-        key = self._key(tenant, sso.token)
-        self.store.upsert(key, sso.to_json(), self._ttl(tenant, sso, now), grant_id=user_label(tenant.slug, user_id))
-        self._list(tenant, user_id, sso.sid, {"key": key, "auth_time": now, "ip": client_ip[:64], "ua": user_agent[:200]}, now)
+        self.store.upsert(
+            self._key(tenant, sso.token), sso.to_json(), self._ttl(tenant, sso, now), grant_id=user_label(tenant.slug, user_id)
+        )
         return sso
 
     # -- the user's list of sessions ---------------------------------------------------------
 
-    def _list_key(self, tenant: "TenantView", user_id: int) -> str:
-        return f"{tenant.slug}:sso-list:{user_id}"
-
-    def _list(self, tenant: "TenantView", user_id: int, sid: str, entry: dict[str, Any] | None, now: int) -> None:
-        """Add (``entry``) or drop (None) session ``sid`` in the user's list; lines past the absolute timeout go."""
-        key = self._list_key(tenant, user_id)
-        max_ttl = tenant.config.tokens.sso_max_ttl
-        raw = self.store.find(key) or {}
-        sessions = {s: e for s, e in (raw.get("sessions") or {}).items() if int(e.get("auth_time", 0)) + max_ttl > now}
-        if entry is None:
-            sessions.pop(sid, None)
-        else:
-            sessions[sid] = entry
-        if not sessions:
-            self.store.destroy(key)
-            return
-        ttl = max(1, max(int(e["auth_time"]) for e in sessions.values()) + max_ttl - now)
-        self.store.upsert(key, {"sessions": sessions}, ttl, grant_id=user_label(tenant.slug, user_id))
-
-    def of_user(self, tenant: "TenantView", user_id: int) -> list[SessionListing]:
-        """The user's live sessions, newest sign-in first (ended or expired ones are left out)."""
-        raw = self.store.find(self._list_key(tenant, user_id)) or {}
-        entries = sorted((raw.get("sessions") or {}).items(), key=lambda item: -int(item[1].get("auth_time", 0)))
-        if not entries:
-            return []
+    def _live_of_user(self, tenant: "TenantView", user_id: int) -> list[tuple[str, SsoSession]]:
+        """(store key, session) of every live session of the user, found through the user's grant label."""
+        keys = self.store.grant_members(user_label(tenant.slug, user_id), prefix=f"{tenant.slug}:sso:")
         now = int(time.time())
         tokens = tenant.config.tokens
         found = []
-        for (sid, entry), live in zip(entries, self.store.find_many([str(e["key"]) for _, e in entries]), strict=True):
-            if live is None or int(live.get("user_id", -1)) != user_id:
+        for key, raw in zip(keys, self.store.find_many(keys), strict=True):
+            if raw is None or int(raw.get("user_id", -1)) != user_id:
                 continue
-            sso = SsoSession.from_json(live)
-            if now - sso.last_seen >= tokens.sso_idle_ttl or now - sso.auth_time >= tokens.sso_max_ttl:
-                continue
-            found.append(SessionListing(sid, sso.auth_time, sso.last_seen, str(entry.get("ip", "")), str(entry.get("ua", "")), tuple(sso.amr)))
+            sso = SsoSession.from_json(raw)
+            if now - sso.last_seen < tokens.sso_idle_ttl and now - sso.auth_time < tokens.sso_max_ttl:
+                found.append((key, sso))
         return found
+
+    def of_user(self, tenant: "TenantView", user_id: int) -> list[SessionListing]:
+        """The user's live sessions, newest sign-in first (ended, expired and revoked ones are left out)."""
+        listed = [
+            SessionListing(sso.sid, sso.auth_time, sso.last_seen, sso.client_ip, sso.user_agent, sso.amr)
+            for _, sso in self._live_of_user(tenant, user_id)
+        ]
+        return sorted(listed, key=lambda s: (-s.auth_time, s.sid))
 
     def end_sid(self, tenant: "TenantView", user_id: int, sid: str) -> bool:
         """End the user's session ``sid`` (the user signs it out from another browser); its relying parties are
         told as on logout (back-channel logout queued). False when it is not one of the user's live sessions."""
-        raw = self.store.find(self._list_key(tenant, user_id)) or {}
-        entry = (raw.get("sessions") or {}).get(sid)
-        if entry is None:
-            return False
-        ended = self.store.take(str(entry["key"]))
-        self._list(tenant, user_id, sid, None, int(time.time()))
+        key = next((k for k, sso in self._live_of_user(tenant, user_id) if sso.sid == sid), None)
+        ended = self.store.take(key) if key is not None else None
         if ended is None or int(ended.get("user_id", -1)) != user_id:
             return False
         if self.rp_logout is not None:
@@ -239,12 +231,9 @@ class SessionService:
         if not token or len(token) > 128:
             return []
         raw = self.store.take(self._key(tenant, token))
-        if raw is None:
+        if raw is None or self.rp_logout is None:
             return []
         sso = SsoSession.from_json(raw)
-        self._list(tenant, sso.user_id, sso.sid, None, int(time.time()))
-        if self.rp_logout is None:
-            return []
         return self.rp_logout.session_ended(tenant, sso.user_id, sso.sid)
 
     def revoke_user(self, tenant: "TenantView", user_id: int) -> int:
