@@ -185,3 +185,19 @@ def test_the_console_works_without_javascript(live_server: Any, new_page: Any) -
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("The name was saved.")
     expect(page.locator("#factors")).to_contain_text("Pocket")
+
+
+def test_the_last_required_second_factor_is_refused_in_french(live_server: Any, new_page: Any, axe_check: Any) -> None:
+    """Under ``mfa.policy: required`` the page says why the last second factor stays, in the page's language."""
+    holder = make_holder(live_server, mfa="required")
+    visit = Visit(holder, new_page("fr-FR"), "fr", axe_check)
+    page = visit.page
+    visit.sign_in("/security")
+    expect(page.locator("body")).to_contain_text("Votre organisation exige un deuxième facteur : gardez-en au moins un.")
+    page.get_by_role("link", name="Supprimer Phone").click()
+    page.get_by_role("button", name="Supprimer", exact=True).click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Votre organisation exige un deuxième facteur : ajoutez-en un autre avant de supprimer celui-ci."
+    )
+    visit.check()
+    assert [f.label for f in live_server.services.factors.active(holder.tenant, holder.user)] == ["Phone"]
