@@ -196,3 +196,18 @@ def test_an_authenticator_is_added_and_recovery_codes_are_regenerated(holder: Ho
     assert len(codes) == 10 and shown.headers["Cache-Control"].startswith("no-store")
     assert not services.factors.use_recovery_code(holder.tenant, holder.user, old[0])
     assert services.factors.use_recovery_code(holder.tenant, holder.user, codes[0])
+
+
+def test_the_callback_answers_only_the_browser_that_started_the_sign_in(holder: Holder) -> None:
+    """R-42/R-65: a state from another browser, or none, is refused; the redirect goes only to console pages."""
+    start = holder.get("/security", allow_redirects=False)
+    assert start.status_code == 303
+    location = start.headers["Location"]
+    assert location.startswith(f"/realms/{holder.tenant.slug}/protocol/openid-connect/auth?") and "code_challenge_method=S256" in location
+    state = re.search(r"[?&]state=([^&]+)", location)
+    assert state is not None
+    stranger = requests.get(f"{holder.base}/callback", params={"state": state.group(1), "code": "x"}, timeout=30, allow_redirects=False)
+    assert stranger.status_code == 400 and "Your session has expired" in stranger.text
+    # the state was spent by that attempt: the right browser cannot replay it either
+    again = holder.get("/callback", params={"state": state.group(1), "code": "x"}, allow_redirects=False)
+    assert again.status_code == 400
