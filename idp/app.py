@@ -70,6 +70,7 @@ def _wire(app: Flask) -> None:
     from idp.observability import init_app as init_observability
     from idp.web import faults
     from idp.web.account import bp as account_bp
+    from idp.web.account_console import bp as account_console_bp
     from idp.web.branding import bp as branding_bp
     from idp.web.flows import bp as flows_bp
     from idp.web.health import bp as health_bp
@@ -79,6 +80,7 @@ def _wire(app: Flask) -> None:
     app.register_blueprint(oidc_bp)
     app.register_blueprint(flows_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(account_console_bp)
     app.register_blueprint(branding_bp)
     init_observability(app)  # metrics, JSON logs
     faults.init_app(app)  # 503s for outages

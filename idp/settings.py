@@ -48,6 +48,9 @@ class Settings:
     log_level: str = "INFO"
     #: Trust ``X-Forwarded-For`` from this many proxies in front of the workers.
     proxy_count: int = 0
+    #: Seconds an authentication stays fresh enough for a change of credentials in the account console
+    #: (password, second factors, recovery codes); older, the user signs in again first (R-38, R-54).
+    account_reauth_max_age: int = 300
 
     ENV_PREFIX = "IDP_"
 
@@ -98,6 +101,8 @@ class Settings:
             raise SettingsError(f"IDP_MAIL_BACKEND must be 'ses' or 'outbox', not {self.mail_backend!r}")
         if self.sms_backend not in ("sns", "outbox"):
             raise SettingsError(f"IDP_SMS_BACKEND must be 'sns' or 'outbox', not {self.sms_backend!r}")
+        if not 0 < self.account_reauth_max_age <= 3600:
+            raise SettingsError("IDP_ACCOUNT_REAUTH_MAX_AGE must be between 1 and 3600 seconds")
         if not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("IDP_PUBLIC_URL must be an absolute http(s) URL")
         if self.is_production:

@@ -142,6 +142,21 @@ def test_revoke_by_grant_removes_only_that_grant(store: EphemeralStore) -> None:
     assert store.revoke_by_grant(g1) == 0
 
 
+def test_grant_members_lists_the_keys_filed_under_a_grant(store: EphemeralStore) -> None:
+    """The account console lists a user's sessions through their grant label: the keys of that grant only, by prefix."""
+    g1, g2 = secrets.token_hex(8), secrets.token_hex(8)
+    a, b, c = key("sso"), key("code"), key("sso")
+    store.upsert(a, {}, 60, grant_id=g1)
+    store.upsert(b, {}, 60, grant_id=g1)
+    store.upsert(c, {}, 60, grant_id=g2)
+    assert sorted(store.grant_members(g1)) == sorted([a, b])
+    assert store.grant_members(g1, prefix=a.rsplit(":", 1)[0] + ":") == [a]
+    assert store.grant_members(g2) == [c]
+    store.revoke_by_grant(g1)
+    assert store.grant_members(g1) == []
+    assert store.grant_members(secrets.token_hex(8)) == []
+
+
 def test_counters_expire(store: EphemeralStore) -> None:
     k = key("fail")
     assert [store.incr(k, 1) for _ in range(3)] == [1, 2, 3]

@@ -63,7 +63,7 @@ from idp.accounts.factor_results import UserFactors as UserFactors
 from idp.accounts.factor_results import _now, mask_phone, random_uuid
 from idp.accounts.factor_results import group_secret as group_secret
 from idp.accounts.factor_results import normalise_code as normalise_code
-from idp.accounts.recovery_codes import RecoveryCodes
+from idp.accounts.recovery_codes import RECOVERY_CODE, RecoveryCodes
 from idp.accounts.sms_codes import SmsCodes
 from idp.accounts.totp import MIN_SECRET_BITS as MIN_SECRET_BITS
 from idp.accounts.totp import TOTP_DIGITS as TOTP_DIGITS
@@ -212,6 +212,54 @@ class FactorService(TotpFactors, SmsCodes, RecoveryCodes):
         if changed:
             self.users.contact_changed(tenant, row, None, ["phone"], actor=actor)
         return factor
+
+    # -- the holder's own changes (account console) ------------------------------
+
+    @staticmethod
+    def is_second_factor(factor: Factor) -> bool:
+        """Whether ``factor`` keeps a ``required`` MFA policy satisfied: any kind but a recovery-code set
+        (a set is the fallback of the others, spent code by code)."""
+        return factor.type != RECOVERY_CODE
+
+    def rename_factor(
+        self, tenant: TenantView, user: User, factor_id: str, label: str, actor: str = "", request: RequestInfo | None = None
+    ) -> Factor:
+        """Give one of the user's active factors a new label (1 to 60 characters, shown in listings only)."""
+        label = " ".join((label or "").split())
+        if not label or len(label) > 60:
+            raise FactorError("invalid_label", "the name must have 1 to 60 characters", status=422)
+        with self.db.session() as s:
+            row = s.scalar(
+                select(Factor).where(
+                    Factor.tenant_id == tenant.id, Factor.user_id == user.id, Factor.id == factor_id, Factor.removed_at.is_(None)
+                )
+            )
+            if row is None:
+                raise FactorError("not_found", f"no active factor {factor_id!r} for user {user.username!r}", status=404)
+            row.label = label
+            self._audit(s, tenant, user, "factor.renamed", request, actor=actor, factor_id=row.id, factor_type=row.type)
+        return row
+
+    def remove_own_factor(self, tenant: TenantView, user: User, factor_id: str, request: RequestInfo | None = None) -> Factor:
+        """The holder removes one of their factors (R-19, R-34); under the ``required`` MFA policy the last second
+        factor stays: :class:`FactorError` ``last_second_factor`` (409), nothing changed. Checked and removed in one
+        transaction."""
+        actor = f"user:{user.id}"
+        with self.db.session() as s:
+            rows = list(
+                s.scalars(select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id, Factor.removed_at.is_(None)))
+            )
+            row = next((r for r in rows if r.id == factor_id), None)
+            if row is None:
+                raise FactorError("not_found", f"no active factor {factor_id!r} for user {user.username!r}", status=404)
+            others = [r for r in rows if r.id != row.id and self.is_second_factor(r)]
+            if tenant.config.mfa.policy == "required" and self.is_second_factor(row) and not others:
+                raise FactorError("last_second_factor", "the tenant requires a second factor: the last one cannot be removed", status=409)
+            row.removed_at = _now()
+            row.removed_by = actor
+            self._audit(s, tenant, user, "factor.removed", request, actor=actor, factor_id=row.id, factor_type=row.type)
+        self._drop_replay_state(tenant, [row])
+        return row
 
     # -- notices and audit ------------------------------------------------------
 

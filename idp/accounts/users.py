@@ -303,6 +303,24 @@ class UserService:
             assert row is not None and row.tenant_id == tenant.id
             row.password_hash = hash_password(password)
 
+    def change_password(self, tenant: "TenantView", user: User, current: str, new: str, request: "RequestInfo | None" = None) -> None:
+        """The holder changes their password: the current one first (R-26), the new one against the policy (R-04),
+        then hashed (R-57) and audited in one transaction. :class:`UserError` on field ``current_password``
+        (403, code ``wrong_password``; audited) or ``password`` (422, the policy's code); nothing changed then."""
+        ip, agent = (request.client_ip, request.user_agent) if request else ("", "")
+        fresh = self.get(tenant, user.id)
+        if fresh is None or not self.verify_password(fresh, current):
+            self.audit.record(tenant.id, "account.password_change_failed", user_id=user.id, actor=f"user:{user.id}", client_ip=ip, user_agent=agent)
+            raise UserError("the current password is not right", status=403, field="current_password", code="wrong_password")
+        self.check_password(tenant, new, fresh.username, fresh.email or "")
+        with self.db.session() as s:
+            row = s.get(User, user.id)
+            assert row is not None and row.tenant_id == tenant.id
+            row.password_hash = hash_password(new)
+            self.audit.record(
+                tenant.id, "account.password_changed", user_id=user.id, actor=f"user:{user.id}", client_ip=ip, user_agent=agent, session=s
+            )
+
     def update(self, tenant: "TenantView", user: User, **changes: Any) -> User:
         """Change profile fields (email, phone, locale, names, address, status, roles), validated first.
 

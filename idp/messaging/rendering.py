@@ -74,6 +74,9 @@ TEMPLATES: Mapping[str, TemplateSpec] = {
     "email_changed_notice": TemplateSpec(("email",), ("when", "lock_link")),
     # to the account's address when its phone number changes
     "phone_changed_notice": TemplateSpec(("email",), ("when", "lock_link")),
+    # to the account's address when its holder changes credentials in the account console:
+    # change is "password", "factor_added", "factor_removed" or "recovery_codes"
+    "account_change_notice": TemplateSpec(("email",), ("when", "lock_link", "change"), {"browser": ""}),
 }
 
 

@@ -12,6 +12,11 @@ is filed under one grant label per user, and their flow runs and recovery links
 under a second one, so :meth:`SessionService.revoke_user` ends all of it with two
 store calls (R-34, R-40).
 
+A user's sessions are found through that grant label (:meth:`EphemeralStore.grant_members`), with
+no record of their own: the account console's « your sessions » page lists them
+(:meth:`SessionService.of_user`, with the address and browser each session keeps from its sign-in)
+and its holder ends one (:meth:`SessionService.end_sid`).
+
 The relying parties that got a code in a session are told when it ends (front- and back-channel
 logout, :mod:`idp.oidc.rp_logout`): :meth:`SessionService.end` returns the front-channel URLs for the
 end_session page, and queues the back-channel logout tokens; a revoked user's RPs are told by
@@ -61,6 +66,9 @@ class SsoSession:
     acr: str = ""
     #: Last use (epoch seconds); the idle timeout counts from here.
     last_seen: int = 0
+    #: Where the sign-in came from (shown to the user in their list of sessions); empty when unknown.
+    client_ip: str = ""
+    user_agent: str = ""
     #: The cookie value (the secret); empty on sessions read back from the store.
     token: str = field(default="", repr=False, compare=False)
 
@@ -68,6 +76,11 @@ class SsoSession:
         data = asdict(self)
         data.pop("token")
         data["amr"] = list(self.amr)
+        ip, ua = data.pop("client_ip"), data.pop("user_agent")
+        if ip:  # only when known: most of the memory of a session is its record (README "Operating in production")
+            data["ip"] = ip
+        if ua:
+            data["ua"] = ua
         return data
 
     @classmethod
@@ -80,8 +93,22 @@ class SsoSession:
             amr=tuple(data.get("amr") or ()),
             acr=str(data.get("acr") or ""),
             last_seen=int(data.get("last_seen") or data["auth_time"]),
+            client_ip=str(data.get("ip") or ""),
+            user_agent=str(data.get("ua") or ""),
             token=token,
         )
+
+
+@dataclass(frozen=True)
+class SessionListing:
+    """One live session as its holder sees it in the account console."""
+
+    sid: str
+    auth_time: int
+    last_seen: int
+    client_ip: str
+    user_agent: str
+    amr: tuple[str, ...]
 
 
 class SessionService:
@@ -100,8 +127,18 @@ class SessionService:
         tokens = tenant.config.tokens
         return max(1, min(tokens.sso_idle_ttl, sso.auth_time + tokens.sso_max_ttl - now))
 
-    def establish(self, tenant: "TenantView", user_id: int, amr: list[str] | tuple[str, ...], acr: str) -> SsoSession:
-        """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39)."""
+    def establish(
+        self,
+        tenant: "TenantView",
+        user_id: int,
+        amr: list[str] | tuple[str, ...],
+        acr: str,
+        client_ip: str = "",
+        user_agent: str = "",
+    ) -> SsoSession:
+        """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39).
+
+        ``client_ip`` and ``user_agent`` are shown to the user in their list of sessions."""
         user = self.users.get(tenant, user_id)
         if user is None or user.status != "active":
             raise LookupError(f"no active user {user_id} in tenant {tenant.slug!r}")
@@ -114,12 +151,49 @@ class SessionService:
             amr=tuple(amr),
             acr=acr,
             last_seen=now,
+            client_ip=client_ip[:45],
+            user_agent=user_agent[:160],
             token=random_token(32),
         )
         self.store.upsert(
             self._key(tenant, sso.token), sso.to_json(), self._ttl(tenant, sso, now), grant_id=user_label(tenant.slug, user_id)
         )
         return sso
+
+    # -- the user's list of sessions ---------------------------------------------------------
+
+    def _live_of_user(self, tenant: "TenantView", user_id: int) -> list[tuple[str, SsoSession]]:
+        """(store key, session) of every live session of the user, found through the user's grant label."""
+        keys = self.store.grant_members(user_label(tenant.slug, user_id), prefix=f"{tenant.slug}:sso:")
+        now = int(time.time())
+        tokens = tenant.config.tokens
+        found = []
+        for key, raw in zip(keys, self.store.find_many(keys), strict=True):
+            if raw is None or int(raw.get("user_id", -1)) != user_id:
+                continue
+            sso = SsoSession.from_json(raw)
+            if now - sso.last_seen < tokens.sso_idle_ttl and now - sso.auth_time < tokens.sso_max_ttl:
+                found.append((key, sso))
+        return found
+
+    def of_user(self, tenant: "TenantView", user_id: int) -> list[SessionListing]:
+        """The user's live sessions, newest sign-in first (ended, expired and revoked ones are left out)."""
+        listed = [
+            SessionListing(sso.sid, sso.auth_time, sso.last_seen, sso.client_ip, sso.user_agent, sso.amr)
+            for _, sso in self._live_of_user(tenant, user_id)
+        ]
+        return sorted(listed, key=lambda s: (-s.auth_time, s.sid))
+
+    def end_sid(self, tenant: "TenantView", user_id: int, sid: str) -> bool:
+        """End the user's session ``sid`` (the user signs it out from another browser); its relying parties are
+        told as on logout (back-channel logout queued). False when it is not one of the user's live sessions."""
+        key = next((k for k, sso in self._live_of_user(tenant, user_id) if sso.sid == sid), None)
+        ended = self.store.take(key) if key is not None else None
+        if ended is None or int(ended.get("user_id", -1)) != user_id:
+            return False
+        if self.rp_logout is not None:
+            self.rp_logout.session_ended(tenant, user_id, sid)
+        return True
 
     def find(self, tenant: "TenantView", token: str) -> SsoSession | None:
         """The live session whose cookie value is ``token``; its idle timeout is renewed on use."""

@@ -109,6 +109,13 @@ class EphemeralStore(ABC):
         """Delete every record filed under ``grant_id``; returns how many were live."""
 
     @abstractmethod
+    def grant_members(self, grant_id: str, prefix: str = "") -> list[str]:
+        """Keys filed under ``grant_id`` that start with ``prefix``, in no order (a read: nothing changes).
+
+        A key may name a record that has expired or was destroyed since it was filed: read the records
+        (:meth:`find_many`) to know which are live."""
+
+    @abstractmethod
     def incr(self, key: str, expires_in: int, amount: int = 1) -> int:
         """Add to a counter; the first increment starts its lifetime. Returns the new value."""
 

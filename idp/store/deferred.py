@@ -58,6 +58,9 @@ class DeferredStore(EphemeralStore):
     def revoke_by_grant(self, grant_id: str) -> int:
         return self.backend.revoke_by_grant(grant_id)
 
+    def grant_members(self, grant_id: str, prefix: str = "") -> list[str]:
+        return self.backend.grant_members(grant_id, prefix)
+
     def incr(self, key: str, expires_in: int, amount: int = 1) -> int:
         return self.backend.incr(key, expires_in, amount)
 

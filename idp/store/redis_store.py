@@ -240,6 +240,11 @@ class RedisStore(EphemeralStore):
 
         return self._call(run)
 
+    def grant_members(self, grant_id: str, prefix: str = "") -> list[str]:
+        members = self._call(lambda: self.client.smembers(_k("grant:" + grant_id)))
+        keys = (m.decode() if isinstance(m, bytes) else str(m) for m in members or ())
+        return [k for k in keys if k.startswith(prefix)]
+
     def incr(self, key: str, expires_in: int, amount: int = 1) -> int:
         def run() -> int:
             pipe = self.client.pipeline(transaction=False)

@@ -165,6 +165,13 @@ class SQLiteStore(EphemeralStore):
             conn.execute("DELETE FROM entries WHERE grant_id = ?", (grant_id,))
             return live
 
+    def grant_members(self, grant_id: str, prefix: str = "") -> list[str]:
+        rows = self._conn().execute(
+            "SELECT key FROM entries WHERE grant_id = ? AND expires_at > ? AND substr(key, 1, ?) = ?",
+            (grant_id, time.time(), len(prefix), prefix),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def incr(self, key: str, expires_in: int, amount: int = 1) -> int:
         now = time.time()
         with self._tx() as conn:

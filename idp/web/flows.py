@@ -197,7 +197,8 @@ def _completed(tenant: Any, flow: Flow, result: Completed, reads: RunReads) -> R
     sso = None
     if flow.signs_in(state) and state.user_id is not None:
         amr, acr = assurance(state)
-        sso = _services().sessions.establish(tenant, state.user_id, amr, acr)
+        info = request_info()
+        sso = _services().sessions.establish(tenant, state.user_id, amr, acr, client_ip=info.client_ip, user_agent=info.user_agent)
     resumes = sso is not None and bool(state.auth_request)
     if resumes and result.page is None:
         # the authorization endpoint loads this completed state, discards it and answers the RP

@@ -32,6 +32,7 @@ CONTEXT: dict[str, Any] = {
     "code": "493021",
     "when": WHEN,
     "browser": "Firefox 128 on Linux",
+    "change": "password",
 }
 
 
@@ -60,13 +61,14 @@ SMS_TEMPLATES = [n for n, s in TEMPLATES.items() if "sms" in s.channels]
 
 
 def test_the_catalogue_covers_the_messages_of_issues_3_and_4() -> None:
-    """The core sends the second-factor and account notices; the recovery flow ships its link and notices."""
+    """The core sends the second-factor and account notices (the account console's included); the recovery flow ships its link and notices."""
     assert set(CORE_TEMPLATES) == {
         "sms_code",
         "failed_second_factor_notice",
         "totp_replay_notice",
         "email_changed_notice",
         "phone_changed_notice",
+        "account_change_notice",  # the account console's (issue 14, item 4)
     }
     assert set(TEMPLATES) - set(CORE_TEMPLATES) == {"recovery_link", "factor_reset_notice", "password_reset_notice"}
     from idp.messaging.rendering import TEMPLATE_DIR
