@@ -6,6 +6,8 @@ Pages (server-rendered, no JavaScript, FR/EN, every form with ``csrf_token``, R-
 - ``/realms/<t>/account/security``: second factors (rename, remove, add), recovery codes, password
   (:mod:`idp.web.account_console_security`);
 - ``/realms/<t>/account/sessions``: the user's live sessions; sign one out, or every other one (R-40);
+- ``/realms/<t>/account/applications``: the third-party applications the user allowed (issue 15 item 3),
+  each with what it may see; removing one revokes the consent and what the application holds;
 - ``/realms/<t>/account/events``: the user's recent security events (R-46).
 
 Signing in: the console is Keycloak's ``account-console``, a public OIDC client of the tenant (code flow with
@@ -26,23 +28,26 @@ The module is split by job: :mod:`idp.web.account_console_signin` (who is signed
 callback, the page helpers), this module (overview, sessions, events, signing out) and
 :mod:`idp.web.account_console_security` (factors, recovery codes, password); all on one blueprint.
 
-Consents granted to applications are listed and revoked here once consent exists: add the section to
-:data:`~idp.web.account_console_signin.SECTIONS` and its page beside the others (the overview and the
-navigation list the sections).
+Consents granted to third-party applications are listed and revoked on the applications page through
+:class:`~idp.oidc.consent.ConsentService` (not a credential change: no re-authentication, as in Keycloak).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Response, request, url_for
 from flask_babel import lazy_gettext as _l
 
+from idp.oidc.consent import ConsentError
 from idp.oidc.frontchannel import frame_origins
 from idp.oidc.sessions import COOKIE
 from idp.web import (
     account_console_security,  # noqa: F401  (its pages, on the same blueprint)
     csrf,
 )
-from idp.web.account_console_signin import EVENTS_SHOWN, SECTIONS, back_to, bp, holder, page, tenant_or_404
+from idp.web.account_console_signin import EVENTS_SHOWN, SECTIONS, Holder, back_to, bp, holder, page, tenant_or_404
+from idp.web.consent import SCOPE_DESCRIPTIONS
 from idp.web.context import current_services as _services
 from idp.web.flows import request_info
 from idp.web.pages import render_page
@@ -113,6 +118,43 @@ def sign_out(tenant: str) -> Response:
     return response
 
 
+# -- applications: consents (issue 15, item 3) ---------------------------------------------------
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def _applications_page(who: Holder, status: int = 200, refusal: str = "") -> Response:
+    listed = [
+        {"client_id": c.client_id, "name": c.client_name or c.client_id, "granted": _when(c.updated_at or c.granted_at),
+         "scopes": [str(SCOPE_DESCRIPTIONS.get(s, s)) for s in c.scopes]}
+        for c in _services().consents.list_for_user(who.tenant, who.user.id)
+    ]
+    return page("account/applications.html", who, status=status, applications=listed, refusal=refusal)
+
+
+@bp.get("/realms/<tenant>/account/applications")
+def applications(tenant: str) -> Response:
+    return _applications_page(holder(tenant))
+
+
+@bp.post("/realms/<tenant>/account/applications/<client_id>")
+def application_revoke(tenant: str, client_id: str) -> Response:
+    """Remove an application's access: the consent goes, and with it the client's codes and tokens for this
+    user (:meth:`~idp.oidc.consent.ConsentService.revoke`); its next request asks again."""
+    csrf.protect()
+    who = holder(tenant, back=url_for(".applications", tenant=tenant))
+    info = request_info()
+    try:
+        _services().consents.revoke(
+            who.tenant, who.user.id, client_id[:128], actor=f"user:{who.user.id}", client_ip=info.client_ip, user_agent=info.user_agent
+        )
+    except ConsentError:
+        return _applications_page(who, status=404, refusal=str(_l("That application no longer has access.")))
+    return back_to(".applications", "consent_revoked", tenant=tenant)
+
+
 # -- security events (R-46) -----------------------------------------------------------------------
 
 EVENT_LABELS = {
@@ -140,6 +182,8 @@ EVENT_LABELS = {
     "admin.password_set": _l("Password set by an administrator"),
     "admin.factors_reset": _l("Second factors reset by an administrator"),
     "admin.sessions_revoked": _l("Sessions ended by an administrator"),
+    "consent.granted": _l("Application allowed"),
+    "consent.revoked": _l("Application access removed"),
 }
 
 

@@ -52,6 +52,7 @@ SECTIONS: list[tuple[str, Any]] = [
     ("account_console.overview", _l("Account")),
     ("account_console.security", _l("Signing in")),
     ("account_console.sessions", _l("Sessions")),
+    ("account_console.applications", _l("Applications")),
     ("account_console.events", _l("Security events")),
 ]
 
@@ -63,6 +64,7 @@ DONE = {
     "password": _l("Your password was changed."),
     "session_ended": _l("The session was signed out."),
     "others_ended": _l("Every other session was signed out."),
+    "consent_revoked": _l("The application's access was removed."),
 }
 
 

@@ -211,3 +211,23 @@ def test_the_callback_answers_only_the_browser_that_started_the_sign_in(holder: 
     # the state was spent by that attempt: the right browser cannot replay it either
     again = holder.get("/callback", params={"state": state.group(1), "code": "x"}, allow_redirects=False)
     assert again.status_code == 400
+
+
+def test_applications_the_user_allowed_are_listed_and_their_access_removed(holder: Holder) -> None:
+    """Issue 15 item 3: a consent is revocable in the account console; the application then asks again (R-76)."""
+    services = holder.server.services
+    services.clients.create(holder.tenant, "partner-photos", ["https://photos.example/cb"], name="Partner Photos", consent_required=True)
+    services.consents.grant(holder.tenant, holder.user.id, "partner-photos", ["openid", "email"])
+    page = holder.open("/applications")
+    assert 'id="application-partner-photos"' in page.text and "Partner Photos" in page.text
+    assert "Your email address" in page.text and "Confirm who you are" in page.text
+    done = holder.post(page, "/applications/partner-photos")
+    assert done.url.endswith("/applications?done=consent_revoked") and "access was removed." in done.text
+    assert "Partner Photos" not in done.text and "No application has access to your account." in done.text
+    assert services.consents.list_for_user(holder.tenant, holder.user.id) == []
+    event = services.audit.query(holder.tenant.id, user_id=holder.user.id, type="consent.revoked", limit=1)[0]
+    assert event.actor == f"user:{holder.user.id}"
+    # a second tab still showing the application removes it again: told, nothing else changes
+    again = holder.post(page, "/applications/partner-photos")
+    assert again.status_code == 404 and "That application no longer has access." in again.text
+    assert "Application access removed" in holder.get("/events").text
