@@ -92,3 +92,19 @@ def test_introspection_of_a_bound_token_agrees(realm: Realm) -> None:
     for r in answers:
         assert r.status_code == 200 and r.json["cnf"] == {"jkt": key.jkt} and r.json["token_type"] == "DPoP", r.text
     assert answers[1].json == answers[2].json
+
+
+def test_code_bound_by_dpop_jkt_is_refused_without_a_proof_by_both(realm: Realm) -> None:
+    """RFC 9449 §10: a code requested with ``dpop_jkt`` and presented with no DPoP header at all (which the lane
+    would take) is refused by the lane exactly as by Flask: ``invalid_grant``, no token."""
+    lane, flask = _clients(realm)
+    assert _cc(lane, realm).status_code == 200  # warms the lane's caches: the exchange below is the lane's
+    key = DpopKey()
+    answers = []
+    for client in (lane, flask):
+        response, verifier, _ = realm.authorize(realm.browser(), realm.rp(), dpop_jkt=key.jkt)
+        code = query(response.headers["Location"])["code"]
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier}
+        r = client.post(_path(realm, "token"), data=form, auth=("web", realm.secrets["web"]))
+        answers.append((r.status_code, r.json["error"], "access_token" in r.json))
+    assert answers[0] == answers[1] == (400, "invalid_grant", False)
