@@ -136,6 +136,12 @@ class Passkeys(FactorParts):
             )
             return [(f, c) for f, c in rows]
 
+    def passkey_details(self, tenant: TenantView, user: User) -> dict[str, PasskeyCredential]:
+        """The credential of every passkey the user ever had (removed ones too), by factor id (admin listings)."""
+        with self.db.read() as s:
+            rows = s.scalars(select(PasskeyCredential).where(PasskeyCredential.tenant_id == tenant.id, PasskeyCredential.user_id == user.id))
+            return {c.factor_id: c for c in rows}
+
     def passkey_credential(self, tenant: TenantView, factor_id: str) -> PasskeyCredential | None:
         with self.db.read() as s:
             return s.scalar(select(PasskeyCredential).where(PasskeyCredential.tenant_id == tenant.id, PasskeyCredential.factor_id == factor_id))

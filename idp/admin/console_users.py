@@ -164,6 +164,7 @@ def user_page(
         user=found,
         factors=services.factors.active(view, found),
         history=[f for f in services.factors.history(view, found) if f.removed_at is not None],
+        passkeys=services.factors.passkey_details(view, found),
         refusal=refusal,
         profile=PROFILE,
         new_password=NEW_PASSWORD,
