@@ -35,7 +35,7 @@ def test_the_flow_is_registered_and_on_by_default(live_server: Any) -> None:
     flow = live_server.services.registry.get("browser-login")
     assert isinstance(flow, BrowserLoginFlow) and flow.completes == "login" and flow.default_enabled
     assert flow.steps[0] is PasswordStep
-    assert PasswordStep.provides == ("identified", "password")
+    assert PasswordStep.provides == ("identified", "password", "passkey")  # passkey: passwordless sign-in (issue 14)
 
 
 @pytest.mark.parametrize("login", ["username", "email"])
@@ -78,7 +78,7 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(site: Site) -> None
         started = time.perf_counter()
         response = site.walker(browser).post_login(page, login, "wrong password 123")
         elapsed = time.perf_counter() - started
-        body = re.sub(r'nonce="[^"]+"', "", response.text.replace(login, "LOGIN"))
+        body = re.sub(r'nonce="[^"]+"|data-passkey-options="[^"]+"', "", response.text.replace(login, "LOGIN"))  # per-page randoms
         return response.status_code, body, elapsed
 
     # interleaved, so a burst of load from a parallel test slows both kinds alike; four of each is what
