@@ -149,12 +149,12 @@ def test_sign_in_in_chromium(site: Site, new_page: Any, locale: str, labels: tup
     assert page.locator("html").get_attribute("lang") == locale[:2]
     page.get_by_label(user_label).fill("wrong-" + site.username)
     page.get_by_label(password_label).fill("nope nope nope")
-    page.get_by_role("button", name=button).click()
+    page.get_by_role("button", name=button, exact=True).click()
     expect(page.get_by_role("alert")).to_be_visible()  # waits for the answer page, not the one the click left
     assert page.get_by_label(user_label).get_attribute("aria-describedby") == "form-error"
     page.get_by_label(user_label).fill(site.email)
     page.get_by_label(password_label).fill(PASSWORD)
-    page.get_by_role("button", name=button).click()
+    page.get_by_role("button", name=button, exact=True).click()
     page.get_by_role("heading", name=done).wait_for()
     assert any(c["name"] == SSO_COOKIE and c["httpOnly"] for c in page.context.cookies())
 
