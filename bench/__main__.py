@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         passkeys: list[Any] = []
         if wanted("login_passkey"):
             n_pk = 20 if tiny else (200 if q else 600)
-            seed.bulk_users(services, rs, n_pk, prefix="pk")
-            passkeys = seed.add_passkeys(services, rs, rs.users[-n_pk:])
+            seed.bulk_users(services, es, n_pk, prefix="pk")  # on bench-es: bench-rs's user count is the scale step's start
+            passkeys = seed.add_passkeys(services, es, es.users[-n_pk:])
 
         server = procs.start_idp(env.environ(), env.port, args.workers, raw / "idp.log")
         base = env.public_url
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if wanted("login_passkey"):
             log(f"case login_passkey (authorize, login page, passwordless passkey, code, token; {flow_seconds:.0f}s, 8 threads)")
             res, cores = cpu_around(pid, lambda: flows.run_load(
-                lambda i, b: flows.passkey_login_once(base, "bench-rs", rs.client_id, rs.secret, passkeys[i], b), 8, flow_seconds, len(passkeys)))
+                lambda i, b: flows.passkey_login_once(base, "bench-es", es.client_id, es.secret, passkeys[i], b), 8, flow_seconds, len(passkeys)))
             s = res.summary()
             r = Result("login_passkey", "ours", rps=s["rps"], p50_ms=s["p50_ms"], p99_ms=s["p99_ms"], errors=s["errors"], requests=res.requests,
                        server_cores=round(cores, 3), note=res.first_error[:200])
