@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
             seed.add_factors(services, rs, rs.users[:n_login])
         if wanted("recovery"):
             seed.add_factors(services, rec, rec.users, sms=True)
+        passkeys: list[Any] = []
+        if wanted("login_passkey"):
+            n_pk = 20 if tiny else (200 if q else 600)
+            seed.bulk_users(services, es, n_pk, prefix="pk")  # on bench-es: bench-rs's user count is the scale step's start
+            passkeys = seed.add_passkeys(services, es, es.users[-n_pk:])
 
         server = procs.start_idp(env.environ(), env.port, args.workers, raw / "idp.log")
         base = env.public_url
@@ -181,6 +186,16 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             log("raw argon2id verify rate (one process per core, server idle)")
             extras["argon2"] = extra.argon2_rate(seed.precomputed_hash(), seed.PASSWORD, os.cpu_count() or 2, 1.0 if tiny else (3.0 if q else 5.0))
+        if wanted("login_passkey"):
+            log(f"case login_passkey (authorize, login page, passwordless passkey, code, token; {flow_seconds:.0f}s, 8 threads)")
+            res, cores = cpu_around(pid, lambda: flows.run_load(
+                lambda i, b: flows.passkey_login_once(base, "bench-es", es.client_id, es.secret, passkeys[i], b), 8, flow_seconds, len(passkeys)))
+            s = res.summary()
+            r = Result("login_passkey", "ours", rps=s["rps"], p50_ms=s["p50_ms"], p99_ms=s["p99_ms"], errors=s["errors"], requests=res.requests,
+                       server_cores=round(cores, 3), note=res.first_error[:200])
+            r.extra = {"logins_per_s": s["flows_per_s"], "logins": s["done"], "logins_per_core": s["flows_per_s"] / cores if cores else 0.0}
+            r.rps_per_core = round(r.rps / cores, 1) if cores else 0.0
+            results.append(r)
         if wanted("recovery"):
             log(f"case recovery (request, link, password, SMS code, enrolment; {flow_seconds:.0f}s, 4 threads)")
             outbox = flows.Outbox(env.instance / "outbox")

@@ -176,6 +176,54 @@ def login_once(base: str, tenant: str, client_id: str, secret: str, username: st
         raise FlowError("no id_token")
 
 
+_PASSKEY_FORM = re.compile(r'<form id="passkey-sign-in" method="post" action="([^"]+)" data-passkey="get" data-passkey-options="([^"]+)".*?</form>', re.DOTALL)
+
+
+def passkey_login_once(base: str, tenant: str, client_id: str, secret: str, key: Any, browser: requests.Session) -> None:
+    """authorize → login page → « Sign in with a passkey » (a software passkey signs the page's challenge) → code → token."""
+    realm = f"{base}/realms/{tenant}"
+    params = {
+        "client_id": client_id, "response_type": "code", "scope": "openid profile email", "redirect_uri": REDIRECT_URI,
+        "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
+        "code_challenge": CODE_CHALLENGE, "code_challenge_method": "S256",
+    }
+    r = _ok(browser.get(f"{realm}/protocol/openid-connect/auth", params=params, allow_redirects=False), 302, 303)
+    page = _ok(browser.get(urljoin(r.url, r.headers["Location"])))
+    found = _PASSKEY_FORM.search(page.text)
+    if found is None:
+        raise FlowError("no passkey form on the sign-in page")
+    fields = {}
+    for tag in _INPUT.findall(found.group(0)):
+        attrs = {k: html.unescape(v) for k, v in _ATTR.findall(tag)}
+        fields[attrs["name"]] = attrs.get("value", "")
+    fields["credential"] = key.assertion(html.unescape(found.group(2)))
+    r = _ok(browser.post(urljoin(page.url, html.unescape(found.group(1))), data=fields, allow_redirects=False), 302, 303)
+    _finish(browser, realm, client_id, secret, r)
+
+
+def _finish(browser: requests.Session, realm: str, client_id: str, secret: str, r: requests.Response) -> None:
+    """Follow the redirects to the client, then exchange the code for tokens."""
+    for _ in range(5):
+        location = urljoin(r.url, r.headers["Location"])
+        if location.startswith(REDIRECT_URI):
+            break
+        r = _ok(browser.get(location, allow_redirects=False), 302, 303)
+    else:
+        raise FlowError("no redirect to the client")
+    code = parse_qs(urlsplit(location).query).get("code", [""])[0]
+    if not code:
+        raise FlowError(f"no code in the redirect: {location[:120]}")
+    token = _ok(
+        browser.post(
+            f"{realm}/protocol/openid-connect/token",
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": CODE_VERIFIER},
+            auth=(client_id, secret),
+        )
+    )
+    if "id_token" not in token.json():
+        raise FlowError("no id_token")
+
+
 class Outbox:
     """Reads the dev outbox folder incrementally (new JSON records only), by recipient."""
 

@@ -182,6 +182,23 @@ def add_factors(services: Services, tenant: Tenant, users: list[tuple[int, str]]
         list(pool.map(one, users))
 
 
+def add_passkeys(services: Services, tenant: Tenant, users: list[tuple[int, str]], threads: int = 4) -> list[Any]:
+    """A passkey (a :class:`bench.softkey.SoftPasskey`) for each user, registered through the factor service's ceremony."""
+    from bench.softkey import SoftPasskey
+
+    factors = services.factors
+
+    def one(u: tuple[int, str]) -> Any:
+        user = services.users.get(tenant.view, u[0])
+        key = SoftPasskey(factors.rp_id(tenant.view), factors.expected_origin(tenant.view))
+        options = factors.begin_passkey_registration(tenant.view, user)
+        factors.finish_passkey_registration(tenant.view, user, options.ceremony, key.register(options.options_json), label="bench", actor="bench")
+        return key
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, users))
+
+
 def mint_codes(services: Services, tenant: Tenant, n: int, threads: int = 8) -> list[str]:
     """``n`` authorization codes saved with :meth:`TokenService.save_code`, as the authorization endpoint does."""
     tokens = services.tokens

@@ -21,8 +21,14 @@ AMR_MFA = "mfa"
 AMR_OTP = "otp"
 #: ``amr`` of a proved SMS code.
 AMR_SMS = "sms"
+#: ``amr`` of a passkey kept on one device (RFC 8176 ``hwk``: a hardware-secured key).
+AMR_HWK = "hwk"
+#: ``amr`` of a passkey that may be synced between devices (RFC 8176 ``swk``: a software-secured key).
+AMR_SWK = "swk"
+#: ``amr`` of the user verification a passkey's authenticator performed (RFC 8176 ``user``).
+AMR_USER = "user"
 #: ``amr`` values that count as a second factor.
-SECOND_FACTOR_AMR = (AMR_OTP, AMR_SMS)
+SECOND_FACTOR_AMR = (AMR_OTP, AMR_SMS, AMR_HWK, AMR_SWK)
 
 #: ``acr_values`` that ask for a second factor.
 MFA_REQUESTS = (ACR_MFA, AMR_MFA)

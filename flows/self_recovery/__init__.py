@@ -9,8 +9,10 @@ The user's path (issue 4; seed screens 2 to 7):
    run's server-side state, proving ``email_link`` (R-52, R-99).
 3. ``choose``: « Que souhaitez-vous faire ? ».
 4. Second-factor path (the ``reset-second-factor`` sub-flow): ``password`` → ``sms``
-   (to the verified number on file) → ``totp-setup`` in replace mode: every earlier factor
-   removed and the new one saved in one transaction (R-17, R-33, R-85, R-97, R-98).
+   (to the verified number on file) → the new factor, in replace mode: the QR-code authenticator
+   (``totp-setup``, the default screen) or, from its « Utiliser plutôt une clé d'accès sur cet appareil »
+   button, a passkey on this device (``passkey-setup``); every earlier factor is removed when the new
+   one is proven, in the transaction that saves it (R-17, R-33, R-85, R-97, R-98).
    Password path (``reset-password``): ``verify-totp`` or ``verify-sms`` (alternatives, when
    the account has a second factor) → ``new-password`` (R-18, R-32, R-51).
    The shared steps are bound here with this flow's settings (:func:`recovery_bindings`).
@@ -32,6 +34,7 @@ from flows.self_recovery.config import SelfRecoveryConfig
 from flows.self_recovery.links import RecoveryLinks
 from flows.self_recovery.mail import MESSAGES
 from flows.self_recovery.steps import PASSWORD, SECOND_FACTOR, ChooseStep, NewPasswordStep, RequestStep, chosen_path, recovery_config, run_language
+from flows.steps.passkey import PasskeySetupStep
 from flows.steps.password import PasswordStep
 from flows.steps.recovery_code import RecoveryCodeStep
 from flows.steps.sms import SmsStep
@@ -94,13 +97,18 @@ def recovery_bindings(config: SelfRecoveryConfig) -> tuple[Binding, ...]:
             "reset-second-factor",
             bind(PasswordStep.name, on(second, "password"), requires=("email_link",)),
             bind(SmsStep.name, on(second, "sms"), requires=("email_link", "password"), only_path=True, **sms),
-            bind(
-                TotpSetupStep.name,
-                on(second, "totp-setup"),
-                replace_existing=True,
-                app_store_url=config.app_store_url,
-                play_store_url=config.play_store_url,
-                authenticator_name=config.authenticator_name,
+            sub_flow(
+                "new-factor",
+                bind(
+                    TotpSetupStep.name,
+                    on(second, "totp-setup", ALTERNATIVE),
+                    replace_existing=True,
+                    app_store_url=config.app_store_url,
+                    play_store_url=config.play_store_url,
+                    authenticator_name=config.authenticator_name,
+                    offer_passkey="passkey-setup" in second,
+                ),
+                bind(PasskeySetupStep.name, on(second, "passkey-setup", ALTERNATIVE), replace_existing=True),
             ),
             condition="chose-second-factor",
         ),
@@ -128,7 +136,9 @@ class SelfRecoveryFlow(Flow):
     requires_experience = "v2"
     one_language = True
     Config = SelfRecoveryConfig
-    steps: ClassVar[tuple[type[Step], ...]] = (RequestStep, ChooseStep, PasswordStep, SmsStep, TotpSetupStep, TotpStep, RecoveryCodeStep, NewPasswordStep)
+    steps: ClassVar[tuple[type[Step], ...]] = (
+        RequestStep, ChooseStep, PasswordStep, SmsStep, TotpSetupStep, PasskeySetupStep, TotpStep, RecoveryCodeStep, NewPasswordStep,
+    )  # fmt: skip
     conditions: ClassVar[Mapping[str, Condition]] = {
         "chose-second-factor": _chose(SECOND_FACTOR),
         "chose-password": _chose(PASSWORD),
@@ -143,7 +153,7 @@ class SelfRecoveryFlow(Flow):
         "link_ttl": (N_("Link lifetime"), N_("In seconds, from 60 to 86400 (the product says 300).")),
         "offer_password_reset": (N_("Offer « Reset my password »"), ""),
         "offer_second_factor_reset": (N_("Offer « Reset my second authentication factor »"), ""),
-        "second_factor_path": (N_("Steps of the second-factor path"), N_("In order, comma-separated; ends with totp-setup.")),
+        "second_factor_path": (N_("Steps of the second-factor path"), N_("In order, comma-separated; ends with totp-setup, passkey-setup or both.")),
         "password_path": (N_("Steps of the password path"), N_("In order, comma-separated; ends with new-password.")),
         "sms_sender_id": (N_("Sender ID of the recovery SMS"), N_("Empty: the tenant's SMS sender ID.")),
         "support_url": (N_("Support address when recovery cannot go on"), N_("Empty: the tenant's support address.")),

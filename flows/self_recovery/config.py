@@ -9,6 +9,8 @@ from idp.flowengine.contract import DAY, ConfigError, bounded
 #: Proofs a path must hold before its final step changes the account (R-17, R-18, R-33, R-97).
 SECOND_FACTOR_PATH_NEEDS = ("email_link", "password", "sms")
 PASSWORD_PATH_NEEDS_ONE_OF = ("totp", "sms", "recovery_code")
+#: The steps a second-factor path may end with (one or both, in this order): they save the new factor.
+NEW_FACTOR_STEPS = ("totp-setup", "passkey-setup")
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,10 @@ class SelfRecoveryConfig:
     offer_password_reset: bool = True
     #: Offer "Reset my second authentication factor".
     offer_second_factor_reset: bool = True
-    #: Steps of the second-factor path, in order; must prove the link, the password and an SMS code before the new factor.
-    second_factor_path: tuple[str, ...] = ("password", "sms", "totp-setup")
+    #: Steps of the second-factor path, in order; must prove the link, the password and an SMS code before the new factor,
+    #: and end with the new factors offered: the QR-code authenticator (``totp-setup``, the default screen), a passkey
+    #: on this device (``passkey-setup``), or both.
+    second_factor_path: tuple[str, ...] = ("password", "sms", "totp-setup", "passkey-setup")
     #: Steps of the password path, in order; must prove a second factor before the new password.
     password_path: tuple[str, ...] = ("verify-totp", "verify-sms", "verify-recovery-code", "new-password")
     #: Sender ID of the recovery SMS (empty: the tenant's ``sms.sender_id``).
@@ -46,8 +50,8 @@ class SelfRecoveryConfig:
             if value and not value.startswith(("https://", "mailto:")):
                 raise ConfigError(f"{path}.{url_field}", "must be an https or mailto: URL")
         second, password = _path_proofs("reset-second-factor"), _path_proofs("reset-password")
-        _check_path(f"{path}.second_factor_path", second, self.second_factor_path, "totp-setup", "factor replaced", SECOND_FACTOR_PATH_NEEDS, ())
-        _check_path(f"{path}.password_path", password, self.password_path, "new-password", "password replaced", ("email_link",), PASSWORD_PATH_NEEDS_ONE_OF)
+        _check_path(f"{path}.second_factor_path", second, self.second_factor_path, NEW_FACTOR_STEPS, "factor replaced", SECOND_FACTOR_PATH_NEEDS, ())
+        _check_path(f"{path}.password_path", password, self.password_path, ("new-password",), "password replaced", ("email_link",), PASSWORD_PATH_NEEDS_ONE_OF)
 
 
 def _path_proofs(sub_flow: str) -> dict[str, tuple[str, ...]]:
@@ -60,7 +64,7 @@ def _path_proofs(sub_flow: str) -> dict[str, tuple[str, ...]]:
 
 
 def _check_path(
-    field: str, provides: dict[str, tuple[str, ...]], steps: tuple[str, ...], final: str, outcome: str, needs: tuple[str, ...], one_of: tuple[str, ...]
+    field: str, provides: dict[str, tuple[str, ...]], steps: tuple[str, ...], finals: tuple[str, ...], outcome: str, needs: tuple[str, ...], one_of: tuple[str, ...]
 ) -> None:
     """Refuse a path whose final step can run without every proof it needs; name the missing proof.
 
@@ -70,12 +74,15 @@ def _check_path(
     for name in steps:
         if name not in provides:
             raise ConfigError(field, f"unknown step {name!r} (known: {', '.join(sorted(provides))})")
-    if not steps or steps[-1] != final:
-        raise ConfigError(field, f"must end with the {final!r} step")
     if len(set(steps)) != len(steps):
         raise ConfigError(field, "names a step twice")
+    before = list(steps)
+    while before and before[-1] in finals:
+        before.pop()
+    if not steps or steps[-1] not in finals or any(name in finals for name in before):
+        raise ConfigError(field, f"must end with the {' or '.join(repr(f) for f in finals)} step")
     proofs = {"email_link", "identified"}
-    for name in steps[:-1]:
+    for name in before:
         proofs.update(provides[name])
     missing = [p for p in needs if p not in proofs]
     if one_of and not any(p in proofs for p in one_of):

@@ -8,14 +8,23 @@ message, status and timing (R-28): :meth:`UserService.verify_password` spends
 the hashing time for unknown users too. Every attempt is throttled, counted and
 audited by the engine (:attr:`PasswordStep.attempts`, R-06, R-46): against the
 account, or against what the visitor typed when no account matches.
+
+Passwordless (issue 14): when the page asks for the username, it also carries « Se connecter avec une clé
+d'accès » and conditional mediation on the username field (:func:`flows.steps.passkey.passwordless_page`);
+a post with ``action=passkey`` signs in with a discoverable passkey with user verification, which names
+its user and proves ``identified`` and ``passkey`` (both factors: the second-factor sub-flow then has
+nothing to ask). ``Config.offer_passkeys`` turns it off.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flows.steps.errors import texts_of
+from flows.steps.passkey import ERRORS as PASSKEY_ERRORS
+from flows.steps.passkey import PASSWORDLESS, passwordless_page, passwordless_submit
 from idp.flowengine.contract import (
     AMR_PWD,
     Attempts,
@@ -37,13 +46,23 @@ class PasswordStep(Step):
     """Username or email plus password, or password only for an identified user."""
 
     name = "password"
-    provides = ("identified", "password")
+    provides = ("identified", "password", "passkey")
     template = "login/password.html"
-    errors = texts_of("invalid_credentials", "missing_credentials", "missing_password")
+    errors = {**texts_of("invalid_credentials", "missing_credentials", "missing_password"), **PASSKEY_ERRORS}
     attempts = Attempts(factor="password", ok_event="login.password_ok", failed_event="login.password_failed", notify=False)
+
+    @dataclass(frozen=True)
+    class Config:
+        """Settings of the ``password`` step in a flow binding."""
+
+        #: On the page that asks for the username: « Sign in with a passkey » and passkeys in the username's autofill.
+        offer_passkeys: bool = True
 
     def challenge(self, ctx: StepContext) -> Outcome:
         return Challenge(self.template, self._page(ctx))
+
+    def _passkeys_offered(self, ctx: StepContext) -> bool:
+        return ctx.state.user_id is None and bool(getattr(ctx.config, "offer_passkeys", True))
 
     def _login(self, ctx: StepContext, form: Mapping[str, str]) -> str:
         """The identified user's username, else what the visitor typed."""
@@ -53,6 +72,8 @@ class PasswordStep(Step):
     def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:
         """The account the login names, or the login itself when none matches (throttled alike, R-28);
         None for an empty form (nothing is tried)."""
+        if form.get("action") == PASSWORDLESS:
+            return None  # an assertion is not guessed: its refusals are audited by the factor service
         login = self._login(ctx, form)
         if not login or not form.get("password", ""):
             return None
@@ -66,6 +87,10 @@ class PasswordStep(Step):
         return {"username": self._login(ctx, form)[:MAX_LOGIN]}
 
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
+        if form.get("action") == PASSWORDLESS:
+            if not self._passkeys_offered(ctx):
+                return Failure("passkey_failed", counted=False)
+            return passwordless_submit(ctx, form, self.provides)
         identified = ctx.state.user_id is not None
         login = self._login(ctx, form)
         password = form.get("password", "")
@@ -80,9 +105,12 @@ class PasswordStep(Step):
             return Failure("invalid_credentials", {"username": login})
         assert user is not None  # verify_password is False for None
         ctx.identified(user)
-        return Success(proofs=self.provides, amr=(AMR_PWD,), user_id=user.id)
+        return Success(proofs=("identified", "password"), amr=(AMR_PWD,), user_id=user.id)
 
     def _page(self, ctx: StepContext) -> dict[str, Any]:
         ask_username = ctx.state.user_id is None
         hint = (ctx.state.auth_request or {}).get("login_hint", "") if ask_username else ""
-        return {"ask_username": ask_username, "username": hint[:MAX_LOGIN]}
+        page = {"ask_username": ask_username, "username": hint[:MAX_LOGIN]}
+        if self._passkeys_offered(ctx):
+            page.update(passwordless_page(ctx))
+        return page

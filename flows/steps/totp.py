@@ -51,7 +51,7 @@ from idp.flowengine.contract import (
 #: Policies a flow's settings may set (empty: the tenant's ``mfa.policy``).
 POLICIES = ("", "off", "optional", "required")
 #: Proofs that count as a second factor.
-SECOND_FACTOR_PROOFS = ("totp", "sms", "recovery_code")
+SECOND_FACTOR_PROOFS = ("totp", "sms", "recovery_code", "passkey")
 
 
 def mfa_forced(auth_request: Mapping[str, str] | None) -> bool:
@@ -82,7 +82,11 @@ def user_has_second_factor(ctx: StepContext) -> bool:
     if user is None:
         return False
     factors, known = ctx.services.factors, ctx.factors
-    return factors.has_totp(ctx.tenant, user, known) or factors.sms_number(ctx.tenant, user, known) is not None
+    return (
+        factors.has_totp(ctx.tenant, user, known)
+        or factors.sms_number(ctx.tenant, user, known) is not None
+        or factors.has_passkeys(ctx.tenant, user, known)
+    )
 
 
 def second_factor_needed(ctx: StepContext, branch: Branch) -> bool:

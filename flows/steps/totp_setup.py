@@ -19,6 +19,11 @@ Two uses:
   (:meth:`TotpSetupStep.needs`); on a valid first code every earlier factor is removed and the new one
   saved in one transaction (R-85, R-98). Proves ``totp`` and ``factor_replaced``. Revoking
   sessions and sending the notices (R-15) belong to the recovery flow's end.
+
+In both uses the page offers the other new factor, a passkey on this device (« Utiliser plutôt une clé
+d'accès sur cet appareil », shown only where the browser can make one): a post with ``action=use_passkey``
+steps aside (``Skip``) for the next alternative of its level, the ``passkey-setup`` step
+(:mod:`flows.steps.passkey`). ``Config.offer_passkey`` turns it off (do so where no ``passkey-setup`` follows).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from idp.flowengine.contract import (
     FactorError,
     Failure,
     Outcome,
+    Skip,
     Step,
     StepContext,
     Success,
@@ -65,6 +71,8 @@ class TotpSetupStep(Step):
     """Enrol an authenticator app: scan, then confirm with a first code."""
 
     name = "totp-setup"
+    #: Its page has its own "Use a passkey on this device instead" button (shown with JavaScript only).
+    hands_over = ("passkey-setup",)
     requires = ("password",)
     provides = ("totp", "factor_enrolled", "factor_replaced")
     template = "steps/totp_setup.html"
@@ -86,6 +94,8 @@ class TotpSetupStep(Step):
         play_store_url: str = ""
         #: Name of the authenticator app the page recommends (empty: "an authenticator app").
         authenticator_name: str = ""
+        #: Offer a passkey on this device instead (the ``passkey-setup`` step bound after this one).
+        offer_passkey: bool = True
 
         def check(self, path: str) -> None:
             for name in ("app_store_url", "play_store_url"):
@@ -133,17 +143,23 @@ class TotpSetupStep(Step):
                 "play_store_url": getattr(config, "play_store_url", ""),
                 "authenticator_name": getattr(config, "authenticator_name", ""),
                 "code_length": 6,
+                "passkey_offered": bool(getattr(config, "offer_passkey", True)),
                 "no_store": True,
             },
         )
 
     def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:
-        """A first code tries the pending secret; with none pending, nothing is tried."""
+        """A first code tries the pending secret; with none pending (or "use a passkey"), nothing is tried."""
+        if form.get("action") == "use_passkey":
+            return None
         return ctx.user if "pending" in ctx.step_data else None
 
     def submit(self, ctx: StepContext, form: Mapping[str, str]) -> Outcome:
         user = ctx.user
         data = ctx.step_data
+        if form.get("action") == "use_passkey" and getattr(ctx.config, "offer_passkey", True):
+            data.pop("pending", None)
+            return Skip()  # the next alternative of the level: a passkey on this device
         if user is None or "pending" not in data:
             return Failure("code_expired", counted=False)
         factors = ctx.services.factors

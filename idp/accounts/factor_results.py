@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class FactorParts:
-    """What the parts of :class:`~idp.accounts.factors.FactorService` (TOTP, SMS codes, recovery codes) share:
+    """What the parts of :class:`~idp.accounts.factors.FactorService` (TOTP, SMS codes, recovery codes, passkeys) share:
     the service's collaborators and the record helpers it defines, declared once for the type checker."""
 
     db: Database
@@ -37,6 +37,7 @@ class FactorParts:
             self, s: Session, tenant: TenantView, user: User, actor: str, request: RequestInfo | None, reason: str, type: str | None = None
         ) -> list[Factor]: ...
         def _rows(self, tenant: TenantView, user: User, type: str, known: UserFactors | None) -> list[Factor]: ...
+        def _drop_replay_state(self, tenant: TenantView, removed: list[Factor]) -> None: ...
         def sms_number(self, tenant: TenantView, user: User, known: UserFactors | None = None) -> str | None: ...
         def phone_on_file(self, tenant: TenantView, user: User) -> str | None: ...
         def notify(

@@ -27,7 +27,8 @@ second factor. The recovery flow sends its code to the number on file
 Removed factors keep their row with ``removed_at`` and ``removed_by`` (R-14).
 
 The service is split by job: :mod:`idp.accounts.totp` (TOTP), :mod:`idp.accounts.sms_codes`
-(SMS codes), :mod:`idp.accounts.factor_results` (errors and results, re-exported here).
+(SMS codes), :mod:`idp.accounts.recovery_codes`, :mod:`idp.accounts.passkeys` (WebAuthn),
+:mod:`idp.accounts.factor_results` (errors and results, re-exported here).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from idp.accounts.factor_results import UserFactors as UserFactors
 from idp.accounts.factor_results import _now, mask_phone, random_uuid
 from idp.accounts.factor_results import group_secret as group_secret
 from idp.accounts.factor_results import normalise_code as normalise_code
+from idp.accounts.passkeys import Passkeys
 from idp.accounts.recovery_codes import RECOVERY_CODE, RecoveryCodes
 from idp.accounts.sms_codes import SmsCodes
 from idp.accounts.totp import MIN_SECRET_BITS as MIN_SECRET_BITS
@@ -75,7 +77,7 @@ from idp.accounts.totp import TotpFactors
 log = logging.getLogger("idp.factors")
 
 
-class FactorService(TotpFactors, SmsCodes, RecoveryCodes):
+class FactorService(TotpFactors, SmsCodes, RecoveryCodes, Passkeys):
     """Second factors of users; every rule about them is here (steps, CLI and admin API call it)."""
 
     def __init__(

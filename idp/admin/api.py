@@ -259,7 +259,8 @@ def list_factors(tenant: str, user_id: str) -> Response:
     user = _do().user(view, user_id)
     history = request.args.get("history", "false").lower() in ("true", "1")
     factors = _services().factors.history(view, user) if history else _services().factors.active(view, user)
-    return _json(shapes.FactorList(factors=[shapes.Factor.of(f) for f in factors]))
+    passkeys = _services().factors.passkey_details(view, user) if any(f.type == "passkey" for f in factors) else {}
+    return _json(shapes.FactorList(factors=[shapes.Factor.of(f, passkeys) for f in factors]))
 
 
 def reset_factors(tenant: str, user_id: str) -> Response:

@@ -167,6 +167,7 @@ def user_page(
         factors=services.factors.active(view, found),
         history=[f for f in services.factors.history(view, found) if f.removed_at is not None],
         consents=services.consents.list_for_user(view, found.id),
+        passkeys=services.factors.passkey_details(view, found),
         refusal=refusal,
         profile=PROFILE,
         new_password=NEW_PASSWORD,

@@ -23,7 +23,7 @@ Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -304,6 +304,23 @@ class Password(Body):
     password: str = Field(max_length=1024)
 
 
+class PasskeyDetails(Shape):
+    """What a passkey's credential tells about its authenticator (never a key)."""
+
+    aaguid: str = Field(description="The authenticator model (all zeros when it did not say).")
+    transports: list[str] = Field(description="How the browser reaches it: internal, usb, nfc, ble, hybrid...")
+    sign_count: int = Field(description="The authenticator's counter at the last use (0: it keeps none).")
+    backup_eligible: bool = Field(description="A synced (multi-device) passkey.")
+    backed_up: bool = Field(description="Backed up (synced) at the last use.")
+
+    @classmethod
+    def of(cls, c: Any) -> PasskeyDetails:
+        return cls(
+            aaguid=c.aaguid or "", transports=list(c.transports or []), sign_count=int(c.sign_count or 0),
+            backup_eligible=bool(c.backup_eligible), backed_up=bool(c.backed_up),
+        )  # fmt: skip
+
+
 class Factor(Shape):
     """A second factor and its lifecycle; never its secret (R-84)."""
 
@@ -317,10 +334,14 @@ class Factor(Shape):
     last_used_at: Timestamp | None
     removed_at: Timestamp | None
     removed_by: str
+    passkey: PasskeyDetails | None = Field(None, description="A passkey's authenticator (null for other factors).")
 
     @classmethod
-    def of(cls, f: FactorRow) -> Factor:
+    def of(cls, f: FactorRow, passkeys: Mapping[str, Any] | None = None) -> Factor:
+        """``passkeys``: credentials by factor id (:meth:`FactorService.passkey_details`), for a passkey's details."""
+        credential = (passkeys or {}).get(f.id)
         return cls(
+            passkey=PasskeyDetails.of(credential) if credential is not None else None,
             id=f.id,
             type=f.type,
             label=f.label or "",
@@ -535,7 +556,7 @@ MODELS: dict[str, type[BaseModel]] = {
     for m in (
         Error, OpenApiDocument, Address, FlowStepBinding,
         Tenant, TenantList, TenantCreate, Migration, Flow, FlowList, FlowEnable,
-        User, UserList, UserCreate, UserUpdate, Password, Factor, FactorList, Revoked,
+        User, UserList, UserCreate, UserUpdate, Password, PasskeyDetails, Factor, FactorList, Revoked,
         Client, ClientList, ClientCreate, ClientUpdate, ClientCreated, Secret, Consent, ConsentList,
         Key, KeyList, KeyRotate, Event, EventList, RecoveryDay, RecoveryStats,
     )

@@ -1,4 +1,5 @@
-"""``idp user add-totp|set-phone|recovery-codes|factors|remove-factor``: second factors of a user (issue 3, item 10).
+"""``idp user add-totp|set-phone|recovery-codes|factors|remove-factor``: second factors of a user (issue 3, item 10;
+passkeys, issue 14: listed with their authenticator, removed like any factor).
 
 Every rule lives in :class:`idp.accounts.factors.FactorService`; a refusal is one
 line on stderr with exit status 1, and writes nothing. Changes are audited with
@@ -98,8 +99,9 @@ def list_factors(tenant: str, username: str, include_removed: bool, as_json: boo
     t, row = _target(tenant, username)
     svc = services().factors
     rows = svc.history(t, row) if include_removed else svc.active(t, row)
+    passkeys = svc.passkey_details(t, row) if any(f.type == "passkey" for f in rows) else {}
     emit(
-        [factor_view(t, f) for f in rows],
+        [factor_view(t, f, passkeys) for f in rows],
         as_json,
         columns=("id", "type", "label", "phone", "created_at", "last_used_at", "removed_at") if include_removed else ("id", "type", "label", "phone", "created_at", "last_used_at"),
     )

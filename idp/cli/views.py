@@ -67,9 +67,9 @@ def user_list(tenant: TenantView, users: list[User], total: int, offset: int, li
     return Shown(shapes.UserList(total=total, offset=offset, limit=limit, users=[shapes.User.of(u) for u in users]), tenant.slug)
 
 
-def factor_view(tenant: TenantView, factor: Factor, **extra: Any) -> Shown:
-    """A second factor (operators see an SMS factor's number; never a secret, R-84)."""
-    return Shown(shapes.Factor.of(factor), tenant.slug, extra)
+def factor_view(tenant: TenantView, factor: Factor, passkeys: Mapping[str, Any] | None = None, **extra: Any) -> Shown:
+    """A second factor (operators see an SMS factor's number, a passkey's authenticator; never a secret, R-84)."""
+    return Shown(shapes.Factor.of(factor, passkeys), tenant.slug, extra)
 
 
 def key_view(tenant: TenantView, key: KeyInfo) -> Shown:

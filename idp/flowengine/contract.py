@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 # (Throttling is not among them: the engine counts a step's attempts, see :class:`Attempts`.)
 from idp.accounts.factor_results import FactorError, SmsError, UserFactors, group_secret
 from idp.accounts.users import UserError
-from idp.assurance import AMR_MFA, AMR_OTP, AMR_PWD, AMR_SMS, MFA_REQUESTS
+from idp.assurance import AMR_HWK, AMR_MFA, AMR_OTP, AMR_PWD, AMR_SMS, AMR_SWK, AMR_USER, MFA_REQUESTS
 from idp.flowengine.bindings import ALTERNATIVE, CONDITIONAL, DISABLED, REQUIRED, Binding, Requirement, bind, sub_flow
 from idp.messaging import Brand, Email, MessageTemplates, Sms, TemplateSpec, message_templates
 from idp.request_info import RequestInfo
@@ -67,10 +67,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ALTERNATIVE",
+    "AMR_HWK",
     "AMR_MFA",
     "AMR_OTP",
     "AMR_PWD",
     "AMR_SMS",
+    "AMR_SWK",
+    "AMR_USER",
     "CONDITIONAL",
     "DAY",
     "DESIGNATIONS",

@@ -170,7 +170,7 @@ class Factor(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    #: ``totp``, ``sms`` or ``recovery_code`` (a set of :class:`RecoveryCode`).
+    #: ``totp``, ``sms``, ``recovery_code`` (a set of :class:`RecoveryCode`) or ``passkey`` (one :class:`PasskeyCredential`).
     type: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(200), default="")
     #: TOTP seed encrypted with the tenant secret key (R-84); empty for SMS.
@@ -202,6 +202,39 @@ class RecoveryCode(Base):
     factor_id: Mapped[str] = mapped_column(ForeignKey("factors.id", ondelete="CASCADE"), index=True)
     digest: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PasskeyCredential(Base):
+    """The WebAuthn credential of a passkey (the passkey is a :class:`Factor` of type ``passkey``: its label,
+    creation, last use and removal are the factor's).
+
+    Looked up by tenant and credential id, never by credential id alone: a credential registered at one
+    tenant is unknown at every other (R-44). Only the public key is kept.
+    """
+
+    __tablename__ = "passkey_credentials"
+    __table_args__ = (UniqueConstraint("tenant_id", "credential_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    factor_id: Mapped[str] = mapped_column(ForeignKey("factors.id", ondelete="CASCADE"), unique=True)
+    #: The credential id as the authenticator made it (base64url, at most 1023 bytes raw).
+    credential_id: Mapped[str] = mapped_column(String(1400))
+    #: The COSE public key.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The user handle the credential was made for (base64url): what a discoverable credential hands back.
+    user_handle: Mapped[str] = mapped_column(String(128))
+    #: The authenticator's signature counter at the last use (0: the authenticator keeps none).
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Backup eligibility (BE) and state (BS): a synced, multi-device passkey when eligible.
+    backup_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``usb``, ``nfc``, ``ble``, ``internal``, ``hybrid``... as the browser reported them.
+    transports: Mapped[list[str]] = mapped_column(default=list)
+    #: The authenticator model (all zeros when it did not say).
+    aaguid: Mapped[str] = mapped_column(String(36), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

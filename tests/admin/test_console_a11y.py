@@ -75,7 +75,7 @@ class Visit:
         self.check()
         self.page.get_by_label(w["user"]).fill(username)
         self.page.get_by_label(w["password"]).fill(PASSWORD)
-        self.page.get_by_role("button", name=w["sign_in"]).click()
+        self.page.get_by_role("button", name=w["sign_in"], exact=True).click()
         self.page.get_by_label(w["code"]).wait_for()
         self.check()
         self.page.get_by_label(w["code"]).fill(totp.now())

@@ -29,7 +29,7 @@ def sign_in(world: AdminWorld, page: Any, realm: Realm, totp: pyotp.TOTP, lang: 
     assert page.url.startswith(f"{world.server.url}/realms/{realm.slug}/")  # the tenant's own sign-in pages
     page.get_by_label(user_label).fill("admin")
     page.get_by_label(password_label).fill(PASSWORD)
-    page.get_by_role("button", name=button).click()
+    page.get_by_role("button", name=button, exact=True).click()
     page.get_by_label(code_label).fill(totp.now())
     page.get_by_role("button", name=go, exact=True).click()
     page.wait_for_url(f"{world.server.url}/admin/console/realms/{realm.slug}/flows*")

@@ -115,13 +115,13 @@ def test_self_recovery_settings(world: AdminWorld) -> None:
     realm = world.tenant()
     console = console_session(world, realm)
     page = console.get("settings/self-recovery")
-    assert 'value="300"' in page.text and 'value="password, sms, totp-setup"' in page.text  # the flow's defaults
+    assert 'value="300"' in page.text and 'value="password, sms, totp-setup, passkey-setup"' in page.text  # the flow's defaults
     prefix = "flows.self-recovery.settings."
     form = {
         f"{prefix}link_ttl": "600",
         f"{prefix}offer_password_reset": "on",
         f"{prefix}offer_second_factor_reset": "on",
-        f"{prefix}second_factor_path": "password, sms, totp-setup",
+        f"{prefix}second_factor_path": "password, sms, totp-setup, passkey-setup",
         f"{prefix}password_path": "new-password",
         f"{prefix}app_store_url": "https://apps.apple.com/app/id1",
         f"{prefix}play_store_url": "",

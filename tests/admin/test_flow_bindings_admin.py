@@ -26,7 +26,7 @@ def test_the_api_shows_the_defaults_takes_a_tenant_list_and_refuses_an_unsound_o
     login = _login_flow(world, realm.slug, token)
     assert login["own_bindings"] is False
     assert [b["id"] for b in login["bindings"]] == ["password", "second-factor", "save-recovery-codes"]
-    assert [(b["id"], b["requirement"]) for b in login["bindings"][1]["bindings"]] == [("totp", "ALTERNATIVE"), ("sms", "ALTERNATIVE"), ("recovery-code", "ALTERNATIVE"), ("totp-setup", "ALTERNATIVE")]
+    assert [(b["id"], b["requirement"]) for b in login["bindings"][1]["bindings"]] == [("passkey", "ALTERNATIVE"), ("totp", "ALTERNATIVE"), ("sms", "ALTERNATIVE"), ("recovery-code", "ALTERNATIVE"), ("totp-setup", "ALTERNATIVE"), ("passkey-setup", "ALTERNATIVE")]
 
     r = world.call("PATCH", f"/admin/realms/{realm.slug}/config", token, json={"flows": {"browser-login": {"bindings": OWN}}})
     assert r.status_code == 200, r.text

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ("discovery", "jwks", "client_credentials_rs256", "client_credentials_es256", "code_exchange", "code_exchange_es256",
-         "refresh", "refresh_es256", "userinfo", "introspection", "login", "recovery")
+         "refresh", "refresh_es256", "userinfo", "introspection", "login", "login_passkey", "recovery")
 
 
 def test_bench_runs_end_to_end(tmp_path: Path) -> None:
@@ -35,6 +35,7 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
         assert r["errors"] == 0 and r["rps"] > 0 and r["requests"] > 0, r
         assert r["server_cores"] > 0 and r["rss_mb"], r
     assert ours["login"]["extra"]["logins"] >= 1 and ours["recovery"]["extra"]["recoveries"] >= 1
+    assert ours["login_passkey"]["extra"]["logins"] >= 1  # passwordless passkey sign-ins (issue 14)
     assert data["argon2"]["verifies_per_s"] > 0
     assert [s["users"] for s in data["scale"]["users"]] == [1000, 3000]
     assert data["scale"]["tenants"][-1]["tenants"] >= 30 and data["scale"]["tenants"][-1]["discovery_errors"] == 0

@@ -239,7 +239,7 @@ def test_demo_prints_its_tenant_admin_and_the_console_url(idp: Idp) -> None:
 def _sign_in(page: Any, username: str, password: str) -> None:
     page.get_by_label("Username or email").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_first_administrator_walkthrough(idp: Idp, make_live_server: Callable[..., LiveServer], new_page: Callable[..., Any]) -> None:

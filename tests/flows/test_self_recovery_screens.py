@@ -240,7 +240,7 @@ def test_the_seven_screens_match_the_announcement(lang: str, make_live_server: A
     # 5. the password
     screen("5-password")
     page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name=words["sign_in"]).click()
+    page.get_by_role("button", name=words["sign_in"], exact=True).click()
     # 6. the SMS code: the masked number inside the sentence
     screen("6-sms")
     sms = read_outbox(server.services.settings.outbox_path, to=PHONE, kind="sms")[-1].text
@@ -284,7 +284,7 @@ def test_store_badges_show_only_when_configured(make_live_server: Any, new_page:
     page.goto(next(line for line in email.text.splitlines() if "/flow/self-recovery/enter?token=" in line).strip())
     page.get_by_role("button", name="Reset my second authentication factor").click()
     page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     sms = read_outbox(server.services.settings.outbox_path, to=PHONE, kind="sms")[-1].text
     page.locator("#code").fill(next(word for word in sms.split() if word.isdigit() and len(word) == 6))
     page.get_by_role("button", name="Continue").click()

@@ -320,7 +320,7 @@ def _sign_in_in_chromium(page: Any, url: str, labels: tuple[str, str, str]) -> A
     page.get_by_label(user_label).fill("alice")
     page.get_by_label(password_label).fill(PASSWORD)
     with page.expect_response(lambda r: "/auth/resume" in r.url) as resumed:
-        page.get_by_role("button", name=button).click()
+        page.get_by_role("button", name=button, exact=True).click()
     return resumed.value
 
 

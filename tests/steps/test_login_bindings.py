@@ -116,7 +116,7 @@ def test_a_second_factor_plugin_joins_the_alternatives_after_the_shipped_ones(se
     services.factors.totp_codes[alice.id] = {"123456"}
     assert _next(engine, alice) == "totp"
     bound = engine.plan(tenant_view(), engine.registry.get(FLOW))  # type: ignore[arg-type]
-    assert [n.id for n in bound.steps()] == ["password", "totp", "sms", "recovery-code", "key", "totp-setup", "recovery-codes"]
+    assert [n.id for n in bound.steps()] == ["password", "passkey", "totp", "sms", "recovery-code", "key", "totp-setup", "passkey-setup", "recovery-codes"]
 
 
 def test_a_tenant_binding_disables_a_factor(services: FakeServices, alice: FakeUser) -> None:
@@ -156,7 +156,7 @@ def test_the_static_check_follows_every_path(services: FakeServices) -> None:
     with pytest.raises(ConfigError, match="two bindings are named 'totp'"):
         build_plan(flow, (bind("password"), bind("totp"), bind("totp")), catalog, "b")
     with pytest.raises(ConfigError, match="has no settings"):
-        build_plan(flow, (bind("password", colour="red"),), catalog, "b")
+        build_plan(flow, (bind("password"), bind("recovery-code", colour="red")), catalog, "b")
     with pytest.raises(ConfigError, match="would never run"):
         build_plan(flow, (bind("password"), bind("totp", ALTERNATIVE), bind("sms", ALTERNATIVE)), catalog, "b")
     with pytest.raises(ConfigError, match="is not a known setting"):

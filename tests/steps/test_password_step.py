@@ -14,7 +14,8 @@ def test_the_page_asks_for_the_username_with_the_login_hint_when_nobody_is_ident
     ctx = step_context(services, binding="password", auth_request={"login_hint": "bob@example.org"})
     page = PasswordStep().challenge(ctx)
     assert isinstance(page, Challenge) and page.template == "login/password.html"
-    assert page.context == {"ask_username": True, "username": "bob@example.org"}
+    assert page.context == {"ask_username": True, "username": "bob@example.org", "passkey_options": '{"challenge": "AAAA", "rpId": "localhost"}'}
+    assert ctx.state.step_data("password")["passkey_ceremony"] == "fake-ceremony"  # the challenge stays server-side
 
 
 def test_the_page_asks_for_the_password_only_for_an_identified_user(services: FakeServices, alice: FakeUser) -> None:

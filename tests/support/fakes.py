@@ -109,6 +109,8 @@ class FakeFactors:
         self.enrolled: list[dict[str, Any]] = []
         #: Recovery codes: the unused codes of each user's set.
         self.recovery_codes: dict[int, set[str]] = {}
+        #: Users who have a passkey.
+        self.passkey_users: set[int] = set()
 
     # -- reads
     def of_user(self, tenant: Any, user: Any) -> UserFactors:
@@ -125,6 +127,20 @@ class FakeFactors:
 
     def active(self, tenant: Any, user: Any) -> list[str]:
         return list(self.active_rows.get(user.id, []))
+
+    # -- passkeys (the ceremonies themselves are tested with a real browser: tests/passkeys)
+    def has_passkeys(self, tenant: Any, user: Any, known: Any = None) -> bool:
+        return user.id in self.passkey_users
+
+    def begin_passkey_authentication(self, tenant: Any, user: Any = None) -> Any:
+        from idp.accounts.passkeys import PasskeyOptions
+
+        return PasskeyOptions("fake-ceremony", '{"challenge": "AAAA", "rpId": "localhost"}')
+
+    def begin_passkey_registration(self, tenant: Any, user: Any) -> Any:
+        from idp.accounts.passkeys import PasskeyOptions
+
+        return PasskeyOptions("fake-ceremony", '{"challenge": "AAAA", "rp": {"id": "localhost"}}')
 
     # -- recovery codes
     def has_recovery_codes(self, tenant: Any, user: Any, known: Any = None) -> bool:

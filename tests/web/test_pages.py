@@ -39,16 +39,21 @@ def test_sign_in_page_has_the_seed_wording(site: Site, lang: str) -> None:
 
 
 def test_sign_in_form_is_accessible_and_works_without_javascript(site: Site) -> None:
-    """Labels tied to fields, autocomplete hints, hidden csrf_token and step fields, and no script at all."""
+    """Labels tied to fields, autocomplete hints, hidden csrf_token and step fields, and no script but the passkeys'
+    one file (nonce'd, no inline code or handler: the form works without it)."""
     page = site.walker(site.browser("en")).open_login()
     body = page.text
-    assert "<script" not in body.lower() and not re.search(r"\son[a-z]+=", body)
+    scripts = re.findall(r"<script[^>]*>[^<]*</script>", body)
+    assert len(scripts) == 1 and re.fullmatch(r'<script nonce="[^"]+" src="/static/passkeys.js"></script>', scripts[0])
+    assert not re.search(r"\son[a-z]+=", body)
     assert '<label for="username">' in body and 'id="username"' in body
     assert '<label for="password">' in body and 'id="password"' in body
-    assert 'autocomplete="username"' in body and 'autocomplete="current-password"' in body
+    assert 'autocomplete="username webauthn"' in body and 'autocomplete="current-password"' in body
     fields = page_inputs(body)
     assert fields["step"] == "password" and len(fields["csrf_token"]) == 64
-    assert set(fields) == {"csrf_token", "step", "username", "password"}
+    # the sign-in form's fields, and the hidden passkey form's (posted only by the script)
+    assert set(fields) == {"csrf_token", "step", "username", "password", "action", "credential"}
+    assert re.search(r'<form id="passkey-sign-in" [^>]*hidden>', body)
 
 
 def test_a_failed_sign_in_ties_the_message_to_the_fields(site: Site) -> None:

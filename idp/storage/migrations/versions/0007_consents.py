@@ -5,14 +5,14 @@
 - ``consents``: the scopes each user granted each such client (:mod:`idp.oidc.consent`).
 
 Revision ID: 0007_consents
-Revises: 0005_recovery_codes
+Revises: 0006_passkeys
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_consents"
-down_revision = "0005_recovery_codes"
+down_revision = "0006_passkeys"
 branch_labels = None
 depends_on = None
 
