@@ -59,7 +59,7 @@ def _to_consent_page(page: Any, realm: Realm, rp: OAuth2Session, words: dict[str
     user_label, password_label, button = words["sign_in"]
     page.get_by_label(user_label).fill("alice")
     page.get_by_label(password_label).fill(PASSWORD)
-    page.get_by_role("button", name=button).click()
+    page.get_by_role("button", name=button, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(words["heading"])
     expect(page.get_by_role("heading", level=2)).to_have_text(words["asks"])
     expect(page.get_by_role("list", name=words["asks"]).get_by_role("listitem")).to_have_text(words["scopes"])

@@ -66,7 +66,7 @@ class Visit:
         self.check()
         page.get_by_label(w["user"]).fill(self.holder.user.username)
         page.get_by_label(w["password"]).fill(PASSWORD)
-        page.get_by_role("button", name=w["sign_in"]).click()
+        page.get_by_role("button", name=w["sign_in"], exact=True).click()
         expect(page.get_by_label(w["code"])).to_be_visible()
         self.check()
         assert self.holder.totp is not None
