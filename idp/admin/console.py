@@ -23,7 +23,6 @@ and ``console_tenants`` (platform administrators).
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -46,6 +45,7 @@ from idp.web import csrf
 from idp.web.browser import browser_binding
 from idp.web.context import current_services as _services
 from idp.web.i18n import current_language
+from idp.web.own_clients import redeem_code
 from idp.web.pages import render_page
 
 bp = Blueprint("admin_console", __name__, url_prefix="/admin/console")
@@ -176,19 +176,7 @@ def login(tenant: str) -> Response:
 
 
 def _redeem(tenant: Any, code: str, verifier: str) -> dict[str, Any]:
-    """The token response of the tenant's token endpoint, asked over HTTP like any relying party."""
-    data = urllib.parse.urlencode(
-        {"grant_type": "authorization_code", "code": code, "redirect_uri": _callback_url(tenant.slug), "client_id": CLIENT_ID, "code_verifier": verifier}
-    ).encode()
-    req = urllib.request.Request(f"{tenant.issuer}/protocol/openid-connect/token", data=data, method="POST")
-    req.add_header("Content-Type", "application/x-www-form-urlencoded")
-    req.add_header("Accept", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return dict(json.loads(response.read()))
-    except (urllib.error.URLError, ValueError) as exc:
-        current_app.logger.warning("admin console: code redemption at %s failed: %s", tenant.slug, exc)
-        return {}
+    return redeem_code(tenant, CLIENT_ID, _callback_url(tenant.slug), code, verifier)
 
 
 @bp.get("/realms/<tenant>/callback")
