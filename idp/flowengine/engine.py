@@ -111,6 +111,21 @@ class FlowEngine:
         that is live for the tenant, or None."""
         return next((f for f in self.registry.designated(designation) if tenant.flow_live(f.name)), None)
 
+    def offers_step(self, tenant: "TenantView", designation: str, step_name: str) -> bool:
+        """Whether the tenant's flow for ``designation`` binds the step ``step_name`` where it can run (the
+        binding and every sub-flow above it not DISABLED): e.g. the account console offers to add a passkey
+        only where the sign-in can use one."""
+        flow = self.designated(tenant, designation)
+        if flow is None:
+            return False
+
+        def bound(nodes: tuple[Planned, ...]) -> bool:
+            return any(
+                n.requirement != DISABLED and ((n.step is not None and n.step.name == step_name) or bound(n.children)) for n in nodes
+            )
+
+        return bound(self.plan(tenant, flow).nodes)
+
     def start(
         self,
         tenant: "TenantView",

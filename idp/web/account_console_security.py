@@ -4,13 +4,17 @@ Every page that changes credentials asks for a fresh authentication before it sh
 when the form is posted (:func:`~idp.web.account_console.changing`, R-38, R-54); the form's CSRF token
 is checked first (R-42). The factor list is generic over the factor kinds the factor service lists
 (:data:`FACTOR_KINDS` only names them), and « Add a second factor » is the list :data:`ADD_ENTRIES`
-(an authenticator app; passkeys join it once they exist).
+(an authenticator app; a passkey where the tenant's sign-in can use one).
 
 - ``GET /realms/<t>/account/security``: the factors, how many recovery codes are left, the entries.
 - ``GET|POST .../security/factors/<id>/rename`` and ``.../remove``: under the ``required`` MFA policy the
   last second factor cannot be removed (409, a clear message, nothing changed).
 - ``GET|POST .../security/authenticator``: QR code and key of a new secret (kept sealed in the store for
   this browser, R-84), saved once a first code from it is valid (R-85).
+- ``GET|POST .../security/passkey``: a passkey on this device (WebAuthn, :mod:`idp.accounts.passkeys`): the
+  page carries the registration options, the browser posts its answer with the ceremony's id and a name;
+  the server checks it against the challenge it kept for this user (R-43) and saves it. Offered only where
+  the tenant's sign-in flow binds the ``passkey`` step, and only with JavaScript (WebAuthn needs it).
 - ``GET|POST .../security/recovery-codes``: a new set voiding the old one, shown once (``no-store``).
 - ``GET|POST .../security/password``: current password (R-26), new one twice (R-51), policy (R-04);
   wrong current passwords are throttled per account (R-06).
@@ -30,6 +34,7 @@ from markupsafe import Markup
 from idp.accounts.factors import FactorError, group_secret
 from idp.accounts.recovery_codes import RECOVERY_CODE
 from idp.accounts.users import UserError
+from idp.flowengine.contract import LOGIN
 from idp.web.account_console_signin import Holder, back_to, bp, changing, holder, notify_change, page
 from idp.web.context import current_services as _services
 from idp.web.flows import request_info
@@ -43,10 +48,16 @@ FACTOR_KINDS = {
     RECOVERY_CODE: _l("Recovery codes"),
 }
 
-#: « Add a second factor »: (endpoint, title, description). Passkeys add their entry here.
+#: « Add a second factor »: (endpoint, title, description).
 ADD_ENTRIES: list[tuple[str, Any, Any]] = [
     ("account_console.add_authenticator", _l("An authenticator app"), _l("A 6-digit code from an app on your phone.")),
 ]
+#: The passkey's entry, listed where the tenant's sign-in uses passkeys (shown only with JavaScript).
+PASSKEY_ENTRY = (
+    "account_console.add_passkey",
+    _l("A passkey"),
+    _l("Sign in with this device's screen lock (fingerprint, face or PIN) or a security key."),
+)
 
 #: The console's own refusals (the password policy's come from :mod:`idp.web.messages`).
 ERRORS = {
@@ -55,6 +66,8 @@ ERRORS = {
     "wrong_password": _l("Your current password is not right."),
     "password_mismatch": _l("The two new passwords are not the same."),
     "code_expired": _l("This page has expired. Please start again."),
+    "passkey_failed": _l("No passkey was created. Try again."),
+    "passkey_exists": _l("This passkey is already registered."),
 }
 
 #: Wrong current passwords per account before the form pauses (R-06), and the pause (seconds).
@@ -112,10 +125,11 @@ def _security_page(who: Holder, status: int = 200, refusal: str = "") -> Respons
         codes_left=services.factors.recovery_codes_left(who.tenant, who.user),
         has_codes=any(f.type == RECOVERY_CODE for f in factors),
         add_entries=ADD_ENTRIES,
+        passkey_entry=PASSKEY_ENTRY if _passkeys_offered(who) else None,
         mfa_required=who.tenant.config.mfa.policy == "required",
         local_password=bool(who.tenant.config.local_passwords and who.user.password_hash),
         refusal=refusal,
-        offer_sign_out=request.args.get("done") in ("password", "removed", "added"),
+        offer_sign_out=request.args.get("done") in ("password", "removed", "added", "passkey_added"),
     )
 
 
@@ -218,6 +232,48 @@ def add_authenticator(tenant: str) -> Response:
     _services().store.destroy(_pending_key(who))  # the secret leaves the store once saved
     notify_change(who, "factor_added")
     return back_to(".security", "added", tenant=tenant)
+
+
+# -- add a passkey (WebAuthn) ---------------------------------------------------------------------------------
+
+
+def _passkeys_offered(who: Holder) -> bool:
+    return bool(_services().engine.offers_step(who.tenant, LOGIN, "passkey"))
+
+
+def _passkey_page(who: Holder, status: int = 200, error: str = "", label: str = "") -> Response:
+    options = _services().factors.begin_passkey_registration(who.tenant, who.user)
+    response = page(
+        "account/passkey.html", who, status=status, ceremony=options.ceremony, passkey_options=options.options_json, error=error, label=label
+    )
+    response.headers["Cache-Control"] = "no-store"  # a single-use ceremony
+    return response
+
+
+@bp.route("/realms/<tenant>/account/security/passkey", methods=["GET", "POST"])
+def add_passkey(tenant: str) -> Response:
+    here = _url("add_passkey", tenant)
+    who = holder(tenant, fresh=True) if request.method == "GET" else changing(tenant, here)
+    if not _passkeys_offered(who):
+        abort(404)
+    if request.method == "GET":
+        return _passkey_page(who)
+    label = " ".join(request.form.get("label", "").split())[:60] or str(_l("Passkey"))
+    try:
+        _services().factors.finish_passkey_registration(
+            who.tenant,
+            who.user,
+            request.form.get("ceremony", "")[:64],
+            request.form.get("credential", ""),
+            label=label,
+            actor=f"user:{who.user.id}",
+            request=request_info(),
+        )
+    except FactorError as exc:
+        code = exc.code if exc.code == "passkey_exists" else "passkey_failed"
+        return _passkey_page(who, status=exc.status if exc.status != 400 else 422, error=error_text(code), label=label)
+    notify_change(who, "factor_added")
+    return back_to(".security", "passkey_added", tenant=tenant)
 
 
 # -- recovery codes ------------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ DONE = {
     "renamed": _l("The name was saved."),
     "removed": _l("The second factor was removed."),
     "added": _l("Your authenticator app was added."),
+    "passkey_added": _l("Your passkey was added."),
     "password": _l("Your password was changed."),
     "session_ended": _l("The session was signed out."),
     "others_ended": _l("Every other session was signed out."),

@@ -1,6 +1,6 @@
 /* Passkeys (WebAuthn) on the hosted pages: the one script they run, loaded with the page's CSP nonce.
  *
- * Contract with the templates (flows/steps/templates/steps/_passkey.html):
+ * Contract with the templates (templates/_passkey.html):
  * - <form data-passkey="create|get" data-passkey-options="{JSON options}" hidden> with a hidden input
  *   name="credential": the ceremony runs when one of the form's [data-passkey-start] buttons is clicked
  *   (or, for "get" with data-passkey-conditional, on page load through conditional mediation, the
