@@ -68,3 +68,25 @@ def test_removing_the_set_voids_every_code(site: Site) -> None:
     walker = site.walker(site.browser("en"))
     totp_page = walker.post_login(walker.open_login(), site.username, PASSWORD)
     assert "Use a recovery code instead" not in totp_page.text
+
+
+def test_wrong_codes_are_throttled_like_any_code_and_each_code_passes_once(site: Site) -> None:
+    """R-06: wrong recovery codes at sign-in are counted like any code: past the free tries the page answers 429,
+    even for a right code, which is then not spent. Each of the ten codes is accepted exactly once; an eleventh use
+    (a spent code again) is refused."""
+    codes = _enrol(site)
+    walker = site.walker(site.browser("en"))
+    walker.post_login(walker.open_login(), site.username, PASSWORD)
+    walker.post(which="way=recovery-code")
+    statuses = [walker.post(which="code", code=f"aaaa-bbbb-cccc-ddd{'abcdef'[i]}").status_code for i in range(6)]
+    assert statuses == [200] * 5 + [429]
+    blocked = walker.post(which="code", code=codes[0])
+    assert blocked.status_code == 429 and "Too many attempts" in html.unescape(blocked.text)
+    assert "Retry-After" in blocked.headers
+
+    factors = site.services.factors
+    user = site.services.users.find_by_login(site.tenant, site.username)
+    assert factors.recovery_codes_left(site.tenant, user) == 10  # the throttled right code was not spent
+    assert [bool(factors.use_recovery_code(site.tenant, user, code)) for code in codes] == [True] * 10
+    assert factors.recovery_codes_left(site.tenant, user) == 0
+    assert not factors.use_recovery_code(site.tenant, user, codes[0])  # the eleventh use
