@@ -279,6 +279,7 @@ class AdminActions:
             name=data.get("name", ""),
             scope=data.get("scope"),
             consent_required=bool(data.get("consent_required", False)),
+            response_modes=data.get("response_modes"),
             **{k: data[k] for k in (*LOGOUT_FIELDS, *SECURITY_FLAGS) if k in data},
         )
         self._audit(tenant, "admin.client_created", client_id=view.client_id)

@@ -28,6 +28,7 @@ FIELDS = (
     Field("redirect_uris", _l("Redirect URIs"), "lines", _l("One per line; https, or http on a loopback address.")),
     Field("post_logout_redirect_uris", _l("Post-logout redirect URIs"), "lines", _l("One per line.")),
     Field("scope", _l("Scopes"), hint=_l("Space-separated, e.g. openid profile email.")),
+    Field("response_modes", _l("Response modes"), hint=_l("Space-separated: query (the default), form_post, or both.")),
     Field("consent_required", _l("Third-party client: ask users to consent"), "bool", _l("Users approve the scopes it asks for on a consent page, remembered per user.")),
     Field("frontchannel_logout_uri", _l("Front-channel logout URI"), "url", _l("Framed by the logout page to sign the user out of this application; https, or http on a loopback address. Empty: none.")),
     Field("frontchannel_logout_session_required", _l("Front-channel logout: send iss and sid"), "bool"),
@@ -63,6 +64,7 @@ def _values(client: Any) -> dict[str, Any]:
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "scope": client.scope,
+        "response_modes": list(client.response_modes),
         "consent_required": client.consent_required,
         "frontchannel_logout_uri": client.frontchannel_logout_uri,
         "frontchannel_logout_session_required": client.frontchannel_logout_session_required,
@@ -80,6 +82,7 @@ def _client_page(do: AdminActions, slug: str, client_id: str, status: int = 200,
     shown = dict(values or _values(client))
     for name in ("redirect_uris", "post_logout_redirect_uris"):
         shown[name] = "\n".join(shown[name])
+    shown["response_modes"] = " ".join(shown["response_modes"])
     return _page("admin/client.html", do, slug, status=status, client=client, fields=FIELDS, values=shown, errors=errors or {}, refusal=refusal)
 
 
@@ -99,12 +102,15 @@ def client_edit(tenant: str, client_id: str) -> Response:
         "redirect_uris": request.form.get("redirect_uris", "").split(),
         "post_logout_redirect_uris": request.form.get("post_logout_redirect_uris", "").split(),
         "scope": " ".join(request.form.get("scope", "").split()),
+        "response_modes": request.form.get("response_modes", "").split() if "response_modes" in request.form else None,
         "frontchannel_logout_uri": request.form.get("frontchannel_logout_uri", "").strip(),
         "backchannel_logout_uri": request.form.get("backchannel_logout_uri", "").strip(),
         **{flag: flag in request.form for flag in FLAGS},
     }
     try:
         current = _services().clients.get(do.tenant(tenant), client_id)
+        if values["response_modes"] is None:  # a form without the field (an older page) leaves them as they are
+            values["response_modes"] = list(current.response_modes) if current is not None else ["query", "form_post"]
         changes = {k: v for k, v in values.items() if current is None or v != _values(current)[k]}
         if changes or current is None:
             do.update_client(tenant, client_id, changes)

@@ -371,6 +371,8 @@ _BACK_URI = "Where logout tokens are POSTed when a session of this RP ends; http
 _BACK_SID = "Logout tokens carry `sid` (they always do here)."
 _CONSENT = "A third-party client: users approve the scopes it asks for on a consent page, remembered per user (false: first-party, never asks)."
 _PAR = "Only pushed authorization requests (PAR, RFC 9126) are accepted from this client; a plain one is refused."
+_MODES = "The authorization response modes (`response_mode`) the client may ask for: `query` (the default) and `form_post` (R-64). Default: both."
+ResponseMode = Literal["query", "form_post"]
 _DPOP = "Every token request of this client must carry a DPoP proof (RFC 9449 §5.2): its access tokens are sender-constrained."
 
 
@@ -393,6 +395,7 @@ class Client(Shape):
     consent_required: bool = Field(description=_CONSENT)
     require_pushed_authorization_requests: bool = Field(description=_PAR)
     dpop_bound_access_tokens: bool = Field(description=_DPOP)
+    response_modes: list[ResponseMode] = Field(description=_MODES)
     created_at: Timestamp | None
 
     @classmethod
@@ -411,6 +414,7 @@ class Client(Shape):
             **c.logout_metadata(),
             consent_required=c.consent_required,
             **c.security_flags(),
+            response_modes=list(c.response_modes),
             created_at=c.created_at,
         )
 
@@ -436,6 +440,7 @@ class ClientUpdate(Body):
     consent_required: bool = Field(UNSET, description=_CONSENT)
     require_pushed_authorization_requests: bool = Field(UNSET, description=_PAR)
     dpop_bound_access_tokens: bool = Field(UNSET, description=_DPOP)
+    response_modes: list[ResponseMode] = Field(UNSET, min_length=1, description=_MODES)
 
 
 class ClientCreate(ClientUpdate):

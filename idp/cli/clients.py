@@ -58,7 +58,8 @@ def logout_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def security_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--require-par/--no-require-par`` (RFC 9126 §6) and ``--require-dpop/--no-require-dpop`` (RFC 9449 §5.2)."""
+    """``--require-par/--no-require-par`` (RFC 9126 §6), ``--require-dpop/--no-require-dpop`` (RFC 9449 §5.2) and
+    ``--response-mode`` (R-64)."""
     options = (
         click.option(
             "--require-par/--no-require-par",
@@ -71,6 +72,14 @@ def security_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "dpop_bound_access_tokens",
             default=None,
             help="Refuse token requests of this client without a DPoP proof (dpop_bound_access_tokens).",
+        ),
+        click.option(
+            "--response-mode",
+            "response_modes",
+            multiple=True,
+            type=click.Choice(["query", "form_post"]),
+            callback=lambda _ctx, _param, value: list(value) or None,
+            help="An authorization response mode the client may ask for; repeat for more (response_modes). Default: query and form_post.",
         ),
     )
     for option in reversed(options):

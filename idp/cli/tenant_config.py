@@ -29,7 +29,7 @@ CONSOLE_CLIENT = "admin-console"
 #: The client fields an export document carries (never a secret, nor its hash).
 CLIENT_FIELDS = (
     "client_id", "name", "public", "redirect_uris", "post_logout_redirect_uris", "grant_types", "scope", "token_endpoint_auth_method", "require_pkce",
-    "consent_required",
+    "consent_required", "response_modes",
     *LOGOUT_FIELDS,
 )
 DOCUMENT_FIELDS = ("format", "slug", "display_name", "experience", "config", "clients")

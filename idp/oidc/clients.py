@@ -34,6 +34,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from idp.oidc.form_post import QUERY, RESPONSE_MODES
 from idp.security.secrets import random_token
 from idp.storage.models import Client, Consent
 
@@ -159,6 +160,19 @@ def _checked_logout(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _checked_response_modes(value: Any) -> list[str]:
+    """The authorization response modes a client may ask for: a non-empty list of :data:`RESPONSE_MODES` (R-64)."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(m, str) for m in value):
+        raise ClientError("response_modes must be a list of response modes", field="response_modes")
+    modes = list(dict.fromkeys(value))
+    for mode in modes:
+        if mode not in RESPONSE_MODES:
+            raise ClientError(f"unsupported response mode {mode!r}: use {', '.join(RESPONSE_MODES)}", field="response_modes")
+    if not modes:
+        raise ClientError("a client needs at least one response mode", field="response_modes")
+    return modes
+
+
 def _checked_flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ClientError(f"{name} must be true or false", field=name)
@@ -200,6 +214,8 @@ class ClientView(ClientMixin):  # type: ignore[misc]
     consent_required: bool = False
     require_pushed_authorization_requests: bool = False
     dpop_bound_access_tokens: bool = False
+    #: The ``response_mode`` values it may ask for at the authorization endpoint (R-64).
+    response_modes: tuple[str, ...] = RESPONSE_MODES
     #: The :class:`SecretBox` that checks secrets (not part of equality or repr).
     _secrets: Any = field(default=None, repr=False, compare=False)
 
@@ -218,6 +234,7 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "response_types": ["code"] if "authorization_code" in self.grant_types else [],
             "scope": self.scope,
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "response_modes": list(self.response_modes),
             **self.logout_metadata(),
             **self.security_flags(),
         }
@@ -248,6 +265,7 @@ class ClientView(ClientMixin):  # type: ignore[misc]
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "require_pkce": self.require_pkce,
             "consent_required": self.consent_required,
+            "response_modes": list(self.response_modes),
             **self.logout_metadata(),
             **self.security_flags(),
             "created_at": self.created_at.isoformat() if self.created_at else None,
@@ -287,6 +305,10 @@ class ClientView(ClientMixin):  # type: ignore[misc]
         if self.is_public:
             return method == "none" and endpoint != "introspection"
         return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_mode(self, response_mode: str) -> bool:
+        """Whether the client may ask for ``response_mode`` (none named: ``query``, the code flow's default)."""
+        return (response_mode or QUERY) in self.response_modes
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and "authorization_code" in self.grant_types
@@ -329,6 +351,7 @@ class ClientService:
             consent_required=bool(row.consent_required),
             require_pushed_authorization_requests=bool(row.require_pushed_authorization_requests),
             dpop_bound_access_tokens=bool(row.dpop_bound_access_tokens),
+            response_modes=tuple(row.response_modes or RESPONSE_MODES),
             _secrets=self.secrets,
         )
 
@@ -398,11 +421,13 @@ class ClientService:
         name: str = "",
         scope: str | None = None,
         consent_required: bool = False,
+        response_modes: Iterable[str] | None = None,
         **logout: Any,
     ) -> tuple[ClientView, str | None]:
         """Register a client; returns it with its secret (None for a public client). Nothing is written on error.
 
         ``consent_required`` makes it a third-party client (users approve its scopes on the consent page).
+        ``response_modes``: the authorization response modes it may ask for (default: every supported one).
         ``logout`` takes the :data:`LOGOUT_FIELDS` (front- and back-channel logout URIs and their
         ``*_session_required`` flags) and the :data:`SECURITY_FLAGS`."""
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
@@ -420,6 +445,7 @@ class ClientService:
         )
         fields.update(_checked_logout(logout))
         fields["consent_required"] = _checked_flag(consent_required, "consent_required")
+        fields["response_modes"] = _checked_response_modes(list(response_modes) if response_modes is not None else list(RESPONSE_MODES))
         allowed_scope = _checked_scope(scope) if scope is not None else " ".join(SUPPORTED_SCOPES)
         secret = None if public else random_token(32)
         self.revision.bump()
@@ -444,11 +470,11 @@ class ClientService:
 
     def update(self, tenant: "TenantView", client_id: str, **changes: Any) -> ClientView:
         """Change ``redirect_uris``, ``post_logout_redirect_uris``, ``grant_types``, ``auth_method``,
-        ``require_pkce``, ``name``, ``scope``, ``consent_required``, the :data:`LOGOUT_FIELDS` or the
+        ``require_pkce``, ``name``, ``scope``, ``consent_required``, ``response_modes``, the :data:`LOGOUT_FIELDS` or the
         :data:`SECURITY_FLAGS`; the whole result is checked before anything is written."""
         allowed = {
             "redirect_uris", "post_logout_redirect_uris", "grant_types", "auth_method", "require_pkce", "name", "scope", "consent_required",
-            *LOGOUT_FIELDS, *SECURITY_FLAGS,
+            "response_modes", *LOGOUT_FIELDS, *SECURITY_FLAGS,
         }
         unknown = sorted(set(changes) - allowed)
         if unknown:
@@ -475,6 +501,8 @@ class ClientService:
             fields.update(_checked_logout({k: v for k, v in changes.items() if k in LOGOUT_FIELDS or k in SECURITY_FLAGS}))
             if "consent_required" in changes:
                 fields["consent_required"] = _checked_flag(changes["consent_required"], "consent_required")
+            if "response_modes" in changes:
+                fields["response_modes"] = _checked_response_modes(changes["response_modes"])
             for k, v in fields.items():
                 setattr(row, k, v)
             view = self._view(tenant, row)

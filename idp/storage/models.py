@@ -89,6 +89,8 @@ class Client(Base):
     require_pushed_authorization_requests: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Every token request of this client must carry a DPoP proof (RFC 9449 §5.2).
     dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The authorization response modes this client may ask for (``query``, ``form_post``; R-64).
+    response_modes: Mapped[list[str]] = mapped_column(default=lambda: ["query", "form_post"])
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

@@ -25,7 +25,7 @@ from flask.blueprints import BlueprintSetupState
 from idp.assurance import ACR_MFA, MFA_REQUESTS
 from idp.oidc.dpop import DpopError
 from idp.oidc.end_session import frontchannel_logout_urls
-from idp.oidc.form_post import response_parameters, wants_form_post
+from idp.oidc.form_post import FORM_POST, response_parameters, wants_form_post
 from idp.oidc.frontchannel import frame_origins
 from idp.oidc.par import push, resolve
 from idp.oidc.server import (
@@ -188,9 +188,13 @@ def _in_response_mode(server: TenantAuthorizationServer, response: Response, red
 
     ``response_mode=form_post`` (OAuth 2.0 Form Post Response Mode §2): a page whose form posts the same
     parameters, ``iss`` included, to the same validated redirect URI, by itself with JavaScript, with its
-    « Continuer » button without. Anything else stays the 302 (an unsupported mode was refused in query mode).
+    « Continuer » button without. Anything else stays the 302 (an unsupported mode was refused in query mode),
+    and so does the answer to a client that may not use form_post (its refusal, R-64).
     """
     if not wants_form_post(params) or not redirect_uri or response.status_code != 302 or not response.location:
+        return _no_store(response)
+    client = server.query_client(params.get("client_id", ""))
+    if client is None or not client.check_response_mode(FORM_POST):
         return _no_store(response)
     from idp.web.i18n import use_locale_hints
     from idp.web.pages import render_page

@@ -13,3 +13,14 @@ def test_par_and_dpop_requirements_are_set_and_cleared(acme: Idp) -> None:
     assert updated["require_pushed_authorization_requests"] is False and updated["dpop_bound_access_tokens"] is True
     shown = acme.json("client", "show", "acme", "shop")
     assert shown["dpop_bound_access_tokens"] is True and shown["require_pushed_authorization_requests"] is False
+
+
+def test_response_modes_are_set_and_a_wrong_one_is_one_plain_line(acme: Idp) -> None:
+    """R-64: ``--response-mode`` (repeatable) names the response modes the client may ask for; default both."""
+    created = acme.json("client", "create", "acme", "shop", "--redirect-uri", "https://shop.example.com/cb")
+    assert created["response_modes"] == ["query", "form_post"]
+    updated = acme.json("client", "update", "acme", "shop", "--response-mode", "form_post")
+    assert updated["response_modes"] == ["form_post"]
+    assert acme.json("client", "show", "acme", "shop")["response_modes"] == ["form_post"]
+    wrong = acme.run("client", "update", "acme", "shop", "--response-mode", "fragment")
+    assert wrong.exit_code != 0 and "fragment" in wrong.output

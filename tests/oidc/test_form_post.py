@@ -373,3 +373,54 @@ def test_without_javascript_the_button_posts_the_form(app: App, chromium: Any, l
     finally:
         context.close()
 
+
+
+# -- each client only the response modes it needs (R-64) -------------------------------------------------------------
+
+
+def test_a_client_limited_to_query_is_refused_form_post_in_query_mode_and_gets_no_code(app: App) -> None:
+    """R-64: a client registered with ``response_modes: [query]`` asking for form_post gets invalid_request by a 302 in
+    query mode (the mode it may use), never a form; the same request in query mode gets its code."""
+    realm = app.realm
+    realm.services.clients.update(realm.tenant, CLIENT_ID, response_modes=["query"])
+    browser = realm.browser()
+    url, state, _, _ = app.authorization_url(app.rp())
+    refused = browser.get(url, allow_redirects=False, timeout=10)
+    assert refused.status_code == 302 and refused.headers["Location"].startswith(app.receiver.url + "?")
+    got = query(refused.headers["Location"])
+    assert got["error"] == "invalid_request" and got["state"] == state and got["iss"] == realm.issuer and "code" not in got
+    assert "response_mode" in got["error_description"] and "<form" not in refused.text
+    ok = browser.get(url.replace("response_mode=form_post", "response_mode=query"), allow_redirects=False, timeout=10)
+    assert ok.status_code == 302 and "code" in query(ok.headers["Location"])
+
+
+def test_a_client_limited_to_form_post_must_ask_for_it(app: App) -> None:
+    """R-64: with ``response_modes: [form_post]`` a request naming no mode (query, the default) is refused, in the
+    mode the request used (no code); asking for form_post, the code arrives by form post."""
+    realm = app.realm
+    realm.services.clients.update(realm.tenant, CLIENT_ID, response_modes=["form_post"])
+    browser = realm.browser()
+    url, state, _, _ = app.authorization_url(app.rp(), response_mode="query")
+    refused = browser.get(url.replace("&response_mode=query", ""), allow_redirects=False, timeout=10)
+    assert refused.status_code == 302
+    got = query(refused.headers["Location"])
+    assert got["error"] == "invalid_request" and got["state"] == state and "code" not in got
+    ok = browser.get(app.authorization_url(app.rp())[0], allow_redirects=False, timeout=10)
+    assert "code" in form_post_page(ok, app.receiver.url).hidden
+
+
+def test_response_modes_are_checked_when_a_client_is_registered_or_changed(realm: Realm) -> None:
+    """Only supported modes, at least one; a refused change writes nothing (the client keeps both)."""
+    from idp.oidc.clients import ClientError
+
+    clients = realm.services.clients
+    view, _ = clients.create(realm.tenant, "modes-app", [REDIRECT_URI])
+    assert view.response_modes == ("query", "form_post") and view.to_dict()["response_modes"] == ["query", "form_post"]
+    for bad, message in ((["fragment"], "unsupported response mode 'fragment'"), ([], "at least one response mode"), ("query", "must be a list")):
+        with pytest.raises(ClientError, match=message) as refused:
+            clients.update(realm.tenant, "modes-app", response_modes=bad)
+        assert refused.value.field == "response_modes"
+    assert clients.get(realm.tenant, "modes-app").response_modes == ("query", "form_post")
+    with pytest.raises(ClientError, match="unsupported response mode 'web_message'"):
+        clients.create(realm.tenant, "other-app", [REDIRECT_URI], response_modes=["query", "web_message"])
+    assert clients.get(realm.tenant, "other-app") is None
