@@ -118,7 +118,7 @@ def recovery_bindings(config: SelfRecoveryConfig) -> tuple[Binding, ...]:
             "reset-password",
             sub_flow(
                 "prove-second-factor",
-                bind(PasskeyStep.name, on(password, "verify-passkey", ALTERNATIVE), id="verify-passkey", requires=("email_link",)),
+                bind(PasskeyStep.name, on(password, "verify-passkey", ALTERNATIVE), id="verify-passkey", requires=("email_link",), before_new_password=True),
                 bind(TotpStep.name, on(password, "verify-totp", ALTERNATIVE), id="verify-totp", requires=("email_link",)),
                 bind(SmsStep.name, on(password, "verify-sms", ALTERNATIVE), id="verify-sms", requires=("email_link",), **sms),
                 bind(RecoveryCodeStep.name, on(password, "verify-recovery-code", ALTERNATIVE), id="verify-recovery-code", requires=("email_link",)),
@@ -157,7 +157,12 @@ class SelfRecoveryFlow(Flow):
         "offer_password_reset": (N_("Offer « Reset my password »"), ""),
         "offer_second_factor_reset": (N_("Offer « Reset my second authentication factor »"), ""),
         "second_factor_path": (N_("Steps of the second-factor path"), N_("In order, comma-separated; ends with totp-setup, passkey-setup or both.")),
-        "password_path": (N_("Steps of the password path"), N_("In order, comma-separated: the second factors the user may prove (verify-passkey, verify-totp, verify-sms, verify-recovery-code), then new-password.")),
+        "password_path": (
+            N_("Steps of the password path"),
+            N_(
+                "In order, comma-separated: the second factors it may prove (verify-passkey, verify-totp, verify-sms, verify-recovery-code), then new-password."
+            ),
+        ),
         "sms_sender_id": (N_("Sender ID of the recovery SMS"), N_("Empty: the tenant's SMS sender ID.")),
         "support_url": (N_("Support address when recovery cannot go on"), N_("Empty: the tenant's support address.")),
         "app_store_url": (N_("App Store address of the authenticator app"), ""),

@@ -37,11 +37,14 @@ TEXT = {
         "unknown": "That passkey is not registered for an account here.",
         "recovered": "Your account is recovered",
         "use_yours": "Use your passkey",
+        "before_new": "Before you choose a new password, confirm it's you with the passkey",
         "new_password": "New password",
         "again": "Type it again",
         "save": "Save",
         "changed": "Your password has been changed",
         "invalid": "Invalid username or password.",
+        "a_code_instead": "Use a recovery code instead",
+        "enter_a_code": "Enter a recovery code.",
     },
     "fr": {
         "locale": "fr-FR",
@@ -58,11 +61,14 @@ TEXT = {
         "unknown": "Cette clé d'accès n'est enregistrée pour aucun compte ici.",
         "recovered": "Votre compte est récupéré",
         "use_yours": "Utilisez votre clé d'accès",
+        "before_new": "Avant de choisir un nouveau mot de passe, confirmez votre identité avec la clé d'accès",
         "new_password": "Nouveau mot de passe",
         "again": "Saisissez-le à nouveau",
         "save": "Enregistrer",
         "changed": "Votre mot de passe a été modifié",
         "invalid": "Utilisateur ou mot de passe incorrect.",
+        "a_code_instead": "Utiliser plutôt un code de récupération",
+        "enter_a_code": "Saisissez un code de récupération.",
     },
 }
 LANGS = ["fr", "en"]
@@ -317,6 +323,7 @@ def test_a_passkey_only_user_resets_their_password_with_the_passkey(localhost_se
 
     _reset_my_password(server, account, page)
     expect(page.get_by_role("heading", name=t["use_yours"])).to_be_visible()
+    expect(page.get_by_text(t["before_new"])).to_be_visible()  # the page says why the passkey is asked for here
     expect(page.get_by_label(t["new_password"])).to_have_count(0)  # the new password only after the proof
     page.get_by_role("button", name=t["use"], exact=True).click()
     page.get_by_label(t["new_password"]).fill(NEW_PASSWORD)
@@ -379,3 +386,21 @@ def test_another_users_passkey_does_not_reset_the_password(localhost_server: Any
     assert ("login.passkey_refused", "unknown_credential") in events
     assert ("login.second_factor_failed", "unknown_credential") in events
     assert not [e for e in events if e[0] in ("recovery.completed", "login.second_factor_ok")]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_password_paths_passkey_page_offers_the_users_other_ways(localhost_server: Any, passkey_page: Any, lang: str) -> None:
+    """The passkey comes first on « Reset my password », as at sign-in; the user's other second factors (here the
+    recovery codes saved at enrolment) are « Other ways to confirm it's you », and taking one leaves the passkey."""
+    t = TEXT[lang]
+    server = localhost_server
+    account = _account(server, WITH_RECOVERY, locale=lang)
+    page, _authenticator = passkey_page(t["locale"])
+    _register_at_sign_in(server, account, page, t)
+    assert sorted(f.type for f in server.services.factors.active(account.tenant, account.user)) == ["passkey", "recovery_code"]
+    _sign_out(page)
+    _reset_my_password(server, account, page)
+    expect(page.get_by_role("heading", name=t["use_yours"])).to_be_visible()
+    page.get_by_role("button", name=t["a_code_instead"]).click()
+    expect(page.get_by_role("heading", name=t["enter_a_code"])).to_be_visible()
+    expect(page.get_by_role("button", name=t["use"], exact=True)).to_have_count(0)
