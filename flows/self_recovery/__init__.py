@@ -13,8 +13,9 @@ The user's path (issue 4; seed screens 2 to 7):
    (``totp-setup``, the default screen) or, from its « Utiliser plutôt une clé d'accès sur cet appareil »
    button, a passkey on this device (``passkey-setup``); every earlier factor is removed when the new
    one is proven, in the transaction that saves it (R-17, R-33, R-85, R-97, R-98).
-   Password path (``reset-password``): ``verify-totp`` or ``verify-sms`` (alternatives, when
-   the account has a second factor) → ``new-password`` (R-18, R-32, R-51).
+   Password path (``reset-password``): ``verify-passkey``, ``verify-totp``, ``verify-sms`` or
+   ``verify-recovery-code`` (alternatives, in that order, when the account has a second factor: the
+   first the user has runs, the others are « Other ways ») → ``new-password`` (R-18, R-32, R-51).
    The shared steps are bound here with this flow's settings (:func:`recovery_bindings`).
 5. The end: every session, refresh token and outstanding link of the user is
    revoked, notices go by email and SMS with a "not you?" lock link (R-15, R-98),
@@ -34,7 +35,7 @@ from flows.self_recovery.config import SelfRecoveryConfig
 from flows.self_recovery.links import RecoveryLinks
 from flows.self_recovery.mail import MESSAGES
 from flows.self_recovery.steps import PASSWORD, SECOND_FACTOR, ChooseStep, NewPasswordStep, RequestStep, chosen_path, recovery_config, run_language
-from flows.steps.passkey import PasskeySetupStep
+from flows.steps.passkey import PasskeySetupStep, PasskeyStep
 from flows.steps.password import PasswordStep
 from flows.steps.recovery_code import RecoveryCodeStep
 from flows.steps.sms import SmsStep
@@ -82,7 +83,8 @@ def recovery_bindings(config: SelfRecoveryConfig) -> tuple[Binding, ...]:
     The two paths' settings (``second_factor_path``, ``password_path``) say which bindings of each
     sub-flow run; the others are DISABLED. Replacing the factor needs the link, the password and an SMS
     code (R-17, R-33, R-97: :meth:`TotpSetupStep.needs`); the password path proves a second factor the
-    user has, TOTP or SMS (R-18), before the new password.
+    user has, a passkey, TOTP, SMS or a recovery code (R-18), before the new password. These proofs need
+    the emailed link only: on this path the user has not proved (and may not know) their password.
     """
 
     def on(path: tuple[str, ...], binding_id: str, requirement: Requirement = REQUIRED) -> Requirement:
@@ -116,6 +118,7 @@ def recovery_bindings(config: SelfRecoveryConfig) -> tuple[Binding, ...]:
             "reset-password",
             sub_flow(
                 "prove-second-factor",
+                bind(PasskeyStep.name, on(password, "verify-passkey", ALTERNATIVE), id="verify-passkey", requires=("email_link",), before_new_password=True),
                 bind(TotpStep.name, on(password, "verify-totp", ALTERNATIVE), id="verify-totp", requires=("email_link",)),
                 bind(SmsStep.name, on(password, "verify-sms", ALTERNATIVE), id="verify-sms", requires=("email_link",), **sms),
                 bind(RecoveryCodeStep.name, on(password, "verify-recovery-code", ALTERNATIVE), id="verify-recovery-code", requires=("email_link",)),
@@ -137,7 +140,7 @@ class SelfRecoveryFlow(Flow):
     one_language = True
     Config = SelfRecoveryConfig
     steps: ClassVar[tuple[type[Step], ...]] = (
-        RequestStep, ChooseStep, PasswordStep, SmsStep, TotpSetupStep, PasskeySetupStep, TotpStep, RecoveryCodeStep, NewPasswordStep,
+        RequestStep, ChooseStep, PasswordStep, SmsStep, TotpSetupStep, PasskeySetupStep, PasskeyStep, TotpStep, RecoveryCodeStep, NewPasswordStep,
     )  # fmt: skip
     conditions: ClassVar[Mapping[str, Condition]] = {
         "chose-second-factor": _chose(SECOND_FACTOR),
@@ -154,7 +157,12 @@ class SelfRecoveryFlow(Flow):
         "offer_password_reset": (N_("Offer « Reset my password »"), ""),
         "offer_second_factor_reset": (N_("Offer « Reset my second authentication factor »"), ""),
         "second_factor_path": (N_("Steps of the second-factor path"), N_("In order, comma-separated; ends with totp-setup, passkey-setup or both.")),
-        "password_path": (N_("Steps of the password path"), N_("In order, comma-separated; ends with new-password.")),
+        "password_path": (
+            N_("Steps of the password path"),
+            N_(
+                "In order, comma-separated: the second factors it may prove (verify-passkey, verify-totp, verify-sms, verify-recovery-code), then new-password."
+            ),
+        ),
         "sms_sender_id": (N_("Sender ID of the recovery SMS"), N_("Empty: the tenant's SMS sender ID.")),
         "support_url": (N_("Support address when recovery cannot go on"), N_("Empty: the tenant's support address.")),
         "app_store_url": (N_("App Store address of the authenticator app"), ""),

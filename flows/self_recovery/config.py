@@ -8,7 +8,8 @@ from idp.flowengine.contract import DAY, ConfigError, bounded
 
 #: Proofs a path must hold before its final step changes the account (R-17, R-18, R-33, R-97).
 SECOND_FACTOR_PATH_NEEDS = ("email_link", "password", "sms")
-PASSWORD_PATH_NEEDS_ONE_OF = ("totp", "sms", "recovery_code")
+#: The password path needs one of these (a second factor the user has), proved after the link (R-18, R-32).
+PASSWORD_PATH_NEEDS_ONE_OF = ("passkey", "totp", "sms", "recovery_code")
 #: The steps a second-factor path may end with (one or both, in this order): they save the new factor.
 NEW_FACTOR_STEPS = ("totp-setup", "passkey-setup")
 
@@ -27,8 +28,10 @@ class SelfRecoveryConfig:
     #: and end with the new factors offered: the QR-code authenticator (``totp-setup``, the default screen), a passkey
     #: on this device (``passkey-setup``), or both.
     second_factor_path: tuple[str, ...] = ("password", "sms", "totp-setup", "passkey-setup")
-    #: Steps of the password path, in order; must prove a second factor before the new password.
-    password_path: tuple[str, ...] = ("verify-totp", "verify-sms", "verify-recovery-code", "new-password")
+    #: Steps of the password path, in order; must prove a second factor before the new password: the alternatives
+    #: ``verify-passkey`` (one of the user's passkeys, user verification required), ``verify-totp``, ``verify-sms`` and
+    #: ``verify-recovery-code`` (the first the user has runs, the others are offered as other ways), then ``new-password``.
+    password_path: tuple[str, ...] = ("verify-passkey", "verify-totp", "verify-sms", "verify-recovery-code", "new-password")
     #: Sender ID of the recovery SMS (empty: the tenant's ``sms.sender_id``).
     sms_sender_id: str = ""
     #: Support contact shown when recovery cannot proceed (empty: the tenant's ``branding.support_url``).

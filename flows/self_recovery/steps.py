@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flows.self_recovery.config import SelfRecoveryConfig
+from flows.self_recovery.config import PASSWORD_PATH_NEEDS_ONE_OF, SelfRecoveryConfig
 from flows.self_recovery.requests import RecoveryRequest, submit_request
 from idp.flowengine.contract import N_, Abort, Challenge, Failure, Outcome, Skip, Step, StepContext, Success, UserError
 
@@ -100,7 +100,7 @@ class NewPasswordStep(Step):
         user = ctx.user
         if user is None:
             return Abort("steps_out_of_order")
-        if not any(ctx.state.has(p) for p in ("totp", "sms", "recovery_code")) and ctx.services.factors.active(ctx.tenant, user):
+        if not any(ctx.state.has(p) for p in PASSWORD_PATH_NEEDS_ONE_OF) and ctx.services.factors.active(ctx.tenant, user):
             # The account has a second factor that was not proved: a new password must not bypass it.
             return Abort("second_factor_required")
         policy = ctx.services.users.policy(ctx.tenant)

@@ -1,8 +1,10 @@
 """Passkeys in the flows (issue 14, item 1): a second factor, an enrolment, and passwordless sign-in.
 
 - ``passkey`` (:class:`PasskeyStep`): a :data:`SECOND_FACTOR` step configured for a user who has a
-  passkey; the login flow offers it among the alternatives (« Utiliser une clé d'accès »). The browser
-  signs the server's challenge with one of the user's passkeys, user verification required.
+  passkey; the login flow offers it among the alternatives (« Utiliser une clé d'accès »), and the
+  recovery's « Reset my password » path binds it as ``verify-passkey`` (after the emailed link, before
+  the new password). The browser signs the server's challenge with one of the user's passkeys, user
+  verification required; only a passkey of the run's user is accepted.
   ``amr``: ``hwk`` (kept on one device) or ``swk`` (may be synced), ``user``, and ``mfa`` after the password.
 - ``passkey-setup`` (:class:`PasskeySetupStep`): register a passkey on this device. In the login
   flow, an alternative to the QR-code enrolment for a user without a second factor; in the recovery
@@ -92,6 +94,14 @@ class PasskeyStep(Step):
     errors = ERRORS
     attempts = Attempts(factor="passkey")
 
+    @dataclass(frozen=True)
+    class Config:
+        """Settings of the ``passkey`` step in a flow binding."""
+
+        #: The recovery's « Reset my password » path (``verify-passkey``): the page says the passkey is asked
+        #: for before the new password is chosen.
+        before_new_password: bool = False
+
     def configured_for(self, ctx: StepContext) -> bool:
         user = ctx.user
         return user is not None and ctx.services.factors.has_passkeys(ctx.tenant, user, ctx.factors)
@@ -102,7 +112,8 @@ class PasskeyStep(Step):
             return Abort("no_method_available", 403)
         options = ctx.services.factors.begin_passkey_authentication(ctx.tenant, user)
         ctx.step_data["ceremony"] = options.ceremony
-        return Challenge(self.template, {"passkey_options": options.options_json})
+        before = bool(getattr(ctx.config, "before_new_password", False))
+        return Challenge(self.template, {"passkey_options": options.options_json, "before_new_password": before})
 
     def attempt(self, ctx: StepContext, form: Mapping[str, str]) -> Any:
         return ctx.user if form.get("credential") else None

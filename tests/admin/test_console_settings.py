@@ -132,12 +132,18 @@ def test_self_recovery_settings(world: AdminWorld) -> None:
     refused = console.post("settings/self-recovery", form)
     assert refused.status_code == 422
     assert field_error(refused, "f-flows-self-recovery-settings-password_path").startswith("replaces the password without proving")
-    refused = console.post("settings/self-recovery", {**form, f"{prefix}password_path": "verify-totp, verify-sms, verify-recovery-code, new-password", f"{prefix}link_ttl": "5"})
+    default_password_path = "verify-passkey, verify-totp, verify-sms, verify-recovery-code, new-password"
+    assert f'value="{default_password_path}"' in page.text
+    refused = console.post("settings/self-recovery", {**form, f"{prefix}password_path": default_password_path, f"{prefix}link_ttl": "5"})
     assert field_error(refused, "f-flows-self-recovery-settings-link_ttl") == "must be between 60 and 86400 seconds"
-    saved = console.post("settings/self-recovery", {**form, f"{prefix}password_path": "verify-totp, verify-sms, verify-recovery-code, new-password"})
+    saved = console.post("settings/self-recovery", {**form, f"{prefix}password_path": default_password_path})
     assert saved.status_code == 303
     settings = world.services.tenants.require(realm.slug).config.flow("self-recovery").settings
     assert settings == {"link_ttl": 600, "app_store_url": "https://apps.apple.com/app/id1", "authenticator_name": "TrustID"}  # only what changed
+    # issue 14: a passkey alone may be the password path's proof of a second factor
+    saved = console.post("settings/self-recovery", {**form, f"{prefix}password_path": "verify-passkey, new-password"})
+    assert saved.status_code == 303
+    assert world.services.tenants.require(realm.slug).config.flow("self-recovery").settings["password_path"] == ["verify-passkey", "new-password"]
 
 
 def test_settings_forms_need_the_csrf_token(world: AdminWorld) -> None:

@@ -289,6 +289,21 @@ def test_tenant_config_refuses_a_path_that_skips_a_proof(services: Any) -> None:
     assert "second_factor_path" in refused.value.field and "without proving: sms" in str(refused.value)
 
 
+def test_tenant_config_takes_a_passkey_as_the_password_paths_proof(services: Any) -> None:
+    """Issue 14 (R-18): the default password path (with ``verify-passkey``) loads, and so does a path whose only proof
+    is a passkey; a path proving nothing is refused, naming the passkey among the proofs that would do."""
+    from idp.tenants.service import TenantError
+
+    tenant = services.tenants.create("passkey-paths-co", config={"flows": {"self-recovery": {"enabled": True, "settings": {}}}})
+    assert services.tenants.require(tenant.slug).config.flow("self-recovery").settings == {}
+    view = services.tenants.update_config(tenant.slug, {"flows": {"self-recovery": {"settings": {"password_path": ["verify-passkey", "new-password"]}}}})
+    assert view.config.flow("self-recovery").settings["password_path"] == ["verify-passkey", "new-password"]
+    with pytest.raises(TenantError) as refused:
+        services.tenants.update_config(tenant.slug, {"flows": {"self-recovery": {"settings": {"password_path": ["new-password"]}}}})
+    assert refused.value.status == 422 and "password_path" in refused.value.field
+    assert "without proving: passkey or totp or sms or recovery_code" in str(refused.value)
+
+
 def test_scheduled_activation(services: Any) -> None:
     """The platform admin may schedule the activation date agreed with the customer."""
     from datetime import datetime, timedelta

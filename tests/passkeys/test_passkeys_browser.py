@@ -2,7 +2,8 @@
 reached as ``localhost``, in French and in English.
 
 Registered at sign-in, then used passwordless and as a second factor; a clone (sign count going back) and a
-credential of another tenant are refused; the self-recovery can end with a passkey on this device. The ceremony
+credential of another tenant are refused; the self-recovery can end with a passkey on this device, and its
+« Reset my password » path takes a passkey as the proof of the second factor (another user's is refused). The ceremony
 runs in the browser (WebAuthn); the server checks it against the challenge it kept (R-43), the tenant (R-44)
 and the counter.
 """
@@ -35,6 +36,15 @@ TEXT = {
         "cloned": "That passkey was refused: it may have been copied.",
         "unknown": "That passkey is not registered for an account here.",
         "recovered": "Your account is recovered",
+        "use_yours": "Use your passkey",
+        "before_new": "Before you choose a new password, confirm it's you with the passkey",
+        "new_password": "New password",
+        "again": "Type it again",
+        "save": "Save",
+        "changed": "Your password has been changed",
+        "invalid": "Invalid username or password.",
+        "a_code_instead": "Use a recovery code instead",
+        "enter_a_code": "Enter a recovery code.",
     },
     "fr": {
         "locale": "fr-FR",
@@ -50,10 +60,28 @@ TEXT = {
         "cloned": "Cette clé d'accès a été refusée : elle a peut-être été copiée.",
         "unknown": "Cette clé d'accès n'est enregistrée pour aucun compte ici.",
         "recovered": "Votre compte est récupéré",
+        "use_yours": "Utilisez votre clé d'accès",
+        "before_new": "Avant de choisir un nouveau mot de passe, confirmez votre identité avec la clé d'accès",
+        "new_password": "Nouveau mot de passe",
+        "again": "Saisissez-le à nouveau",
+        "save": "Enregistrer",
+        "changed": "Votre mot de passe a été modifié",
+        "invalid": "Utilisateur ou mot de passe incorrect.",
+        "a_code_instead": "Utiliser plutôt un code de récupération",
+        "enter_a_code": "Saisissez un code de récupération.",
     },
 }
 LANGS = ["fr", "en"]
 MFA_REQUIRED = {"mfa": {"policy": "required"}}
+WITH_RECOVERY = merge(MFA_REQUIRED, {"flows": {"self-recovery": {"enabled": True, "settings": {}}}})
+NEW_PASSWORD = "orange kites over the quiet harbour"
+#: A hostile browser: it drops the server's list of allowed credentials, so the authenticator answers with any
+#: passkey it holds for this site (the server must refuse one that is not the run's user's).
+ANY_PASSKEY = (
+    "(function () { var get = navigator.credentials.get.bind(navigator.credentials);"
+    " navigator.credentials.get = function (options) { if (options && options.publicKey) { options.publicKey.allowCredentials = []; }"
+    " return get(options); }; })();"
+)
 
 
 def _account(server: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -81,6 +109,31 @@ def _register_at_sign_in(server: Any, account: Any, page: Any, t: dict[str, str]
     page.get_by_role("button", name=t["create"]).click()
     page.get_by_role("button", name=t["codes"]).click()  # the recovery codes shown once after an enrolment
     expect(page.get_by_role("heading", name=t["signed_in"])).to_be_visible()
+
+
+def _password_sign_in(server: Any, account: Any, page: Any, t: dict[str, str], password: str) -> None:
+    page.goto(_url(server, account.tenant, "/login"))
+    page.get_by_label(t["user"]).fill(account.user.username)
+    page.get_by_label(t["password"], exact=True).fill(password)
+    page.get_by_role("button", name=t["sign_in"], exact=True).click()
+
+
+def _passkey_only(server: Any, account: Any) -> None:
+    """Leave the user's passkey as their only second factor (the recovery codes of the enrolment removed)."""
+    factors = server.services.factors
+    for factor in factors.active(account.tenant, account.user, "recovery_code"):
+        factors.remove_factor(account.tenant, account.user, factor.id, actor="admin:test")
+    assert [f.type for f in factors.active(account.tenant, account.user)] == ["passkey"]
+
+
+def _reset_my_password(server: Any, account: Any, page: Any) -> None:
+    """« Lost your credentials? »: the emailed link, opened in ``page``, then « Reset my password »."""
+    page.goto(_url(server, account.tenant, "/flow/self-recovery"))
+    page.locator("input[name=login]").fill(account.user.username)
+    page.locator("input[name=login]").press("Enter")
+    mail = wait_for(lambda: [m for m in outbox(server, to=account.email) if m.tags.get("kind") == "recovery-link"])
+    page.goto(link_in(mail[-1].text))
+    page.locator("button[name=path][value=password]").click()
 
 
 def _sign_out(page: Any) -> None:
@@ -253,3 +306,101 @@ def test_without_javascript_the_pages_work_and_no_passkey_button_shows(localhost
         expect(page.get_by_role("heading", name=t["signed_in"])).to_be_visible()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_passkey_only_user_resets_their_password_with_the_passkey(localhost_server: Any, passkey_page: Any, lang: str) -> None:
+    """Issue 14, R-18, R-32, R-51: the « Reset my password » path of a user whose only second factor is a passkey:
+    the emailed link, « Use your passkey » (the passkey's user-verified assertion, audited like at sign-in), then the
+    new password twice. Nobody is signed in; the old password no longer works, the new one does (with the passkey)."""
+    t = TEXT[lang]
+    server = localhost_server
+    account = _account(server, WITH_RECOVERY, locale=lang)
+    page, _authenticator = passkey_page(t["locale"])
+    _register_at_sign_in(server, account, page, t)
+    _passkey_only(server, account)
+    _sign_out(page)
+
+    _reset_my_password(server, account, page)
+    expect(page.get_by_role("heading", name=t["use_yours"])).to_be_visible()
+    expect(page.get_by_text(t["before_new"])).to_be_visible()  # the page says why the passkey is asked for here
+    expect(page.get_by_label(t["new_password"])).to_have_count(0)  # the new password only after the proof
+    page.get_by_role("button", name=t["use"], exact=True).click()
+    page.get_by_label(t["new_password"]).fill(NEW_PASSWORD)
+    page.get_by_label(t["again"]).fill(NEW_PASSWORD)
+    page.get_by_role("button", name=t["save"]).click()
+    expect(page.get_by_role("heading", name=t["changed"])).to_be_visible()
+    assert _session(server, account.tenant, page) is None  # the password path never signs in (R-51)
+
+    users = server.services.users
+    user = users.get(account.tenant, account.user.id)
+    assert users.verify_password(user, NEW_PASSWORD) and not users.verify_password(user, PASSWORD)
+    assert [f.type for f in server.services.factors.active(account.tenant, account.user)] == ["passkey"]  # the factor stays
+    events = server.services.audit.query(account.tenant.id, user_id=account.user.id, limit=50)
+    proved = [e for e in events if e.type == "login.second_factor_ok" and e.details.get("flow") == "self-recovery"]
+    assert [e.details.get("factor") for e in proved] == ["passkey"]
+    assert [e.details.get("path") for e in events if e.type == "recovery.completed"] == ["password"]
+
+    _password_sign_in(server, account, page, t, PASSWORD)
+    expect(page.get_by_role("alert")).to_contain_text(t["invalid"])
+    _password_sign_in(server, account, page, t, NEW_PASSWORD)
+    page.get_by_role("button", name=t["use"], exact=True).click()
+    expect(page.get_by_role("heading", name=t["signed_in"])).to_be_visible()
+    session = _session(server, account.tenant, page)
+    assert session is not None and session.user_id == account.user.id
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_another_users_passkey_does_not_reset_the_password(localhost_server: Any, passkey_page: Any, lang: str) -> None:
+    """R-18, R-43: on the « Reset my password » path the passkey must be the run's user's. A browser holding only
+    another user's passkey of the same tenant, and answering with it though the server asked for the user's own, is
+    refused: audited and counted as a failed second factor; no new-password page, the password unchanged."""
+    t = TEXT[lang]
+    server = localhost_server
+    account = _account(server, WITH_RECOVERY, locale=lang)
+    page, _authenticator = passkey_page(t["locale"])
+    _register_at_sign_in(server, account, page, t)
+    _passkey_only(server, account)
+
+    suffix = secrets.token_hex(4)
+    other_user = server.services.users.create(account.tenant, f"dave{suffix}", PASSWORD, email=f"dave.{suffix}@example.org")
+    other = type(account)(tenant=account.tenant, user=other_user, totp=None, email=f"dave.{suffix}@example.org")
+    other_page, other_authenticator = passkey_page(t["locale"])
+    other_page.add_init_script(ANY_PASSKEY)
+    _register_at_sign_in(server, other, other_page, t)
+    assert len(other_authenticator.credentials()) == 1
+    _sign_out(other_page)
+
+    _reset_my_password(server, account, other_page)  # carol's link, opened in the browser that holds dave's passkey
+    expect(other_page.get_by_role("heading", name=t["use_yours"])).to_be_visible()
+    other_page.get_by_role("button", name=t["use"], exact=True).click()
+    expect(other_page.get_by_role("alert")).to_contain_text(t["unknown"])
+    expect(other_page.get_by_role("heading", name=t["use_yours"])).to_be_visible()
+    expect(other_page.get_by_label(t["new_password"])).to_have_count(0)
+
+    users = server.services.users
+    user = users.get(account.tenant, account.user.id)
+    assert users.verify_password(user, PASSWORD)
+    assert [f.type for f in server.services.factors.active(account.tenant, account.user)] == ["passkey"]
+    events = [(e.type, e.details.get("reason")) for e in server.services.audit.query(account.tenant.id, user_id=account.user.id, limit=50)]
+    assert ("login.passkey_refused", "unknown_credential") in events
+    assert ("login.second_factor_failed", "unknown_credential") in events
+    assert not [e for e in events if e[0] in ("recovery.completed", "login.second_factor_ok")]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_password_paths_passkey_page_offers_the_users_other_ways(localhost_server: Any, passkey_page: Any, lang: str) -> None:
+    """The passkey comes first on « Reset my password », as at sign-in; the user's other second factors (here the
+    recovery codes saved at enrolment) are « Other ways to confirm it's you », and taking one leaves the passkey."""
+    t = TEXT[lang]
+    server = localhost_server
+    account = _account(server, WITH_RECOVERY, locale=lang)
+    page, _authenticator = passkey_page(t["locale"])
+    _register_at_sign_in(server, account, page, t)
+    assert sorted(f.type for f in server.services.factors.active(account.tenant, account.user)) == ["passkey", "recovery_code"]
+    _sign_out(page)
+    _reset_my_password(server, account, page)
+    expect(page.get_by_role("heading", name=t["use_yours"])).to_be_visible()
+    page.get_by_role("button", name=t["a_code_instead"]).click()
+    expect(page.get_by_role("heading", name=t["enter_a_code"])).to_be_visible()
+    expect(page.get_by_role("button", name=t["use"], exact=True)).to_have_count(0)

@@ -121,3 +121,46 @@ def test_a_recovery_code_proves_the_second_factor_on_the_password_path(services:
     services.factors.active_rows[alice.id] = ["recovery_code"]
     proved = _ctx(services, alice, proofs=("email_link", "identified", "recovery_code"), path="password")
     assert NewPasswordStep().challenge(proved) == Challenge("recovery/new_password.html", {"min_length": 12, "max_length": 1024})
+
+
+def test_a_passkey_proves_the_second_factor_on_the_password_path(services: FakeServices, alice: FakeUser) -> None:
+    """Issue 14 (R-18, R-32): a user whose only second factor is a passkey proves it (``verify-passkey``, after the
+    link alone) before the new password; left out of the path, nothing proves it and the new password refuses."""
+    services.factors.passkey_users.add(alice.id)
+    services.factors.active_rows[alice.id] = ["passkey"]
+    assert _next(services, alice, "password") == "verify-passkey"
+    assert _next(services, alice, "password", settings={"password_path": ["verify-passkey", "new-password"]}) == "verify-passkey"
+    assert _next(services, alice, "password", proofs=("email_link", "identified", "passkey")) == "new-password"
+    unproved = _ctx(services, alice, path="password")
+    assert NewPasswordStep().challenge(unproved) == Abort("second_factor_required")
+    assert NewPasswordStep().submit(unproved, {"password": "a brand new secret", "password_confirm": "a brand new secret"}) == Abort("second_factor_required")
+    assert services.users.passwords_set == []
+    # verify-totp alone cannot prove a passkey: the walk reaches the new password, which refuses
+    assert _next(services, alice, "password", settings={"password_path": ["verify-totp", "new-password"]}) == "new-password"
+    proved = _ctx(services, alice, proofs=("email_link", "identified", "passkey"), path="password")
+    assert NewPasswordStep().challenge(proved) == Challenge("recovery/new_password.html", {"min_length": 12, "max_length": 1024})
+
+
+def test_the_passkey_comes_first_on_the_password_path_as_at_sign_in(services: FakeServices, alice: FakeUser) -> None:
+    """With a passkey and an authenticator, the passkey runs first (the sign-in's order); the app is one other way away."""
+    services.factors.passkey_users.add(alice.id)
+    services.factors.totp_codes[alice.id] = {"123456"}
+    assert _next(services, alice, "password") == "verify-passkey"
+    assert _next(services, alice, "password", settings={"password_path": ["verify-totp", "verify-sms", "verify-recovery-code", "new-password"]}) == "verify-totp"
+
+
+def test_the_password_path_settings_accept_a_passkey_as_the_proof() -> None:
+    """Issue 14: the default path validates and names ``verify-passkey``; a path of ``verify-passkey`` alone is a proof
+    of a second factor; a path with none is refused naming every proof that would do (R-18)."""
+    import pytest
+
+    from idp.flowengine.contract import ConfigError
+
+    default = SelfRecoveryConfig()
+    default.check("flows.self-recovery.settings")
+    assert default.password_path == ("verify-passkey", "verify-totp", "verify-sms", "verify-recovery-code", "new-password")
+    SelfRecoveryConfig(password_path=("verify-passkey", "new-password")).check("flows.self-recovery.settings")
+    with pytest.raises(ConfigError, match="without proving: passkey or totp or sms or recovery_code"):
+        SelfRecoveryConfig(password_path=("new-password",)).check("flows.self-recovery.settings")
+    with pytest.raises(ConfigError, match="must end with the 'new-password' step"):
+        SelfRecoveryConfig(password_path=("new-password", "verify-passkey")).check("flows.self-recovery.settings")
