@@ -133,11 +133,12 @@ def _console_client(tenant: Any) -> None:
     client = services.clients.get(tenant, CLIENT_ID)
     if client is None:
         services.clients.create(
-            tenant, CLIENT_ID, [wanted], public=True, grant_types=["authorization_code"], name="Admin console", scope=SCOPE
+            tenant, CLIENT_ID, [wanted], public=True, grant_types=["authorization_code"], name="Admin console", scope=SCOPE,
+            response_modes=["query"],  # its callback takes a GET
         )
         services.audit.record(tenant.id, "admin.console_client_registered", actor="admin-console", client_id=CLIENT_ID)
-    elif client.redirect_uris != (wanted,) or client.scope != SCOPE:
-        services.clients.update(tenant, CLIENT_ID, redirect_uris=[wanted], scope=SCOPE)
+    elif client.redirect_uris != (wanted,) or client.scope != SCOPE or client.response_modes != ("query",):
+        services.clients.update(tenant, CLIENT_ID, redirect_uris=[wanted], scope=SCOPE, response_modes=["query"])
         services.audit.record(tenant.id, "admin.console_client_updated", actor="admin-console", client_id=CLIENT_ID)
 
 

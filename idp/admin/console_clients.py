@@ -10,6 +10,7 @@ clients page (:mod:`idp.admin.console`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +29,7 @@ FIELDS = (
     Field("redirect_uris", _l("Redirect URIs"), "lines", _l("One per line; https, or http on a loopback address.")),
     Field("post_logout_redirect_uris", _l("Post-logout redirect URIs"), "lines", _l("One per line.")),
     Field("scope", _l("Scopes"), hint=_l("Space-separated, e.g. openid profile email.")),
-    Field("response_modes", _l("Response modes"), hint=_l("Space-separated: query (the default), form_post, or both.")),
+    Field("response_modes", _l("Response modes"), hint=_l("query, form_post, or both (space- or comma-separated). New clients get both.")),
     Field("consent_required", _l("Third-party client: ask users to consent"), "bool", _l("Users approve the scopes it asks for on a consent page, remembered per user.")),
     Field("frontchannel_logout_uri", _l("Front-channel logout URI"), "url", _l("Framed by the logout page to sign the user out of this application; https, or http on a loopback address. Empty: none.")),
     Field("frontchannel_logout_session_required", _l("Front-channel logout: send iss and sid"), "bool"),
@@ -102,7 +103,7 @@ def client_edit(tenant: str, client_id: str) -> Response:
         "redirect_uris": request.form.get("redirect_uris", "").split(),
         "post_logout_redirect_uris": request.form.get("post_logout_redirect_uris", "").split(),
         "scope": " ".join(request.form.get("scope", "").split()),
-        "response_modes": request.form.get("response_modes", "").split() if "response_modes" in request.form else None,
+        "response_modes": [m for m in re.split(r"[\s,]+", request.form["response_modes"]) if m] if "response_modes" in request.form else None,
         "frontchannel_logout_uri": request.form.get("frontchannel_logout_uri", "").strip(),
         "backchannel_logout_uri": request.form.get("backchannel_logout_uri", "").strip(),
         **{flag: flag in request.form for flag in FLAGS},

@@ -54,6 +54,8 @@ EXACT = {
     "must be a PNG, JPEG or SVG image": _l("must be a PNG, JPEG or SVG image"),
     "must be a PNG, JPEG or SVG image; an SVG may not declare a DOCTYPE or entities": _l("must be a PNG, JPEG or SVG image; an SVG may not declare a DOCTYPE or entities"),
     "an SVG logo may only link inside itself": _l("an SVG logo may only link inside itself"),
+    "a client needs at least one response mode": _l("a client needs at least one response mode"),
+    "response_modes must be a list of response modes": _l("must be a list of response modes"),
 }
 
 #: Rules with a variable part: (pattern of the English line, translated message using its groups).
@@ -78,6 +80,7 @@ PATTERNS = (
     (re.compile(r"^redirect URI '(?P<value>.*)' must be absolute$"), _l("redirect URI %(value)s must be absolute")),
     (re.compile(r"^invalid redirect URI '(?P<value>.*)'$"), _l("%(value)s is not a valid redirect URI")),
     (re.compile(r"^unsupported scope '(?P<value>[^']*)'.*$"), _l("unsupported scope %(value)s")),
+    (re.compile(r"^unsupported response mode '(?P<value>[^']*)'.*$"), _l("unsupported response mode %(value)s: use query or form_post")),
     (re.compile(r"^must be between (?P<low>\d+) and (?P<high>\d+) seconds$"), _l("must be between %(low)s and %(high)s seconds")),
     (re.compile(r"^must be between (?P<low>\d+) and (?P<high>\d+) characters$"), _l("must be between %(low)s and %(high)s characters")),
     (re.compile(r"^must be between (?P<low>\d+) and (?P<high>\d+)$"), _l("must be between %(low)s and %(high)s")),

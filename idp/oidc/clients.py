@@ -351,7 +351,7 @@ class ClientService:
             consent_required=bool(row.consent_required),
             require_pushed_authorization_requests=bool(row.require_pushed_authorization_requests),
             dpop_bound_access_tokens=bool(row.dpop_bound_access_tokens),
-            response_modes=tuple(row.response_modes or RESPONSE_MODES),
+            response_modes=tuple(row.response_modes) if row.response_modes is not None else RESPONSE_MODES,
             _secrets=self.secrets,
         )
 
@@ -421,7 +421,7 @@ class ClientService:
         name: str = "",
         scope: str | None = None,
         consent_required: bool = False,
-        response_modes: Iterable[str] | None = None,
+        response_modes: Any = None,
         **logout: Any,
     ) -> tuple[ClientView, str | None]:
         """Register a client; returns it with its secret (None for a public client). Nothing is written on error.
@@ -445,7 +445,7 @@ class ClientService:
         )
         fields.update(_checked_logout(logout))
         fields["consent_required"] = _checked_flag(consent_required, "consent_required")
-        fields["response_modes"] = _checked_response_modes(list(response_modes) if response_modes is not None else list(RESPONSE_MODES))
+        fields["response_modes"] = _checked_response_modes(response_modes if response_modes is not None else list(RESPONSE_MODES))
         allowed_scope = _checked_scope(scope) if scope is not None else " ".join(SUPPORTED_SCOPES)
         secret = None if public else random_token(32)
         self.revision.bump()

@@ -185,7 +185,8 @@ class AuthorizationCodeGrant(DpopBinding, grants.AuthorizationCodeGrant):
             # query and form_post only (no fragment for the code flow); the error goes back in query mode
             raise InvalidRequestError("Unsupported 'response_mode': use query or form_post.", redirect_uri=redirect_uri)
         if not self.request.client.check_response_mode(data.get("response_mode") or ""):
-            # each client only the response modes it needs; the error goes back in one it may use
+            # each client only the response modes it needs; the error goes back in the mode the request named
+            # when the client may use it, else in query mode (no code either way)
             raise InvalidRequestError("This client may not use this 'response_mode'.", redirect_uri=redirect_uri)
         # a form is posted only to an http(s) redirect URI, never a javascript: one (the error page, not a redirect)
         validate_form_post_redirect_uri(self, redirect_uri)

@@ -12,8 +12,9 @@ is checked first (R-42). The factor list is generic over the factor kinds the fa
 - ``GET|POST .../security/authenticator``: QR code and key of a new secret (kept sealed in the store for
   this browser, R-84), saved once a first code from it is valid (R-85).
 - ``GET|POST .../security/passkey``: a passkey on this device (WebAuthn, :mod:`idp.accounts.passkeys`): the
-  page carries the registration options, the browser posts its answer with the ceremony's id and a name;
-  the server checks it against the challenge it kept for this user (R-43) and saves it. Offered only where
+  page carries the registration options (the ceremony's id stays in the store for this browser), the
+  browser posts its answer and a name; the server checks it against the challenge it kept for this user
+  (R-43) and saves it; a refusal is audited (``factor.enrolment_failed``) and changes nothing. Offered only where
   the tenant's sign-in flow binds the ``passkey`` step, and only with JavaScript (WebAuthn needs it).
 - ``GET|POST .../security/recovery-codes``: a new set voiding the old one, shown once (``no-store``).
 - ``GET|POST .../security/password``: current password (R-26), new one twice (R-51), policy (R-04);
@@ -241,11 +242,18 @@ def _passkeys_offered(who: Holder) -> bool:
     return bool(_services().engine.offers_step(who.tenant, LOGIN, "passkey"))
 
 
+def _ceremony_key(who: Holder) -> str:
+    from idp.web.browser import browser_binding
+
+    return f"{who.tenant.slug}:account-passkey:{who.user.id}:{_services().secrets.digest(browser_binding(), 'account-passkey')}"
+
+
 def _passkey_page(who: Holder, status: int = 200, error: str = "", label: str = "") -> Response:
-    options = _services().factors.begin_passkey_registration(who.tenant, who.user)
-    response = page(
-        "account/passkey.html", who, status=status, ceremony=options.ceremony, passkey_options=options.options_json, error=error, label=label
-    )
+    """A new registration ceremony; its id stays server-side for this browser (the page never names it)."""
+    services = _services()
+    options = services.factors.begin_passkey_registration(who.tenant, who.user)
+    services.store.upsert(_ceremony_key(who), {"ceremony": options.ceremony}, PENDING_TTL)
+    response = page("account/passkey.html", who, status=status, passkey_options=options.options_json, error=error, label=label)
     response.headers["Cache-Control"] = "no-store"  # a single-use ceremony
     return response
 
@@ -258,19 +266,28 @@ def add_passkey(tenant: str) -> Response:
         abort(404)
     if request.method == "GET":
         return _passkey_page(who)
+    services = _services()
     label = " ".join(request.form.get("label", "").split())[:60] or str(_l("Passkey"))
+    kept = services.store.take(_ceremony_key(who))
     try:
-        _services().factors.finish_passkey_registration(
+        services.factors.finish_passkey_registration(
             who.tenant,
             who.user,
-            request.form.get("ceremony", "")[:64],
+            str((kept or {}).get("ceremony", "")),
             request.form.get("credential", ""),
             label=label,
             actor=f"user:{who.user.id}",
             request=request_info(),
         )
     except FactorError as exc:
-        code = exc.code if exc.code == "passkey_exists" else "passkey_failed"
+        info = request_info()
+        services.audit.record(
+            who.tenant.id, "factor.enrolment_failed", user_id=who.user.id, client_ip=info.client_ip, user_agent=info.user_agent,
+            factor="passkey", reason=exc.code, source="account-console",
+        )  # fmt: skip
+        if exc.code == "passkey_expired":
+            return _passkey_page(who, status=400, error=error_text("code_expired"), label=label)
+        code = "passkey_exists" if exc.code == "passkey_exists" else "passkey_failed"
         return _passkey_page(who, status=exc.status if exc.status != 400 else 422, error=error_text(code), label=label)
     notify_change(who, "factor_added")
     return back_to(".security", "passkey_added", tenant=tenant)

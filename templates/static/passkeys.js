@@ -8,13 +8,19 @@
  *   in "credential" and the form is posted. No fetch: the server checks the answer against the challenge
  *   it kept.
  * - Elements with [data-passkey-only] are hidden until this script finds WebAuthn in the browser;
- *   elements with [data-passkey-error] (role=alert) are shown when a ceremony fails or is cancelled.
+ *   elements with [data-passkey-absent] are shown when it does not; elements with [data-passkey-error]
+ *   (role=alert) are shown when a ceremony fails or is cancelled, hiding any [data-passkey-server-error]
+ *   (the server's message about an earlier attempt).
+ * - Submitting the form (Enter in one of its fields) runs its ceremony rather than posting no answer.
  * Pages work without it: the passkey buttons never appear then.
  */
 (function () {
   "use strict";
 
   if (!window.PublicKeyCredential || !navigator.credentials) {
+    document.querySelectorAll("[data-passkey-absent]").forEach(function (el) {
+      el.hidden = false;
+    });
     return;
   }
 
@@ -93,6 +99,9 @@
   }
 
   function showError() {
+    document.querySelectorAll("[data-passkey-server-error]").forEach(function (el) {
+      el.hidden = true; /* one message at a time: this attempt's */
+    });
     document.querySelectorAll("[data-passkey-error]").forEach(function (el) {
       el.hidden = false;
     });
@@ -132,6 +141,14 @@
   });
 
   document.querySelectorAll("form[data-passkey]").forEach(function (form) {
+    /* Enter in a field of the form (e.g. the passkey's name) starts the ceremony instead of posting an empty answer;
+       post() submits with form.submit(), which fires no submit event. */
+    form.addEventListener("submit", function (event) {
+      if (!form.querySelector('input[name="credential"]').value) {
+        event.preventDefault();
+        run(form, null).catch(showError);
+      }
+    });
     document.querySelectorAll('[data-passkey-start="' + form.id + '"]').forEach(function (button) {
       button.addEventListener("click", function (event) {
         event.preventDefault();

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from cli.support import Idp
 
 
@@ -24,3 +27,15 @@ def test_response_modes_are_set_and_a_wrong_one_is_one_plain_line(acme: Idp) -> 
     assert acme.json("client", "show", "acme", "shop")["response_modes"] == ["form_post"]
     wrong = acme.run("client", "update", "acme", "shop", "--response-mode", "fragment")
     assert wrong.exit_code != 0 and "fragment" in wrong.output
+
+
+def test_export_and_import_carry_the_response_modes(acme: Idp, tmp_path: Path) -> None:
+    acme.ok("client", "create", "acme", "shop", "--redirect-uri", "https://shop.example.com/cb", "--response-mode", "query")
+    document = json.loads(acme.ok("tenant", "export", "acme").stdout)
+    [shop] = [c for c in document["clients"] if c["client_id"] == "shop"]
+    assert shop["response_modes"] == ["query"]
+    acme.ok("client", "update", "acme", "shop", "--response-mode", "query", "--response-mode", "form_post")
+    path = tmp_path / "acme.json"
+    path.write_text(json.dumps(document))
+    acme.ok("tenant", "import", str(path))
+    assert acme.json("client", "show", "acme", "shop")["response_modes"] == ["query"]

@@ -389,7 +389,7 @@ def test_a_client_limited_to_query_is_refused_form_post_in_query_mode_and_gets_n
     assert refused.status_code == 302 and refused.headers["Location"].startswith(app.receiver.url + "?")
     got = query(refused.headers["Location"])
     assert got["error"] == "invalid_request" and got["state"] == state and got["iss"] == realm.issuer and "code" not in got
-    assert "response_mode" in got["error_description"] and "<form" not in refused.text
+    assert "response_mode" in got["error_description"]
     ok = browser.get(url.replace("response_mode=form_post", "response_mode=query"), allow_redirects=False, timeout=10)
     assert ok.status_code == 302 and "code" in query(ok.headers["Location"])
 
@@ -401,7 +401,9 @@ def test_a_client_limited_to_form_post_must_ask_for_it(app: App) -> None:
     realm.services.clients.update(realm.tenant, CLIENT_ID, response_modes=["form_post"])
     browser = realm.browser()
     url, state, _, _ = app.authorization_url(app.rp(), response_mode="query")
-    refused = browser.get(url.replace("&response_mode=query", ""), allow_redirects=False, timeout=10)
+    without_mode = url.replace("&response_mode=query", "")
+    assert "response_mode" not in without_mode
+    refused = browser.get(without_mode, allow_redirects=False, timeout=10)
     assert refused.status_code == 302
     got = query(refused.headers["Location"])
     assert got["error"] == "invalid_request" and got["state"] == state and "code" not in got

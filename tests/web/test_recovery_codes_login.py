@@ -72,8 +72,9 @@ def test_removing_the_set_voids_every_code(site: Site) -> None:
 
 def test_wrong_codes_are_throttled_like_any_code_and_each_code_passes_once(site: Site) -> None:
     """R-06: wrong recovery codes at sign-in are counted like any code: past the free tries the page answers 429,
-    even for a right code, which is then not spent. Each of the ten codes is accepted exactly once; an eleventh use
-    (a spent code again) is refused."""
+    even for a right code, which is then not spent. Then, through the factor service the sign-in step calls, each of
+    the ten codes is accepted exactly once and an eleventh use (a spent code again) is refused (the pages' single use
+    is in test_a_saved_code_signs_in_once_and_says_how_many_remain)."""
     codes = _enrol(site)
     walker = site.walker(site.browser("en"))
     walker.post_login(walker.open_login(), site.username, PASSWORD)
