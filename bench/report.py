@@ -67,10 +67,12 @@ def targets(ours: dict[str, Result], peers: dict[str, Result], extras: dict[str,
         if case in FLOW_CASES or r.p99_ms is None:
             continue
         out.append((f"{case}: p99 < 50 ms at 16 connections", f"{r.p99_ms:.1f} ms", r.p99_ms < 50))
-    login, argon = ours.get("login"), extras.get("argon2")
-    if login is not None and argon:
-        ratio = login.extra.get("logins_per_core", 0) / argon["verifies_per_cpu_s"] if argon["verifies_per_cpu_s"] else 0
-        out.append(("login: ≥ 80% of raw argon2id verify rate (per core)", f"{100 * ratio:.0f}%", ratio >= 0.8))
+    argon = extras.get("argon2")
+    for case in ("login", "login_passkey"):  # the same bar for the passwordless login (issue 17), which hashes nothing
+        login = ours.get(case)
+        if login is not None and argon:
+            ratio = login.extra.get("logins_per_core", 0) / argon["verifies_per_cpu_s"] if argon["verifies_per_cpu_s"] else 0
+            out.append((f"{case}: ≥ 80% of raw argon2id verify rate (per core)", f"{100 * ratio:.0f}%", ratio >= 0.8))
     mem = extras.get("sso_memory")
     if mem:
         out.append(("Redis ≤ 1 KB per SSO session", f"{mem['bytes_per_session']:.0f} B", mem["bytes_per_session"] <= 1024))
