@@ -12,10 +12,10 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyotp
-from sqlalchemy import bindparam, update
+from sqlalchemy import Table, bindparam, update
 
 from idp.accounts.factor_results import (
     FactorError,
@@ -49,7 +49,8 @@ TOTP_REPLAY_TTL = 150
 MIN_SECRET_BITS = 128
 
 #: A factor's last use (R-14), a Core update (:meth:`TotpFactors._touch`).
-_TOUCH = update(Factor.__table__).where(Factor.__table__.c.id == bindparam("factor_id")).values(last_used_at=bindparam("used_at"))
+_FACTORS = cast(Table, Factor.__table__)
+_TOUCH = update(_FACTORS).where(_FACTORS.c.id == bindparam("factor_id")).values(last_used_at=bindparam("used_at"))
 
 _SECRET_PURPOSE = "totp-secret"
 _PENDING_PURPOSE = "totp-pending"

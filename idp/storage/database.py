@@ -271,10 +271,10 @@ class Database:
                 self._compiled_writes[(id(statement), keys)] = compiled
             values = {k: Json(v) if isinstance(v, (dict, list)) else v for k, v in params.items()}
             prepared.append((compiled[1], values))
-        conn = self.engine.raw_connection()
+        raw = self.engine.raw_connection()
         try:
-            driver = conn.driver_connection
-            cursor = conn.cursor()
+            driver = raw.driver_connection
+            cursor = raw.cursor()
             try:
                 if len(prepared) == 1 and driver.autocommit:  # type: ignore[union-attr]
                     cursor.execute(*prepared[0])
@@ -285,7 +285,7 @@ class Database:
             finally:
                 cursor.close()
         finally:
-            conn.close()
+            raw.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
