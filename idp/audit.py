@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from idp.storage.models import AuditEvent
+from idp.storage.models import AuditEvent, utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
     from idp.storage.database import Database
 
 #: Keys never written into an event's details, whatever a caller passes.
 _FORBIDDEN = {"password", "code", "token", "secret", "otp", "refresh_token", "access_token", "id_token", "client_secret"}
+#: One event as a Core insert (:meth:`AuditLog.record` outside a session, :meth:`AuditLog.insert`).
+_INSERT = insert(AuditEvent).inline()
+
+#: Called with ``(engine, tenant_id, type, details)`` once an event written without an ORM session has committed
+#: (the metrics of :mod:`idp.observability.audit_metrics` count events committed through a session from its events).
+COMMITTED: list[Callable[["Engine", int, str, dict[str, Any]], None]] = []
+
+
+def committed(engine: "Engine", events: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Tell the :data:`COMMITTED` listeners about events that were written without an ORM session and committed."""
+    for tenant_id, type_, details in events:
+        for listener in COMMITTED:
+            listener(engine, tenant_id, type_, details)
 
 
 class AuditLog:
+    #: The Core insert of one event (its row: :meth:`insert`).
+    INSERT = _INSERT
+
     def __init__(self, db: "Database") -> None:
         self.db = db
 
@@ -34,7 +52,15 @@ class AuditLog:
         session: "Session | None" = None,
         **details: Any,
     ) -> None:
-        """Write one event; inside ``session`` when given, so it commits with the change it records."""
+        """Write one event; inside ``session`` when given, so it commits with the change it records.
+
+        Without one it is written on its own (a Core insert, :meth:`~idp.storage.database.Database.write`: no ORM
+        unit of work for a row nothing reads back), or in the enclosing ``Database.transaction()``."""
+        if session is None and not self.db.in_transaction():
+            values = self.insert(tenant_id, type, user_id=user_id, actor=actor, client_ip=client_ip, user_agent=user_agent, **details)
+            self.db.write((_INSERT, values))
+            committed(self.db.engine, [(tenant_id, type, values["details"])])
+            return
         clean = {k: v for k, v in details.items() if k not in _FORBIDDEN}
         event = AuditEvent(
             tenant_id=tenant_id,
@@ -50,6 +76,23 @@ class AuditLog:
             return
         with self.db.session() as s:
             s.add(event)
+
+    @staticmethod
+    def insert(
+        tenant_id: int, type: str, *, user_id: int | None = None, actor: str = "", client_ip: str = "", user_agent: str = "", **details: Any
+    ) -> dict[str, Any]:
+        """The row of one event, for a caller that writes it with its own change in one
+        :meth:`~idp.storage.database.Database.write` (``(INSERT, row)``), then calls :func:`committed`."""
+        return {
+            "tenant_id": tenant_id,
+            "type": type,
+            "user_id": user_id,
+            "actor": actor[:200],
+            "client_ip": client_ip[:64],
+            "user_agent": user_agent[:400],
+            "details": {k: v for k, v in details.items() if k not in _FORBIDDEN},
+            "created_at": utcnow(),
+        }
 
     def query(
         self,

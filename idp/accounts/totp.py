@@ -12,10 +12,10 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyotp
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 
 from idp.accounts.factor_results import (
     FactorError,
@@ -27,6 +27,7 @@ from idp.accounts.factor_results import (
     normalise_code,
     random_uuid,
 )
+from idp.audit import committed
 from idp.storage.models import Factor, User
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +47,10 @@ TOTP_VALID_WINDOW = 1
 TOTP_REPLAY_TTL = 150
 #: Shortest secret accepted from outside (R-80: 128 bits = 26 base32 characters).
 MIN_SECRET_BITS = 128
+
+#: A factor's last use (R-14), a Core update (:meth:`TotpFactors._touch`).
+_FACTORS = cast(Table, Factor.__table__)
+_TOUCH = update(_FACTORS).where(_FACTORS.c.id == bindparam("factor_id")).values(last_used_at=bindparam("used_at"))
 
 _SECRET_PURPOSE = "totp-secret"
 _PENDING_PURPOSE = "totp-pending"
@@ -212,19 +217,26 @@ class TotpFactors(FactorParts):
         event: str = "",
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record the factor's last use (R-14), with the caller's audit event in the same transaction."""
-        with self.db.session() as s:
-            s.execute(update(Factor).where(Factor.id == factor.id).values(last_used_at=_now()))
-            if event:
-                self.audit.record(
-                    tenant.id,
-                    event,
-                    user_id=user.id,
-                    client_ip=request.client_ip if request else "",
-                    user_agent=request.user_agent if request else "",
-                    session=s,
-                    **(details or {}),
-                )
+        """Record the factor's last use (R-14), with the caller's audit event in the same transaction (two Core
+        statements in one :meth:`~idp.storage.database.Database.write`: no ORM unit of work)."""
+        operations: list[tuple[Any, dict[str, Any]]] = [(_TOUCH, {"factor_id": factor.id, "used_at": _now()})]
+        if event:
+            row = self.audit.insert(
+                tenant.id,
+                event,
+                user_id=user.id,
+                client_ip=request.client_ip if request else "",
+                user_agent=request.user_agent if request else "",
+                **(details or {}),
+            )
+            operations.append((self.audit.INSERT, row))
+        self.db.write(*operations)
+        if event:
+            written = [(tenant.id, event, operations[1][1]["details"])]
+            if self.db.in_transaction():  # counted once that transaction commits
+                self.db.after_transaction(lambda: committed(self.db.engine, written))
+            else:
+                committed(self.db.engine, written)
 
     def _replayed(self, tenant: TenantView, user: User, factor: Factor, request: RequestInfo | None) -> None:
         log.warning("totp replay refused: tenant=%s user=%s factor=%s", tenant.slug, user.id, factor.id)

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
+from idp import audit
 from idp.observability import metrics
 from idp.storage.models import AuditEvent
 
@@ -70,7 +71,10 @@ MESSAGE_EVENTS: dict[str, tuple[str, str]] = {
 
 def _slug(session: Session, tenant_id: int) -> str:
     """The tenant's slug for the label (cached per process; tenants are few and never renamed)."""
-    bind = session.get_bind()
+    return _slug_of(session.get_bind(), tenant_id)
+
+
+def _slug_of(bind: Any, tenant_id: int) -> str:
     slugs = _slugs.setdefault(bind, {})
     slug = slugs.get(tenant_id)
     if slug is None:
@@ -114,6 +118,15 @@ def _after_commit(session: Session) -> None:
         count_event(tenant, type_, details)
 
 
+def _committed_without_session(engine: Any, tenant_id: int, type_: str, details: dict[str, Any]) -> None:
+    """An event written with a Core insert (:data:`idp.audit.COMMITTED`), counted as :func:`_after_commit` counts."""
+    try:
+        tenant = _slug_of(engine, tenant_id)
+    except Exception:
+        tenant = str(tenant_id)
+    count_event(tenant, type_, dict(details))
+
+
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
@@ -127,4 +140,5 @@ def install() -> None:
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_rollback", _after_rollback)
+        audit.COMMITTED.append(_committed_without_session)
         _installed = True

@@ -57,6 +57,8 @@ JWKS_MAX_AGE = 600
 CACHE_TTL = 30.0
 #: Algorithms a tenant may sign with.
 ALGORITHMS = ("RS256", "ES256")
+#: Decoded private keys a process keeps by their sealed bytes (:meth:`KeyService._private`); past this, it starts over.
+DECODED_CACHE = 4096
 
 
 class NoSigningKey(LookupError):
@@ -244,6 +246,9 @@ class KeyService:
         self.revision = revision
         self._cache: dict[int, _TenantKeys] = {}
         self._lock = threading.Lock()
+        #: Private keys decoded from their sealed bytes: (tenant id, kid, alg, sealed PEM) → key (:meth:`_private`).
+        self._decoded: dict[tuple[int, str, str, str], RSAKey | ECKey] = {}
+        self._decode_lock = threading.Lock()
         revision.watch(self.clear)
 
     # -- creating ---------------------------------------------------------------------
@@ -396,12 +401,11 @@ class KeyService:
                 unpublish = _epoch(row.unpublish_at)
                 if unpublish is not None and unpublish <= now:
                     continue
-                pem = self.secrets.decrypt(row.private_key_encrypted, _purpose(tenant_id, row.kid))
                 loaded.append(
                     LoadedKey(
                         kid=row.kid,
                         alg=row.alg,
-                        private=_import_private(pem, row.alg),
+                        private=self._private(tenant_id, row),
                         public_jwk=dict(row.public_jwk),
                         active_from=_epoch(row.active_from) or 0.0,
                         retired_at=_epoch(row.retired_at),
@@ -409,6 +413,26 @@ class KeyService:
                     )
                 )
             return tuple(loaded)
+
+    def _private(self, tenant_id: int, row: SigningKey) -> RSAKey | ECKey:
+        """The row's private key, decrypted and decoded once per process for the same sealed bytes.
+
+        Decoding an RSA-2048 key (the import checks the key) costs ~35 ms of CPU, and every worker re-reads the
+        rows every :data:`CACHE_TTL` seconds and after every admin write (any tenant's): without this each re-read
+        decoded every key again, and the threads of a worker that found the cache stale together each decoded it
+        (one decodes here; the others wait for it). The rows are still re-read as before (which keys exist, sign and
+        are published); only bytes already decoded are not decoded again: other bytes (a new key, a re-encrypted
+        one) are a new entry."""
+        entry = (tenant_id, row.kid, row.alg, row.private_key_encrypted)
+        with self._decode_lock:
+            key = self._decoded.get(entry)
+            if key is None:
+                pem = self.secrets.decrypt(row.private_key_encrypted, _purpose(tenant_id, row.kid))
+                key = _import_private(pem, row.alg)
+                if len(self._decoded) >= DECODED_CACHE:
+                    self._decoded.clear()
+                self._decoded[entry] = key
+            return key
 
     @staticmethod
     def _info(row: SigningKey) -> KeyInfo:

@@ -139,7 +139,7 @@ class SessionService:
         """A new session for ``user_id`` who has just authenticated (a fresh id every time, R-39).
 
         ``client_ip`` and ``user_agent`` are shown to the user in their list of sessions."""
-        user = self.users.get(tenant, user_id)
+        user = self.users.profile(tenant, user_id)  # status and sub: one Core read, as fresh as the ORM row
         if user is None or user.status != "active":
             raise LookupError(f"no active user {user_id} in tenant {tenant.slug!r}")
         now = int(time.time())

@@ -19,7 +19,11 @@ def cookie_name() -> str:
 
 
 def browser_binding() -> str:
-    """Digest of this browser's binding cookie, creating the cookie (set on the response) if needed."""
+    """Digest of this browser's binding cookie, creating the cookie (set on the response) if needed (computed once
+    per request: a flow request asks for it several times)."""
+    digest = g.get("_idp_browser_digest")
+    if digest is not None:
+        return str(digest)
     value = g.get("_idp_browser")
     if value is None:
         value = request.cookies.get(cookie_name(), "")
@@ -27,7 +31,8 @@ def browser_binding() -> str:
             value = random_token(32)
             g._idp_browser_new = True
         g._idp_browser = value
-    return current_app.extensions["idp"].secrets.digest(value, "browser")
+    digest = g._idp_browser_digest = current_app.extensions["idp"].secrets.digest(value, "browser")
+    return str(digest)
 
 
 def _set_cookie(response: Response) -> Response:

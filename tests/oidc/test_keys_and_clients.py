@@ -116,6 +116,42 @@ def test_hot_paths_make_no_database_query(realm: Realm) -> None:
     assert statements == []
 
 
+def test_keys_are_decoded_once_per_process_yet_reread_after_every_admin_write(realm: Realm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """R-72: after an admin write (which clears every worker's key cache) the rows are read again, so a rotated key
+    signs in the same way, but a key whose sealed bytes were already decoded is not decoded again (an RSA-2048 import
+    costs ~35 ms), and threads that meet a stale cache together decode a new key once."""
+    import threading
+
+    from idp.oidc import keys as keys_module
+
+    decoded: list[str] = []
+    real = keys_module._import_private
+
+    def counting(pem: bytes, alg: str) -> Any:
+        decoded.append(alg)
+        return real(pem, alg)
+
+    monkeypatch.setattr(keys_module, "_import_private", counting)
+    service, tenant = realm.services.keys, realm.tenant
+    first = service.signing_key(tenant).kid
+    decoded.clear()
+    service.clear()  # what an admin write anywhere does in every worker
+    assert service.signing_key(tenant).kid == first and decoded == []
+
+    new = service.rotate(tenant, publish_delay=0)
+    decoded.clear()
+    service._decoded.clear()  # a fresh process
+    service.clear()
+    threads = [threading.Thread(target=service.signing_key, args=(tenant,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert service.signing_key(tenant).kid == new.kid
+    assert len(decoded) == len(service.list(tenant)) == 2  # each key of the tenant once, not once per thread
+    assert _kid_of(_cc_token(realm)) == new.kid
+
+
 @pytest.mark.parametrize(
     "uri, message",
     [
