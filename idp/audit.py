@@ -59,7 +59,7 @@ class AuditLog:
         if session is None and not self.db.in_transaction():
             values = self.insert(tenant_id, type, user_id=user_id, actor=actor, client_ip=client_ip, user_agent=user_agent, **details)
             self.db.write((_INSERT, values))
-            committed(self.db.engine, [(tenant_id, type, values["details"])])
+            self.announce([(tenant_id, type, values["details"])])
             return
         clean = {k: v for k, v in details.items() if k not in _FORBIDDEN}
         event = AuditEvent(
@@ -77,12 +77,20 @@ class AuditLog:
         with self.db.session() as s:
             s.add(event)
 
+    def announce(self, written: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Tell the :data:`COMMITTED` listeners about events written with :data:`INSERT`: now, or once the enclosing
+        ``Database.transaction()`` has committed (never if it rolls back)."""
+        if self.db.in_transaction():
+            self.db.after_transaction(lambda: committed(self.db.engine, written))
+        else:
+            committed(self.db.engine, written)
+
     @staticmethod
     def insert(
         tenant_id: int, type: str, *, user_id: int | None = None, actor: str = "", client_ip: str = "", user_agent: str = "", **details: Any
     ) -> dict[str, Any]:
         """The row of one event, for a caller that writes it with its own change in one
-        :meth:`~idp.storage.database.Database.write` (``(INSERT, row)``), then calls :func:`committed`."""
+        :meth:`~idp.storage.database.Database.write` (``(INSERT, row)``), then calls :meth:`announce`."""
         return {
             "tenant_id": tenant_id,
             "type": type,

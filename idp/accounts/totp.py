@@ -27,7 +27,6 @@ from idp.accounts.factor_results import (
     normalise_code,
     random_uuid,
 )
-from idp.audit import committed
 from idp.storage.models import Factor, User
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -232,11 +231,7 @@ class TotpFactors(FactorParts):
             operations.append((self.audit.INSERT, row))
         self.db.write(*operations)
         if event:
-            written = [(tenant.id, event, operations[1][1]["details"])]
-            if self.db.in_transaction():  # counted once that transaction commits
-                self.db.after_transaction(lambda: committed(self.db.engine, written))
-            else:
-                committed(self.db.engine, written)
+            self.audit.announce([(tenant.id, event, operations[1][1]["details"])])
 
     def _replayed(self, tenant: TenantView, user: User, factor: Factor, request: RequestInfo | None) -> None:
         log.warning("totp replay refused: tenant=%s user=%s factor=%s", tenant.slug, user.id, factor.id)

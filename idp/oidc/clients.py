@@ -164,13 +164,18 @@ def _checked_response_modes(value: Any) -> list[str]:
     """The authorization response modes a client may ask for: a non-empty list of :data:`RESPONSE_MODES` (R-64)."""
     if not isinstance(value, (list, tuple)) or not all(isinstance(m, str) for m in value):
         raise ClientError("response_modes must be a list of response modes", field="response_modes")
-    modes = list(dict.fromkeys(value))
-    for mode in modes:
-        if mode not in RESPONSE_MODES:
-            raise ClientError(f"unsupported response mode {mode!r}: use {', '.join(RESPONSE_MODES)}", field="response_modes")
-    if not modes:
-        raise ClientError("a client needs at least one response mode", field="response_modes")
-    return modes
+    return _known(value, RESPONSE_MODES, "response_modes", "response mode")
+
+
+def _known(values: Any, known: tuple[str, ...], field: str, noun: str) -> list[str]:
+    """``values`` without repeats, each one of ``known``, at least one (:class:`ClientError` naming ``field``)."""
+    chosen = list(dict.fromkeys(values))
+    for value in chosen:
+        if value not in known:
+            raise ClientError(f"unsupported {noun} {value!r}: use {', '.join(known)}", field=field)
+    if not chosen:
+        raise ClientError(f"a client needs at least one {noun}", field=field)
+    return chosen
 
 
 def _checked_flag(value: Any, name: str) -> bool:
@@ -551,12 +556,7 @@ class ClientService:
         require_pkce: bool,
         name: str,
     ) -> dict[str, Any]:
-        grant_types = list(dict.fromkeys(grant_types))
-        for g in grant_types:
-            if g not in GRANT_TYPES:
-                raise ClientError(f"unsupported grant type {g!r}: use {', '.join(GRANT_TYPES)}", field="grant_types")
-        if not grant_types:
-            raise ClientError("a client needs at least one grant type", field="grant_types")
+        grant_types = _known(grant_types, GRANT_TYPES, "grant_types", "grant type")
         if "refresh_token" in grant_types and "authorization_code" not in grant_types:
             raise ClientError("grant type 'refresh_token' needs 'authorization_code'", field="grant_types")
         method = auth_method or ("none" if public else "client_secret_basic")

@@ -126,14 +126,19 @@ def _passkey_only(server: Any, account: Any) -> None:
     assert [f.type for f in factors.active(account.tenant, account.user)] == ["passkey"]
 
 
-def _reset_my_password(server: Any, account: Any, page: Any) -> None:
-    """« Lost your credentials? »: the emailed link, opened in ``page``, then « Reset my password »."""
+def _recover(server: Any, account: Any, page: Any, path: str) -> None:
+    """« Lost your credentials? »: the emailed link, opened in ``page``, then the choice ``path``
+    (``password``: « Reset my password »; ``second-factor``)."""
     page.goto(_url(server, account.tenant, "/flow/self-recovery"))
     page.locator("input[name=login]").fill(account.user.username)
     page.locator("input[name=login]").press("Enter")
     mail = wait_for(lambda: [m for m in outbox(server, to=account.email) if m.tags.get("kind") == "recovery-link"])
     page.goto(link_in(mail[-1].text))
-    page.locator("button[name=path][value=password]").click()
+    page.locator(f"button[name=path][value={path}]").click()
+
+
+def _reset_my_password(server: Any, account: Any, page: Any) -> None:
+    _recover(server, account, page, "password")
 
 
 def _sign_out(page: Any) -> None:
@@ -242,12 +247,7 @@ def test_the_recovery_can_end_with_a_passkey_on_this_device(localhost_server: An
     services = localhost_server.services
     assert sorted(f.type for f in services.factors.active(account.tenant, account.user)) == ["sms", "totp"]
     page, _authenticator = passkey_page(t["locale"])
-    page.goto(_url(localhost_server, account.tenant, "/flow/self-recovery"))
-    page.locator("input[name=login]").fill(account.user.username)
-    page.locator("input[name=login]").press("Enter")
-    mail = wait_for(lambda: [m for m in outbox(localhost_server, to=account.email) if m.tags.get("kind") == "recovery-link"])
-    page.goto(link_in(mail[-1].text))
-    page.locator("button[name=path][value=second-factor]").click()
+    _recover(localhost_server, account, page, "second-factor")
     page.get_by_label(t["password"], exact=True).fill(PASSWORD)
     page.get_by_label(t["password"], exact=True).press("Enter")
     sms = wait_for(lambda: outbox(localhost_server, to=PHONE, kind="sms"))
